@@ -1,0 +1,469 @@
+//! File helpers: names from the network kept inside a folder, files written
+//! whole or not at all, and transfer progress.
+
+use std::fmt;
+use std::fs::{self, File};
+use std::io::{self, IsTerminal, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Buffer size for streaming file transfers: large enough that a loopback
+/// copy is not limited by system-call overhead, small enough to not matter.
+pub const COPY_BUF: usize = 256 * 1024;
+
+/// Why a requested name was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameError {
+    /// Empty, or only dots/slashes.
+    Empty,
+    /// An absolute path (`/etc/passwd`, `C:\x`, `\\server\x`).
+    Absolute,
+    /// Contains `..` or otherwise climbs out of the folder.
+    Traversal,
+    /// Contains a NUL byte or a line break.
+    BadCharacter,
+    /// Has folders in it where only a plain file name is allowed.
+    NotPlainName,
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NameError::Empty => "empty file name",
+            NameError::Absolute => "absolute paths are not allowed",
+            NameError::Traversal => "'..' is not allowed in a file name",
+            NameError::BadCharacter => "file name contains a NUL or line break",
+            NameError::NotPlainName => "folders are not allowed in the file name",
+        })
+    }
+}
+
+impl std::error::Error for NameError {}
+
+/// Checks a name that came from the network and returns it as a relative
+/// path made only of ordinary components. Both `/` and `\` count as
+/// separators, whatever the OS, so a name cannot climb out on any platform.
+///
+/// # Errors
+/// [`NameError`] for empty names, absolute paths, `..`, NUL or line breaks.
+pub fn check_relative(name: &str) -> Result<PathBuf, NameError> {
+    if name.contains(['\0', '\n', '\r']) {
+        return Err(NameError::BadCharacter);
+    }
+    if name.starts_with(['/', '\\']) || name.chars().nth(1) == Some(':') {
+        return Err(NameError::Absolute);
+    }
+    let mut out = PathBuf::new();
+    for part in name.split(['/', '\\']) {
+        match part {
+            "" | "." => continue,
+            ".." => return Err(NameError::Traversal),
+            p => {
+                // Let the OS's own parser agree that this is one plain part.
+                let mut comps = Path::new(p).components();
+                match (comps.next(), comps.next()) {
+                    (Some(Component::Normal(_)), None) => out.push(p),
+                    _ => return Err(NameError::Absolute),
+                }
+            }
+        }
+    }
+    if out.as_os_str().is_empty() {
+        return Err(NameError::Empty);
+    }
+    Ok(out)
+}
+
+/// Checks that `name` is a single plain file name (no folders at all).
+///
+/// # Errors
+/// As [`check_relative`], plus [`NameError::NotPlainName`] for `a/b`.
+pub fn check_plain_name(name: &str) -> Result<&str, NameError> {
+    let rel = check_relative(name)?;
+    if rel.components().count() != 1 || name.contains(['/', '\\']) {
+        return Err(NameError::NotPlainName);
+    }
+    Ok(name)
+}
+
+/// Why a file inside a served folder could not be opened.
+#[derive(Debug)]
+pub enum ServeError {
+    /// The name itself was refused.
+    Name(NameError),
+    /// No such file (or it is a folder).
+    NotFound,
+    /// The name resolves (through a symlink) to somewhere outside the folder.
+    Outside,
+    /// Another I/O failure.
+    Io(io::Error),
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeError::Name(e) => e.fmt(f),
+            ServeError::NotFound => f.write_str("file not found"),
+            ServeError::Outside => f.write_str("file is outside the served folder"),
+            ServeError::Io(e) => f.write_str(&crate::error::io_cause(e)),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {}
+
+/// Resolves `name` to an existing regular file strictly inside `dir`,
+/// following symlinks only if they stay inside.
+///
+/// # Errors
+/// [`ServeError`] for a refused name, a missing file, a folder, or a
+/// symlink that leads out of `dir`.
+pub fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf, ServeError> {
+    let rel = check_relative(name).map_err(ServeError::Name)?;
+    let root = dir.canonicalize().map_err(ServeError::Io)?;
+    let full = match root.join(rel).canonicalize() {
+        Ok(p) => p,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ServeError::NotFound),
+        Err(e) => return Err(ServeError::Io(e)),
+    };
+    if !full.starts_with(&root) {
+        return Err(ServeError::Outside);
+    }
+    if !full.is_file() {
+        return Err(ServeError::NotFound);
+    }
+    Ok(full)
+}
+
+/// A file written under a temporary name next to its final place and
+/// renamed into place by [`AtomicFile::commit`]. Dropped without a commit
+/// (an error, a cut connection), the temporary file is removed: a reader
+/// never sees a partial file under the final name.
+#[derive(Debug)]
+pub struct AtomicFile {
+    file: Option<io::BufWriter<File>>,
+    temp: PathBuf,
+    dest: PathBuf,
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl AtomicFile {
+    /// Creates the temporary file for `dest`, making `dest`'s folder if
+    /// needed. The temporary name starts with `.` and ends in `.part`.
+    ///
+    /// # Errors
+    /// If the folder cannot be made or the file cannot be created.
+    pub fn create(dest: impl Into<PathBuf>) -> io::Result<AtomicFile> {
+        let dest = dest.into();
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&parent)?;
+        let base = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".to_string());
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let temp = parent.join(format!(".{base}.{}-{n}.part", std::process::id()));
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
+        Ok(AtomicFile {
+            file: Some(io::BufWriter::with_capacity(COPY_BUF, file)),
+            temp,
+            dest,
+        })
+    }
+
+    /// The final path.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// The temporary path being written.
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Flushes and renames the file into place, replacing any old file.
+    ///
+    /// # Errors
+    /// If the last write or the rename fails; the temporary file is removed.
+    pub fn commit(mut self) -> io::Result<PathBuf> {
+        let writer = self.file.take().expect("file present until commit");
+        let file = writer.into_inner().map_err(|e| e.into_error())?;
+        drop(file);
+        fs::rename(&self.temp, &self.dest)?;
+        Ok(std::mem::take(&mut self.dest))
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file
+            .as_mut()
+            .expect("file present until commit")
+            .write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.file
+            .as_mut()
+            .expect("file present until commit")
+            .write_all(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file
+            .as_mut()
+            .expect("file present until commit")
+            .flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() || self.temp.exists() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Progress of one transfer: a live line on stderr when stderr is a
+/// terminal (bytes, %, speed; about 5 updates a second), nothing otherwise;
+/// and a [`Summary`] at the end.
+#[derive(Debug)]
+pub struct Progress {
+    label: String,
+    total: Option<u64>,
+    start: Instant,
+    last_draw: Instant,
+    live: bool,
+    drawn: bool,
+}
+
+impl Progress {
+    /// Starts timing a transfer of `total` bytes (if known) named `label`.
+    pub fn new(label: impl Into<String>, total: Option<u64>) -> Progress {
+        Progress::with_live(label, total, io::stderr().is_terminal())
+    }
+
+    /// As [`Progress::new`], choosing whether to draw the live line.
+    pub fn with_live(label: impl Into<String>, total: Option<u64>, live: bool) -> Progress {
+        let now = Instant::now();
+        Progress {
+            label: label.into(),
+            total,
+            start: now,
+            last_draw: now,
+            live,
+            drawn: false,
+        }
+    }
+
+    /// Records that `done` bytes are through; redraws at most 5 times a second.
+    pub fn update(&mut self, done: u64) {
+        if !self.live || self.last_draw.elapsed() < Duration::from_millis(200) {
+            return;
+        }
+        self.last_draw = Instant::now();
+        self.drawn = true;
+        let secs = self.start.elapsed().as_secs_f64();
+        let mut line = format!("{}: {}", self.label, human_bytes(done));
+        if let Some(total) = self.total.filter(|t| *t > 0) {
+            line.push_str(&format!(
+                " of {} ({:.0}%)",
+                human_bytes(total),
+                done as f64 * 100.0 / total as f64
+            ));
+        }
+        line.push_str(&format!(", {:.1} MB/s", mb_per_s(done, secs)));
+        eprint!("\r{line}\x1b[K");
+        let _ = io::stderr().flush();
+    }
+
+    /// Ends the live line and returns the summary for `bytes`.
+    pub fn finish(self, bytes: u64) -> Summary {
+        if self.drawn {
+            eprint!("\r\x1b[K");
+        }
+        Summary {
+            label: self.label,
+            bytes,
+            elapsed: self.start.elapsed(),
+        }
+    }
+}
+
+/// What a finished transfer moved, and how fast.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// What was transferred (usually the file name).
+    pub label: String,
+    /// Bytes moved.
+    pub bytes: u64,
+    /// Time from start to finish.
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Megabytes (10^6 bytes) per second.
+    pub fn mb_per_s(&self) -> f64 {
+        mb_per_s(self.bytes, self.elapsed.as_secs_f64())
+    }
+}
+
+impl fmt::Display for Summary {
+    /// `file.txt: 1048576 bytes in 0.012 s (87.4 MB/s)`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} bytes in {:.3} s ({:.1} MB/s)",
+            self.label,
+            self.bytes,
+            self.elapsed.as_secs_f64(),
+            self.mb_per_s()
+        )
+    }
+}
+
+/// Megabytes (10^6 bytes) per second; 0 for a zero duration.
+pub fn mb_per_s(bytes: u64, secs: f64) -> f64 {
+    if secs <= 0.0 {
+        0.0
+    } else {
+        bytes as f64 / 1e6 / secs
+    }
+}
+
+/// `1.5 MiB`, `12 B`: a size for people.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let d = std::env::temp_dir().join(format!("common-files-{tag}-{}-{n}", std::process::id()));
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn relative_names_are_checked() {
+        assert_eq!(check_relative("a.txt").unwrap(), PathBuf::from("a.txt"));
+        assert_eq!(
+            check_relative("./sub//b.png").unwrap(),
+            PathBuf::from("sub/b.png")
+        );
+        for (bad, why) in [
+            ("", NameError::Empty),
+            ("./", NameError::Empty),
+            ("../secret", NameError::Traversal),
+            ("a/../../b", NameError::Traversal),
+            ("..\\win", NameError::Traversal),
+            ("/etc/passwd", NameError::Absolute),
+            ("\\\\server\\share", NameError::Absolute),
+            ("C:\\Windows", NameError::Absolute),
+            ("a\0b", NameError::BadCharacter),
+            ("a\nb", NameError::BadCharacter),
+        ] {
+            assert_eq!(check_relative(bad), Err(why), "{bad:?}");
+        }
+        assert_eq!(check_plain_name("a/b"), Err(NameError::NotPlainName));
+        assert_eq!(check_plain_name("bart.png"), Ok("bart.png"));
+    }
+
+    #[test]
+    fn resolve_stays_inside_the_folder() {
+        let root = temp_dir("root");
+        let served = root.join("served");
+        fs::create_dir_all(served.join("sub")).unwrap();
+        fs::write(served.join("ok.txt"), b"ok").unwrap();
+        fs::write(served.join("sub/in.txt"), b"in").unwrap();
+        fs::write(root.join("secret.txt"), b"secret").unwrap();
+        assert!(resolve_in_dir(&served, "ok.txt")
+            .unwrap()
+            .ends_with("ok.txt"));
+        assert!(resolve_in_dir(&served, "sub/in.txt").is_ok());
+        assert!(matches!(
+            resolve_in_dir(&served, "nope.txt"),
+            Err(ServeError::NotFound)
+        ));
+        assert!(matches!(
+            resolve_in_dir(&served, "sub"),
+            Err(ServeError::NotFound)
+        ));
+        assert!(matches!(
+            resolve_in_dir(&served, "../secret.txt"),
+            Err(ServeError::Name(NameError::Traversal))
+        ));
+        let abs = root.join("secret.txt");
+        assert!(matches!(
+            resolve_in_dir(&served, abs.to_str().unwrap()),
+            Err(ServeError::Name(NameError::Absolute))
+        ));
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(root.join("secret.txt"), served.join("link.txt")).unwrap();
+            assert!(matches!(
+                resolve_in_dir(&served, "link.txt"),
+                Err(ServeError::Outside)
+            ));
+        }
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn atomic_file_appears_only_on_commit() {
+        let dir = temp_dir("atomic");
+        let dest = dir.join("out/hasil.txt");
+        let mut f = AtomicFile::create(&dest).unwrap();
+        f.write_all(b"half").unwrap();
+        let temp = f.temp_path().to_path_buf();
+        assert!(temp.exists());
+        assert!(!dest.exists());
+        drop(f);
+        assert!(!temp.exists(), "temp file left behind");
+        assert!(!dest.exists());
+
+        let mut f = AtomicFile::create(&dest).unwrap();
+        f.write_all(b"whole").unwrap();
+        let temp = f.temp_path().to_path_buf();
+        assert_eq!(f.commit().unwrap(), dest);
+        assert_eq!(fs::read(&dest).unwrap(), b"whole");
+        assert!(!temp.exists());
+        assert_eq!(fs::read_dir(dest.parent().unwrap()).unwrap().count(), 1);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn summary_line() {
+        let s = Summary {
+            label: "f".into(),
+            bytes: 2_000_000,
+            elapsed: Duration::from_secs(2),
+        };
+        assert_eq!(s.to_string(), "f: 2000000 bytes in 2.000 s (1.0 MB/s)");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(12), "12 B");
+        let p = Progress::with_live("x", Some(10), false);
+        assert_eq!(p.finish(10).bytes, 10);
+    }
+}

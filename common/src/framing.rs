@@ -1,0 +1,377 @@
+//! Reading whole messages off a byte stream.
+//!
+//! TCP delivers bytes, not messages: one `read` may return half a message
+//! or two and a half. These helpers read exactly one message through a
+//! [`BufRead`] (keep one `BufReader` per connection for its whole life, or
+//! the bytes it read ahead are lost) and never buffer more than a cap.
+//!
+//! Each returns `Ok(None)` when the peer closed cleanly *between* messages,
+//! and an error when it closed in the middle of one, so a caller can tell
+//! "done" from "cut off".
+
+use std::fmt;
+use std::io::{self, BufRead, Read, Write};
+
+/// Largest text line [`read_line`] accepts by default.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Why a message could not be read.
+#[derive(Debug)]
+pub enum FrameError {
+    /// The socket or file failed (includes timeouts: `WouldBlock`/`TimedOut`).
+    Io(io::Error),
+    /// The message grew past the cap before its end marker arrived.
+    TooLarge {
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The peer closed before the message was complete.
+    Truncated {
+        /// Bytes the message should have had (when known).
+        expected: Option<u64>,
+        /// Bytes that arrived.
+        got: u64,
+    },
+    /// The bytes arrived but do not form a valid message.
+    Malformed(String),
+}
+
+impl FrameError {
+    /// Whether this is a read or write timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, FrameError::Io(e) if is_timeout(e))
+    }
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FrameError::Io(e) if is_timeout(e) => f.write_str("timed out waiting for the peer"),
+            FrameError::Io(e) => f.write_str(&crate::error::io_cause(e)),
+            FrameError::TooLarge { limit } => {
+                write!(f, "message larger than the limit of {limit} bytes")
+            }
+            FrameError::Truncated {
+                expected: Some(n),
+                got,
+            } => write!(f, "connection closed early: got {got} of {n} bytes"),
+            FrameError::Truncated {
+                expected: None,
+                got,
+            } => write!(
+                f,
+                "connection closed in the middle of a message (after {got} bytes)"
+            ),
+            FrameError::Malformed(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FrameError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for FrameError {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::UnexpectedEof {
+            return FrameError::Truncated {
+                expected: None,
+                got: 0,
+            };
+        }
+        FrameError::Io(e)
+    }
+}
+
+impl From<FrameError> for io::Error {
+    fn from(e: FrameError) -> Self {
+        match e {
+            FrameError::Io(e) => e,
+            FrameError::TooLarge { .. } | FrameError::Malformed(_) => {
+                io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+            }
+            FrameError::Truncated { .. } => {
+                io::Error::new(io::ErrorKind::UnexpectedEof, e.to_string())
+            }
+        }
+    }
+}
+
+/// Whether an I/O error is a read/write timeout (`WouldBlock` on Unix,
+/// `TimedOut` on Windows).
+pub fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// Reads up to and including the first of `delims`, and returns the bytes
+/// before it (the delimiter is consumed, not returned).
+///
+/// When several delimiters are given, the one that ends earliest wins; so
+/// `&[b"\r\n\r\n", b"\n\n"]` ends an HTTP head typed either way.
+///
+/// # Errors
+/// [`FrameError::TooLarge`] once more than `max` bytes arrive without a
+/// delimiter (nothing more is read); [`FrameError::Truncated`] if the peer
+/// closes mid-message; [`FrameError::Io`] for socket errors and timeouts.
+/// `Ok(None)` means a clean close before the first byte.
+pub fn read_delimited<R: BufRead + ?Sized>(
+    reader: &mut R,
+    delims: &[&[u8]],
+    max: usize,
+) -> Result<Option<Vec<u8>>, FrameError> {
+    let longest = delims.iter().map(|d| d.len()).max().unwrap_or(1).max(1);
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if chunk.is_empty() {
+            return if buf.is_empty() {
+                Ok(None)
+            } else {
+                Err(FrameError::Truncated {
+                    expected: None,
+                    got: buf.len() as u64,
+                })
+            };
+        }
+        // Only look at what can still hold a new delimiter: the tail of the
+        // old bytes (a delimiter may straddle two reads) plus the new chunk.
+        let old_len = buf.len();
+        let take = chunk.len().min(max + longest - old_len.min(max + longest));
+        buf.extend_from_slice(&chunk[..take]);
+        let from = old_len.saturating_sub(longest - 1);
+        if let Some((pos, dlen)) = find_first(&buf[from..], delims) {
+            let end = from + pos;
+            let used = end + dlen - old_len;
+            reader.consume(used);
+            buf.truncate(end);
+            if end > max {
+                return Err(FrameError::TooLarge { limit: max });
+            }
+            return Ok(Some(buf));
+        }
+        reader.consume(take);
+        // A partial delimiter may still end the last `longest - 1` bytes.
+        if buf.len() >= max + longest {
+            return Err(FrameError::TooLarge { limit: max });
+        }
+    }
+}
+
+/// Where the earliest-ending delimiter starts in `hay`, and its length.
+fn find_first(hay: &[u8], delims: &[&[u8]]) -> Option<(usize, usize)> {
+    delims
+        .iter()
+        .filter(|d| !d.is_empty())
+        .filter_map(|d| find(hay, d).map(|p| (p, d.len())))
+        .min_by_key(|(p, l)| p + l)
+}
+
+/// Position of `needle` in `hay`.
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || needle.len() > hay.len() {
+        return None;
+    }
+    let first = needle[0];
+    let mut start = 0;
+    while let Some(i) = hay[start..=hay.len() - needle.len()]
+        .iter()
+        .position(|&b| b == first)
+    {
+        let at = start + i;
+        if &hay[at..at + needle.len()] == needle {
+            return Some(at);
+        }
+        start = at + 1;
+    }
+    None
+}
+
+/// Reads one text line ending in `\n` (a `\r` before it is dropped too) of
+/// at most `max` bytes, as UTF-8.
+///
+/// # Errors
+/// As [`read_delimited`], and [`FrameError::Malformed`] for invalid UTF-8.
+/// A final line without `\n` before the peer closes counts as truncated.
+pub fn read_line<R: BufRead + ?Sized>(
+    reader: &mut R,
+    max: usize,
+) -> Result<Option<String>, FrameError> {
+    let Some(mut bytes) = read_delimited(reader, &[b"\n"], max)? else {
+        return Ok(None);
+    };
+    if bytes.last() == Some(&b'\r') {
+        bytes.pop();
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| FrameError::Malformed("line is not valid UTF-8 text".to_string()))
+}
+
+/// Copies exactly `len` bytes from `reader` to `writer` through a buffer of
+/// `buf_size`, calling `on_progress(done)` after each chunk.
+///
+/// # Errors
+/// [`FrameError::Truncated`] with both counts if the reader ends early;
+/// [`FrameError::Io`] if either side fails.
+pub fn copy_exact<R, W, F>(
+    reader: &mut R,
+    writer: &mut W,
+    len: u64,
+    buf_size: usize,
+    mut on_progress: F,
+) -> Result<u64, FrameError>
+where
+    R: Read + ?Sized,
+    W: Write + ?Sized,
+    F: FnMut(u64),
+{
+    let mut buf = vec![
+        0u8;
+        buf_size
+            .max(1)
+            .min(usize::try_from(len).unwrap_or(usize::MAX).max(1))
+    ];
+    let mut done = 0u64;
+    while done < len {
+        let want = buf
+            .len()
+            .min(usize::try_from(len - done).unwrap_or(usize::MAX));
+        let n = match reader.read(&mut buf[..want]) {
+            Ok(0) => {
+                return Err(FrameError::Truncated {
+                    expected: Some(len),
+                    got: done,
+                })
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(FrameError::Io(e)),
+        };
+        writer.write_all(&buf[..n])?;
+        done += n as u64;
+        on_progress(done);
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufReader, Cursor};
+
+    /// A reader that hands out one byte per read: the worst segmentation.
+    struct Trickle(Cursor<Vec<u8>>);
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    fn trickle(bytes: &[u8]) -> BufReader<Trickle> {
+        BufReader::with_capacity(3, Trickle(Cursor::new(bytes.to_vec())))
+    }
+
+    #[test]
+    fn delimiter_split_across_reads() {
+        let mut r = trickle(b"GET / HTTP/1.0\r\n\r\nrest");
+        let head = read_delimited(&mut r, &[b"\r\n\r\n", b"\n\n"], 100).unwrap();
+        assert_eq!(head.unwrap(), b"GET / HTTP/1.0");
+        let mut rest = String::new();
+        r.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "rest");
+    }
+
+    #[test]
+    fn earliest_delimiter_wins() {
+        let mut r = Cursor::new(b"a\n\nb\r\n\r\n".to_vec());
+        let got = read_delimited(&mut r, &[b"\r\n\r\n", b"\n\n"], 100).unwrap();
+        assert_eq!(got.unwrap(), b"a");
+        let got = read_delimited(&mut r, &[b"\r\n\r\n", b"\n\n"], 100).unwrap();
+        assert_eq!(got.unwrap(), b"b");
+        assert!(read_delimited(&mut r, &[b"\r\n\r\n"], 100)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn clean_close_truncation_and_cap() {
+        let mut r = Cursor::new(Vec::new());
+        assert!(read_line(&mut r, 10).unwrap().is_none());
+        let mut r = Cursor::new(b"no newline".to_vec());
+        assert!(matches!(
+            read_line(&mut r, 100),
+            Err(FrameError::Truncated { got: 10, .. })
+        ));
+        let mut r = trickle(&[b'x'; 1000]);
+        assert!(matches!(
+            read_line(&mut r, 16),
+            Err(FrameError::TooLarge { limit: 16 })
+        ));
+        // The cap stops reading: no more than cap + a buffer was consumed.
+        let rest = r.bytes().count();
+        assert!(rest > 900, "consumed too much: {} left", rest);
+        let mut r = Cursor::new(b"exactly16bytes!!\nx".to_vec());
+        assert_eq!(read_line(&mut r, 16).unwrap().unwrap(), "exactly16bytes!!");
+    }
+
+    #[test]
+    fn lines_drop_crlf_and_reject_bad_utf8() {
+        let mut r = trickle(b"auth messi surabaya\r\ninbox x\n");
+        assert_eq!(
+            read_line(&mut r, 100).unwrap().unwrap(),
+            "auth messi surabaya"
+        );
+        assert_eq!(read_line(&mut r, 100).unwrap().unwrap(), "inbox x");
+        let mut r = Cursor::new(b"\xff\xfe\n".to_vec());
+        assert!(matches!(
+            read_line(&mut r, 100),
+            Err(FrameError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn copy_exact_counts_and_detects_short_input() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+        let mut out = Vec::new();
+        let mut calls = 0;
+        let n = copy_exact(&mut Cursor::new(&data), &mut out, 10_000, 4096, |_| {
+            calls += 1
+        })
+        .unwrap();
+        assert_eq!((n, &out), (10_000, &data));
+        assert_eq!(calls, 3);
+        let err = copy_exact(
+            &mut Cursor::new(&data),
+            &mut Vec::new(),
+            20_000,
+            4096,
+            |_| (),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "connection closed early: got 10000 of 20000 bytes"
+        );
+    }
+
+    #[test]
+    fn find_works_at_edges() {
+        assert_eq!(find(b"abc", b"c"), Some(2));
+        assert_eq!(find(b"abc", b"abcd"), None);
+        assert_eq!(find(b"aab", b"ab"), Some(1));
+        assert_eq!(find(b"", b"a"), None);
+    }
+}

@@ -1,0 +1,32 @@
+//! Shared pieces of the Network Programming course workspace.
+//!
+//! Every assignment crate (`tugas1`, `tugas1a`, ...) builds on these so the
+//! conventions are written once:
+//!
+//! - [`cli`]: flags (`--help`, `--host`, `--port`, `--timeout`, ...) with
+//!   defaults shown in the help; no parser crate.
+//! - [`error`]: `error: <what>: <cause> (hint)` messages, exit codes 0/1/2,
+//!   and [`error::run_main`], the body of every `main`.
+//! - [`logging`]: env_logger on stderr, level `info` by default.
+//! - [`net`]: bind (large backlog, helpful errors), the `listening on
+//!   IP:PORT` line, an accept loop with a thread and timeouts per
+//!   connection, connect with a helpful error.
+//! - [`framing`]: read one message up to a delimiter or one line, with a
+//!   size cap; copy exactly N bytes and notice a short stream.
+//! - [`files`]: names from the network kept inside a folder, files written
+//!   under a temporary name and renamed when complete, progress and speed.
+//! - [`transfer`]: the `FILE`/`GET`/`OK`/`ERROR` file-transfer format of
+//!   Tugas 1a, 1b and 3.
+//!
+//! To use this crate in your own repository, copy the `common/` folder next
+//! to the assignment folder: each assignment depends on it by
+//! `path = "../common"`.
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod error;
+pub mod files;
+pub mod framing;
+pub mod logging;
+pub mod net;
+pub mod transfer;
