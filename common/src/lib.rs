@@ -15,6 +15,7 @@
 //!   size cap; copy exactly N bytes and notice a short stream.
 //! - [`files`]: names from the network kept inside a folder, files written
 //!   under a temporary name and renamed when complete, progress and speed.
+//! - [`netns`]: two "computers" as Linux network namespaces, for tests.
 //! - [`transfer`]: the `FILE`/`GET`/`OK`/`ERROR` file-transfer format of
 //!   Tugas 1a, 1b and 3.
 //!
@@ -29,4 +30,5 @@ pub mod files;
 pub mod framing;
 pub mod logging;
 pub mod net;
+pub mod netns;
 pub mod transfer;

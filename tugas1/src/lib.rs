@@ -1,0 +1,299 @@
+//! Tugas 1: a TCP echo server on one or more ports, and a client that sends
+//! "PEMROGRAMAN JARINGAN TEKNIK INFORMATIKA" and checks the echo.
+//!
+//! The course runs `server.py` on ports 31000, 31001 and 31002, on one
+//! computer and then on two, and connects `client.py` to each. Here one
+//! process can listen on all three ports (`--port` repeated), or three
+//! processes on one port each.
+//!
+//! # Wire format
+//!
+//! None beyond TCP: the server writes back every byte it reads, in order,
+//! until the client closes. The client sends its message, reads exactly as
+//! many bytes back, and compares them.
+//!
+//! ```text
+//! cargo run -p tugas1 --bin server -- --port 31000 --port 31001 --port 31002
+//! cargo run -p tugas1 --bin client -- --port 31000 --port 31001 --port 31002
+//! ```
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread;
+use std::time::Duration;
+
+use common::cli::{self, Command, Flag};
+use common::error::AppError;
+use common::net::{self, ServeOptions};
+
+/// The course's message.
+pub const DEFAULT_MESSAGE: &str = "PEMROGRAMAN JARINGAN TEKNIK INFORMATIKA";
+
+/// The server's flags.
+pub const SERVER: Command = Command {
+    name: "server",
+    about: "Tugas 1 echo server: writes back every byte it receives.",
+    args: "",
+    flags: &[
+        cli::host("0.0.0.0"),
+        Flag::value(
+            "port",
+            "PORT",
+            "31000",
+            "port to listen on; repeat to listen on several (0 = any free port)",
+        ),
+        cli::TIMEOUT,
+    ],
+};
+
+/// The client's flags.
+pub const CLIENT: Command = Command {
+    name: "client",
+    about: "Tugas 1 echo client: sends a message to one or more echo servers and checks each echo.",
+    args: "",
+    flags: &[
+        cli::host("127.0.0.1"),
+        Flag::value(
+            "port",
+            "PORT",
+            "31000",
+            "server port on --host; repeat for several servers",
+        ),
+        Flag::value(
+            "to",
+            "HOST:PORT",
+            "",
+            "a server anywhere; repeatable; replaces --host/--port",
+        ),
+        Flag::value("message", "TEXT", DEFAULT_MESSAGE, "what to send"),
+        cli::TIMEOUT,
+    ],
+};
+
+/// Echoes one connection until the peer closes, logging what arrives.
+///
+/// # Errors
+/// Socket failures, including the read timeout for a silent client.
+pub fn handle_echo(mut stream: TcpStream, peer: SocketAddr) -> io::Result<()> {
+    let local_port = stream.local_addr()?.port();
+    log::info!("connection from {peer} on port {local_port}");
+    let mut buf = [0u8; 8192];
+    let mut total = 0u64;
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        log::info!(
+            "port {local_port}: received from {peer}: {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        );
+        stream.write_all(&buf[..n])?;
+        total += n as u64;
+    }
+    log::info!("{peer} on port {local_port} closed after {total} bytes");
+    Ok(())
+}
+
+/// Serves echo on every listener, each with its own accept loop. Never
+/// returns while a listener works.
+pub fn run_server(listeners: Vec<TcpListener>, opts: ServeOptions) {
+    let loops: Vec<_> = listeners
+        .into_iter()
+        .map(|l| thread::spawn(move || net::serve(l, opts, handle_echo)))
+        .collect();
+    for l in loops {
+        let _ = l.join();
+    }
+}
+
+/// Where the client sends its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Host name or IP.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&net::join_host_port(&self.host, self.port))
+    }
+}
+
+/// Parses `HOST:PORT` (`[::1]:31000` for IPv6).
+///
+/// # Errors
+/// A usage message for anything else.
+pub fn parse_target(s: &str) -> Result<Target, String> {
+    let bad = || format!("invalid value '{s}' for --to: expected HOST:PORT");
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(bad());
+    }
+    let port = port.parse::<u16>().map_err(|_| bad())?;
+    Ok(Target {
+        host: host.to_string(),
+        port,
+    })
+}
+
+/// Sends `message` to `target` and returns what came back (exactly as many
+/// bytes as were sent, or fewer if the server closed early).
+///
+/// # Errors
+/// Connection failures (with a hint), a timeout, or an echo that is short.
+pub fn echo_once(target: &Target, message: &[u8], timeout: Duration) -> Result<Vec<u8>, AppError> {
+    let mut stream = net::connect(&target.host, target.port, timeout)?;
+    let what = format!("echo from {target}");
+    stream
+        .write_all(message)
+        .map_err(|e| AppError::io(&what, &e))?;
+    let mut back = vec![0u8; message.len()];
+    let mut got = 0;
+    while got < back.len() {
+        match stream.read(&mut back[got..]) {
+            Ok(0) => {
+                return Err(AppError::new(
+                    what,
+                    format!(
+                        "arrived short: got {got} of {} bytes before the server closed",
+                        message.len()
+                    ),
+                ))
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return Err(AppError::new(
+                    what,
+                    format!(
+                        "{} after {got} of {} bytes",
+                        common::error::io_cause(&e),
+                        message.len()
+                    ),
+                ))
+            }
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    Ok(back)
+}
+
+/// Sends the message to every target in turn, printing what was sent and
+/// what came back; checks each echo in full.
+///
+/// # Errors
+/// After trying every target: how many failed (each failure was printed).
+pub fn run_client<W: Write>(
+    targets: &[Target],
+    message: &str,
+    timeout: Duration,
+    out: &mut W,
+) -> Result<(), AppError> {
+    let mut failed = 0;
+    for target in targets {
+        let _ = writeln!(out, "sending to {target}: {message}");
+        match echo_once(target, message.as_bytes(), timeout) {
+            Ok(back) if back == message.as_bytes() => {
+                let _ = writeln!(
+                    out,
+                    "received from {target}: {}",
+                    String::from_utf8_lossy(&back)
+                );
+            }
+            Ok(back) => {
+                failed += 1;
+                let _ = writeln!(
+                    out,
+                    "MISMATCH from {target}: {:?} (expected {message:?})",
+                    String::from_utf8_lossy(&back)
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                let _ = writeln!(out, "FAILED {target}: {e}");
+            }
+        }
+    }
+    let _ = out.flush();
+    if failed > 0 {
+        return Err(AppError::new(
+            "echo check",
+            format!(
+                "{failed} of {} servers did not echo the message back",
+                targets.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The client's targets from its flags: every `--to`, or `--host` with
+/// every `--port`.
+///
+/// # Errors
+/// A usage message for a bad `--to` or `--port`.
+pub fn targets_from(m: &cli::Matches) -> Result<Vec<Target>, cli::CliError> {
+    let to = m.values("to");
+    if !to.is_empty() {
+        return to
+            .into_iter()
+            .map(|s| parse_target(s).map_err(cli::CliError::Usage))
+            .collect();
+    }
+    let host = m.value("host").to_string();
+    Ok(m.parse_all::<u16>("port")?
+        .into_iter()
+        .map(|port| Target {
+            host: host.clone(),
+            port,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!(
+            parse_target("10.77.0.1:31000").unwrap(),
+            Target {
+                host: "10.77.0.1".into(),
+                port: 31000
+            }
+        );
+        assert_eq!(parse_target("[::1]:5").unwrap().host, "::1");
+        assert!(parse_target("nope").is_err());
+        assert!(parse_target(":1").is_err());
+        assert!(parse_target("h:99999").is_err());
+    }
+
+    #[test]
+    fn targets_from_flags() {
+        let m = CLIENT
+            .parse(["--port", "1", "--port", "2"].map(String::from))
+            .unwrap();
+        let t = targets_from(&m).unwrap();
+        assert_eq!(
+            t.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+            ["127.0.0.1:1", "127.0.0.1:2"]
+        );
+        let m = CLIENT
+            .parse(["--to", "a:1", "--port", "9"].map(String::from))
+            .unwrap();
+        assert_eq!(
+            targets_from(&m).unwrap(),
+            [Target {
+                host: "a".into(),
+                port: 1
+            }]
+        );
+    }
+}
