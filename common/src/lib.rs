@@ -13,6 +13,8 @@
 //!   connection, connect with a helpful error.
 //! - [`framing`]: read one message up to a delimiter or one line, with a
 //!   size cap; copy exactly N bytes and notice a short stream.
+//! - [`http`]: read an HTTP/1.x request head (size cap, any segmentation),
+//!   write a whole response with `Date`, `Content-Length`, `Connection`.
 //! - [`files`]: names from the network kept inside a folder, files written
 //!   under a temporary name and renamed when complete, progress and speed.
 //! - [`netns`]: two "computers" as Linux network namespaces, for tests.
@@ -28,6 +30,7 @@ pub mod cli;
 pub mod error;
 pub mod files;
 pub mod framing;
+pub mod http;
 pub mod logging;
 pub mod net;
 pub mod netns;
