@@ -1,0 +1,23 @@
+//! Tugas 1a server: `cargo run -p tugas1a --bin server` then send it a file
+//! with the client; it prints the file and writes `hasil.txt`.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use common::error::{run_main, AppError};
+use common::net::{self, ServeOptions};
+
+fn main() -> ExitCode {
+    run_main(&tugas1a::SERVER, |m| {
+        let port: u16 = m.parse("port")?;
+        let opts = ServeOptions {
+            timeout: m.timeout()?,
+            ..ServeOptions::default()
+        };
+        let output = PathBuf::from(m.value("output"));
+        let listener = net::bind(m.value("host"), port)?;
+        net::announce(&listener).map_err(|e| AppError::io("cannot write to stdout", &e))?;
+        log::info!("saving received files as {}", output.display());
+        tugas1a::run_server(listener, opts, output, tugas1a::stdout_console());
+        Ok(())
+    })
+}
