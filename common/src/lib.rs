@@ -3,6 +3,8 @@
 //! Every assignment crate (`tugas1`, `tugas1a`, ...) builds on these so the
 //! conventions are written once:
 //!
+//! - [`chat`]: the chat protocol of Tugas 5 (request lines, JSON responses
+//!   written like Python's `json.dumps`, inbox and user types).
 //! - [`cli`]: flags (`--help`, `--host`, `--port`, `--timeout`, ...) with
 //!   defaults shown in the help; no parser crate.
 //! - [`error`]: `error: <what>: <cause> (hint)` messages, exit codes 0/1/2,
@@ -17,6 +19,8 @@
 //!   write a whole response with `Date`, `Content-Length`, `Connection`.
 //! - [`files`]: names from the network kept inside a folder, files written
 //!   under a temporary name and renamed when complete, progress and speed.
+//! - [`fileproto`]: the JSON file protocol of Tugas 4 (requests, responses,
+//!   `\r\n\r\n` framing with a size cap, file-name rules).
 //! - [`netns`]: two "computers" as Linux network namespaces, for tests.
 //! - [`transfer`]: the `FILE`/`GET`/`OK`/`ERROR` file-transfer format of
 //!   Tugas 1a, 1b and 3.
@@ -26,8 +30,10 @@
 //! `path = "../common"`.
 #![deny(missing_docs)]
 
+pub mod chat;
 pub mod cli;
 pub mod error;
+pub mod fileproto;
 pub mod files;
 pub mod framing;
 pub mod http;
