@@ -84,11 +84,17 @@ pub fn run_server(listener: TcpListener, opts: ServeOptions, dir: PathBuf) {
     });
 }
 
-/// Asks "nama file: " on `out` and reads one line from `input`.
+/// Asks "nama file: " on `out` and reads one line from `input`. With
+/// `echo` (input piped, not typed) the name is written after the prompt,
+/// so the console reads as if it had been typed.
 ///
 /// # Errors
 /// An empty answer or a closed input.
-pub fn ask_name<R: BufRead, W: Write>(input: &mut R, out: &mut W) -> Result<String, AppError> {
+pub fn ask_name<R: BufRead, W: Write>(
+    input: &mut R,
+    out: &mut W,
+    echo: bool,
+) -> Result<String, AppError> {
     let _ = write!(out, "{PROMPT}");
     let _ = out.flush();
     let mut line = String::new();
@@ -96,6 +102,9 @@ pub fn ask_name<R: BufRead, W: Write>(input: &mut R, out: &mut W) -> Result<Stri
         .read_line(&mut line)
         .map_err(|e| AppError::io("cannot read the file name", &e))?;
     let name = line.trim().to_string();
+    if echo {
+        let _ = writeln!(out, "{name}");
+    }
     if name.is_empty() {
         return Err(AppError::new("no file name given", "the input was empty")
             .hint("type a name, or pass --file NAME"));

@@ -1,5 +1,6 @@
 //! Tugas 1b client: `cargo run -p tugas1b --bin client` asks "nama file: ",
 //! or `-- --file gambar.png`; saves into downloads/.
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,7 +11,11 @@ fn main() -> ExitCode {
         let port: u16 = m.parse("port")?;
         let timeout = m.timeout()?;
         let name = match m.value("file") {
-            "" => tugas1b::ask_name(&mut std::io::stdin().lock(), &mut std::io::stdout())?,
+            "" => {
+                let stdin = std::io::stdin();
+                let echo = !stdin.is_terminal();
+                tugas1b::ask_name(&mut stdin.lock(), &mut std::io::stdout(), echo)?
+            }
             n => n.to_string(),
         };
         let dest = match m.value("output") {
