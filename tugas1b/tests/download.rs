@@ -222,12 +222,15 @@ fn silent_client_is_dropped_and_others_are_served() {
 #[test]
 fn prompt_and_default_output() {
     let mut out = Vec::new();
-    let name = ask_name(&mut &b"gambar.png\r\n"[..], &mut out).unwrap();
+    let name = ask_name(&mut &b"gambar.png\r\n"[..], &mut out, false).unwrap();
     assert_eq!(
         (name.as_str(), out.as_slice()),
         ("gambar.png", &b"nama file: "[..])
     );
-    assert!(ask_name(&mut &b"\n"[..], &mut Vec::new()).is_err());
+    let mut echoed = Vec::new();
+    ask_name(&mut &b" a.txt \n"[..], &mut echoed, true).unwrap();
+    assert_eq!(echoed, b"nama file: a.txt\n");
+    assert!(ask_name(&mut &b"\n"[..], &mut Vec::new(), false).is_err());
     assert_eq!(
         default_output("gambar.png").unwrap(),
         Path::new("downloads/gambar.png")
