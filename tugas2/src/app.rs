@@ -1,0 +1,234 @@
+//! The four programs: their flags ([`Command`] tables) and bodies. The
+//! binaries in `src/bin/` are one line each around these.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::cli::{self, Command, Flag, Matches};
+use common::error::{AppError, MainError};
+use common::files::Summary;
+use common::net::{announce_addr, join_host_port, resolve, with_bind_hint};
+
+use crate::receiver::{self, ReceiveOptions};
+use crate::sender::{self, SendOptions, DEFAULT_WINDOW};
+use crate::simple;
+
+/// `udp_simple`: send "ini angka N" once a second.
+pub const UDP_SIMPLE: Command = Command {
+    name: "udp_simple",
+    about: "send \"ini angka 1\", \"ini angka 2\", ... as UDP datagrams, one per interval",
+    args: "",
+    flags: &[
+        cli::host("127.0.0.1"),
+        cli::port("5005"),
+        Flag::value("count", "N", "10", "how many messages (0 = until stopped)"),
+        Flag::value(
+            "interval-ms",
+            "MS",
+            "1000",
+            "milliseconds between two messages",
+        ),
+    ],
+};
+
+/// `udp_server`: print every datagram.
+pub const UDP_SERVER: Command = Command {
+    name: "udp_server",
+    about: "receive UDP datagrams and print each one's text and sender",
+    args: "",
+    flags: &[cli::host("127.0.0.1"), cli::port("5005")],
+};
+
+/// `udp_fileclient`: send a file reliably over UDP.
+pub const UDP_FILECLIENT: Command = Command {
+    name: "udp_fileclient",
+    about: "send a file to udp_fileserver as UDP datagrams (at most 1024 payload bytes each), with acks and retransmission",
+    args: "",
+    flags: &[
+        cli::host("127.0.0.1"),
+        cli::port("5005"),
+        Flag::value(
+            "file",
+            "PATH",
+            "bart.png",
+            "file to send (default: bart.png here, else the one shipped in tugas2/)",
+        ),
+        Flag::value(
+            "window",
+            "N",
+            "128",
+            "datagrams in flight before waiting for acks (1..=1024)",
+        ),
+        Flag::value(
+            "timeout",
+            "SECS",
+            "30",
+            "give up when the receiver has not answered for this many seconds",
+        ),
+    ],
+};
+
+/// `udp_fileserver`: receive files.
+pub const UDP_FILESERVER: Command = Command {
+    name: "udp_fileserver",
+    about: "receive files sent by udp_fileclient; each complete file is saved to --output",
+    args: "",
+    flags: &[
+        cli::host("127.0.0.1"),
+        cli::port("5005"),
+        Flag::value(
+            "output",
+            "PATH",
+            "data.out",
+            "where a received file is saved (written under a temporary name, renamed when complete)",
+        ),
+        Flag::value(
+            "timeout",
+            "SECS",
+            "30",
+            "discard a transfer whose sender is silent this many seconds",
+        ),
+    ],
+};
+
+/// Binds a UDP socket on `host:port` with the usual hints on failure.
+///
+/// # Errors
+/// An [`AppError`] naming the address.
+pub fn bind_udp(host: &str, port: u16) -> Result<UdpSocket, AppError> {
+    let what = format!("cannot listen on {} (UDP)", join_host_port(host, port));
+    let addrs = resolve(host, port).map_err(|e| AppError::io(&what, &e))?;
+    let mut last = None;
+    for addr in addrs {
+        match UdpSocket::bind(addr) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some(e),
+        }
+    }
+    let err = last.unwrap_or_else(|| io::Error::other("no address"));
+    Err(with_bind_hint(AppError::io(what, &err), &err, port))
+}
+
+/// The receiver's address from `--host` and `--port`.
+///
+/// # Errors
+/// [`MainError`] for a bad port (usage) or a host name that does not resolve.
+pub fn target(m: &Matches) -> Result<SocketAddr, MainError> {
+    let host = m.value("host");
+    let port: u16 = m.parse("port")?;
+    let addrs = resolve(host, port)
+        .map_err(|e| AppError::io(format!("cannot resolve {}", join_host_port(host, port)), &e))?;
+    Ok(addrs[0])
+}
+
+/// `udp_simple`'s body.
+///
+/// # Errors
+/// Usage errors for bad flags; an [`AppError`] if sending fails.
+pub fn run_udp_simple(m: &Matches) -> Result<(), MainError> {
+    let count: u64 = m.parse("count")?;
+    let interval = Duration::from_millis(m.parse("interval-ms")?);
+    let to = target(m)?;
+    let local = if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+    let socket =
+        UdpSocket::bind(local).map_err(|e| AppError::io("cannot open a UDP socket", &e))?;
+    simple::send_numbers(&socket, to, count, interval, &mut io::stdout())
+        .map_err(|e| AppError::io(format!("cannot send to {to}"), &e))?;
+    Ok(())
+}
+
+/// `udp_server`'s body: runs until stopped.
+///
+/// # Errors
+/// Usage errors for bad flags; an [`AppError`] if the port is taken.
+pub fn run_udp_server(m: &Matches) -> Result<(), MainError> {
+    let port: u16 = m.parse("port")?;
+    let socket = bind_udp(m.value("host"), port)?;
+    let addr = socket
+        .local_addr()
+        .map_err(|e| AppError::io("cannot read the bound address", &e))?;
+    announce_addr(addr).map_err(|e| AppError::io("cannot write to stdout", &e))?;
+    simple::print_datagrams(&socket, None, &mut io::stdout())
+        .map_err(|e| AppError::io(format!("receiving on {addr} failed"), &e))?;
+    Ok(())
+}
+
+/// The file `udp_fileclient` sends: `--file`, or when not given, `bart.png`
+/// in the current folder or else the one shipped with this crate.
+pub fn file_to_send(m: &Matches) -> PathBuf {
+    let given = PathBuf::from(m.value("file"));
+    if m.is_set("file") || given.exists() {
+        return given;
+    }
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("bart.png");
+    if shipped.exists() {
+        shipped
+    } else {
+        given
+    }
+}
+
+/// `udp_fileclient`'s body.
+///
+/// # Errors
+/// Usage errors for bad flags; an [`AppError`] when the file cannot be read
+/// or the transfer fails (receiver gone, refused).
+pub fn run_udp_fileclient(m: &Matches) -> Result<(), MainError> {
+    let window: u32 = m.parse("window")?;
+    if !(1..=crate::protocol::MAX_WINDOW).contains(&window) {
+        return Err(cli::CliError::Usage(format!(
+            "invalid value '{window}' for --window: expected 1 to {} (default {DEFAULT_WINDOW})",
+            crate::protocol::MAX_WINDOW
+        ))
+        .into());
+    }
+    let opts = SendOptions {
+        window,
+        give_up: m.timeout()?,
+        ..SendOptions::default()
+    };
+    let path = file_to_send(m);
+    let to = target(m)?;
+    let what = format!("cannot send {} to {to}", path.display());
+    let socket = sender::connect_socket(to).map_err(|e| AppError::io(&what, &e))?;
+    let report =
+        sender::send_file(&socket, &path, &opts, &mut io::stdout()).map_err(|e| match e {
+            sender::SendError::Io(ref io_err) if io_err.kind() == io::ErrorKind::NotFound => {
+                AppError::io(&what, io_err).hint("give the file with --file PATH")
+            }
+            e => AppError::new(&what, e),
+        })?;
+    let summary = Summary {
+        label: path.display().to_string(),
+        bytes: report.bytes,
+        elapsed: report.elapsed,
+    };
+    println!(
+        "done: {summary}; {} datagrams sent, {} retransmitted",
+        report.sent, report.retransmissions
+    );
+    Ok(())
+}
+
+/// `udp_fileserver`'s body: runs until stopped.
+///
+/// # Errors
+/// Usage errors for bad flags; an [`AppError`] if the port is taken.
+pub fn run_udp_fileserver(m: &Matches) -> Result<(), MainError> {
+    let port: u16 = m.parse("port")?;
+    let opts = ReceiveOptions {
+        output: PathBuf::from(m.value("output")),
+        idle_timeout: m.timeout()?,
+        ..ReceiveOptions::default()
+    };
+    let socket = bind_udp(m.value("host"), port)?;
+    let addr = socket
+        .local_addr()
+        .map_err(|e| AppError::io("cannot read the bound address", &e))?;
+    announce_addr(addr).map_err(|e| AppError::io("cannot write to stdout", &e))?;
+    receiver::serve(&socket, &opts, &mut io::stdout())
+        .map_err(|e| AppError::io(format!("receiving on {addr} failed"), &e))?;
+    Ok(())
+}

@@ -1,0 +1,535 @@
+//! The receiving side of the file transfer (`udp_fileserver`).
+//!
+//! One socket serves every sender; each transfer is known by the sender's
+//! address and its transfer id. For each transfer the receiver
+//!
+//! - writes the chunks that arrive in order straight to a temporary file
+//!   ([`common::files::AtomicFile`]) and keeps early ones (at most
+//!   [`MAX_WINDOW`] chunks ahead) in memory until the gap before them fills;
+//! - acknowledges after each batch of datagrams it finds waiting: how many
+//!   chunks arrived in order, plus a bitmap of the ones after that;
+//! - renames the file into place only when every chunk arrived, then says
+//!   DONE (and says it again if the sender did not hear it);
+//! - forgets a transfer whose sender went silent for the idle timeout,
+//!   deleting the temporary file: a partial file never appears under the
+//!   output name.
+//!
+//! Garbage datagrams are counted and ignored; the loop never stops for a
+//! bad datagram, and it keeps serving transfer after transfer.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::error::io_cause;
+use common::files::{AtomicFile, Summary};
+
+use crate::protocol::{chunk_count, chunk_len, Datagram, Message, MAX_DATAGRAM, MAX_WINDOW};
+
+/// Transfers in progress at once; a START beyond this is refused with ERROR.
+pub const MAX_SESSIONS: usize = 16;
+/// Datagrams read in one batch before the acknowledgements go out.
+pub const BATCH: usize = 64;
+/// How often the receiver wakes to expire silent transfers.
+pub const TICK: Duration = Duration::from_millis(200);
+/// With `max_transfers` reached, how long the receiver stays after the last
+/// datagram, to repeat a DONE the sender may have missed.
+pub const LINGER: Duration = Duration::from_secs(1);
+/// Finished transfers remembered, to repeat DONE to a sender that missed it.
+pub const FINISHED_MEMORY: usize = 64;
+
+/// How to receive.
+#[derive(Debug, Clone)]
+pub struct ReceiveOptions {
+    /// Where a complete file goes (`data.out`).
+    pub output: PathBuf,
+    /// A transfer whose sender says nothing for this long is discarded.
+    pub idle_timeout: Duration,
+    /// Return after this many transfers ended (saved or failed) and the
+    /// senders have been quiet for [`LINGER`]; `None` = serve forever.
+    pub max_transfers: Option<u64>,
+    /// Print a `received X of Y` line every time this share of the file
+    /// (0..=1) more has arrived.
+    pub progress_step: f64,
+}
+
+impl Default for ReceiveOptions {
+    fn default() -> Self {
+        ReceiveOptions {
+            output: PathBuf::from("data.out"),
+            idle_timeout: Duration::from_secs(30),
+            max_transfers: None,
+            progress_step: 0.1,
+        }
+    }
+}
+
+/// Counts kept by [`serve`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReceiveStats {
+    /// Files saved.
+    pub saved: u64,
+    /// Transfers that ended without a file (timed out, refused, write error).
+    pub failed: u64,
+    /// Datagrams that were not valid tugas2 datagrams.
+    pub garbage: u64,
+    /// DATA datagrams that had arrived before (retransmissions, duplicates).
+    pub duplicates: u64,
+}
+
+struct Session {
+    name: String,
+    file: AtomicFile,
+    size: u64,
+    chunk: u16,
+    count: u32,
+    /// Chunks `0..cumulative` are written.
+    cumulative: u32,
+    /// Chunks after `cumulative` that arrived early, by `seq % MAX_WINDOW`.
+    early: Vec<Option<Vec<u8>>>,
+    highest_early: u32,
+    ack_due: bool,
+    started: Instant,
+    last_heard: Instant,
+    next_mark: u64,
+    step: u64,
+}
+
+struct Finished {
+    key: (SocketAddr, u32),
+    /// DONE's chunk count, or ERROR's reason.
+    outcome: Result<u32, String>,
+    at: Instant,
+}
+
+/// Receives files on `socket`, printing what happens to `out`, until
+/// `max_transfers` transfers have ended (forever if `None`).
+///
+/// # Errors
+/// Only when the socket itself fails (not for anything a sender sends).
+pub fn serve(
+    socket: &UdpSocket,
+    opts: &ReceiveOptions,
+    out: &mut dyn Write,
+) -> io::Result<ReceiveStats> {
+    let mut r = Receiver {
+        socket,
+        opts,
+        sessions: HashMap::new(),
+        finished: VecDeque::new(),
+        stats: ReceiveStats::default(),
+        buf: Vec::with_capacity(MAX_DATAGRAM),
+    };
+    socket.set_read_timeout(Some(TICK))?;
+    let mut packet = [0u8; 65536];
+    let mut last_sweep = Instant::now();
+    let mut last_datagram = Instant::now();
+    loop {
+        // Block for the first datagram, then take whatever else is already
+        // queued, so one ACK answers a whole batch.
+        if let Some((n, peer)) = recv(socket, &mut packet)? {
+            last_datagram = Instant::now();
+            r.handle(&packet[..n], peer, out)?;
+            socket.set_nonblocking(true)?;
+            let mut taken = 1;
+            while taken < BATCH {
+                match recv(socket, &mut packet) {
+                    Ok(Some((n, peer))) => r.handle(&packet[..n], peer, out)?,
+                    Ok(None) => break,
+                    Err(e) => {
+                        socket.set_nonblocking(false)?;
+                        return Err(e);
+                    }
+                }
+                taken += 1;
+            }
+            socket.set_nonblocking(false)?;
+            r.send_acks();
+        }
+        if last_sweep.elapsed() >= TICK {
+            last_sweep = Instant::now();
+            r.expire(out)?;
+        }
+        if let Some(max) = opts.max_transfers {
+            // Like TCP's TIME-WAIT: stay a little to repeat DONE in case the
+            // last one was lost, and leave once the senders are quiet.
+            if r.stats.saved + r.stats.failed >= max
+                && r.sessions.is_empty()
+                && last_datagram.elapsed() >= LINGER
+            {
+                return Ok(r.stats);
+            }
+        }
+    }
+}
+
+/// One datagram, or `None` when none came in time. Errors that one peer
+/// can cause (an ICMP "port unreachable" for an ACK to a sender that has
+/// quit) are not errors of the receiver.
+fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
+    match socket.recv_from(buf) {
+        Ok(pair) => Ok(Some(pair)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock
+                    | io::ErrorKind::TimedOut
+                    | io::ErrorKind::Interrupted
+                    | io::ErrorKind::ConnectionRefused
+                    | io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+struct Receiver<'a> {
+    socket: &'a UdpSocket,
+    opts: &'a ReceiveOptions,
+    sessions: HashMap<(SocketAddr, u32), Session>,
+    finished: VecDeque<Finished>,
+    stats: ReceiveStats,
+    buf: Vec<u8>,
+}
+
+impl Receiver<'_> {
+    fn send(&mut self, peer: SocketAddr, d: &Datagram) {
+        d.encode_into(&mut self.buf);
+        if let Err(e) = self.socket.send_to(&self.buf, peer) {
+            log::debug!("send to {peer} failed: {}", io_cause(&e));
+        }
+    }
+
+    fn handle(&mut self, bytes: &[u8], peer: SocketAddr, out: &mut dyn Write) -> io::Result<()> {
+        let d = match Datagram::decode(bytes) {
+            Ok(d) => d,
+            Err(e) => {
+                self.stats.garbage += 1;
+                log::warn!("{peer}: ignoring a datagram: {e}");
+                return Ok(());
+            }
+        };
+        let key = (peer, d.id);
+        if let Some(f) = self.finished.iter().find(|f| f.key == key) {
+            // The sender has not heard how it ended: say it again.
+            if matches!(d.msg, Message::Start { .. } | Message::Data { .. }) {
+                let reply = match &f.outcome {
+                    Ok(count) => Message::Done { count: *count },
+                    Err(reason) => Message::Error {
+                        reason: reason.clone(),
+                    },
+                };
+                self.send(peer, &Datagram::new(d.id, reply));
+            }
+            return Ok(());
+        }
+        match d.msg {
+            Message::Start { size, chunk, name } => self.on_start(key, size, chunk, name, out),
+            Message::Data { seq, bytes } => self.on_data(key, seq, bytes, out),
+            Message::Error { reason } => {
+                if self.sessions.remove(&key).is_some() {
+                    writeln!(out, "transfer from {peer} aborted by the sender: {reason}")?;
+                    self.finish(key, Err(format!("aborted: {reason}")));
+                }
+                Ok(())
+            }
+            Message::Ack { .. } | Message::Done { .. } => {
+                log::debug!("{peer}: ignoring a receiver-side datagram");
+                Ok(())
+            }
+        }
+    }
+
+    fn on_start(
+        &mut self,
+        key: (SocketAddr, u32),
+        size: u64,
+        chunk: u16,
+        name: String,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let (peer, id) = key;
+        if let Some(s) = self.sessions.get_mut(&key) {
+            s.ack_due = true; // our ACK to START was lost
+            s.last_heard = Instant::now();
+            return Ok(());
+        }
+        let refuse = |r: &mut Self, reason: String| {
+            log::warn!("{peer}: refusing transfer {id:08x}: {reason}");
+            r.send(peer, &Datagram::new(id, Message::Error { reason }));
+        };
+        if self.sessions.len() >= MAX_SESSIONS {
+            refuse(
+                self,
+                format!("receiver busy ({MAX_SESSIONS} transfers in progress); try again later"),
+            );
+            return Ok(());
+        }
+        let Some(count) = chunk_count(size, chunk) else {
+            refuse(self, format!("file too large ({size} bytes)"));
+            return Ok(());
+        };
+        let file = match AtomicFile::create(&self.opts.output) {
+            Ok(f) => f,
+            Err(e) => {
+                let reason = format!(
+                    "cannot write {}: {}",
+                    self.opts.output.display(),
+                    io_cause(&e)
+                );
+                writeln!(out, "transfer from {peer} refused: {reason}")?;
+                refuse(self, reason.clone());
+                self.stats.failed += 1;
+                self.finish(key, Err(reason));
+                return Ok(());
+            }
+        };
+        writeln!(
+            out,
+            "receiving {name} ({size} bytes, {count} datagrams) from {peer}, transfer id {id:08x}"
+        )?;
+        let step =
+            ((size as f64 * self.opts.progress_step.clamp(0.0, 1.0)) as u64).max(u64::from(chunk));
+        let now = Instant::now();
+        let session = Session {
+            name,
+            file,
+            size,
+            chunk,
+            count,
+            cumulative: 0,
+            early: Vec::new(),
+            highest_early: 0,
+            ack_due: true,
+            started: now,
+            last_heard: now,
+            next_mark: step,
+            step,
+        };
+        self.sessions.insert(key, session);
+        if count == 0 {
+            self.complete(key, out)?;
+        }
+        Ok(())
+    }
+
+    fn on_data(
+        &mut self,
+        key: (SocketAddr, u32),
+        seq: u32,
+        bytes: Vec<u8>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let (peer, id) = key;
+        let Some(s) = self.sessions.get_mut(&key) else {
+            // No START seen (or long forgotten): a stale datagram, or the
+            // receiver restarted mid-transfer. Tell the sender to stop.
+            log::debug!("{peer}: DATA for unknown transfer {id:08x}");
+            self.send(
+                peer,
+                &Datagram::new(
+                    id,
+                    Message::Error {
+                        reason: "unknown transfer (receiver restarted or timed out?)".into(),
+                    },
+                ),
+            );
+            return Ok(());
+        };
+        s.last_heard = Instant::now();
+        s.ack_due = true;
+        if seq >= s.count || bytes.len() != chunk_len(s.size, s.chunk, seq) {
+            self.stats.garbage += 1;
+            log::warn!(
+                "{peer}: DATA {seq} with {} bytes does not fit the file; ignored",
+                bytes.len()
+            );
+            return Ok(());
+        }
+        if seq < s.cumulative {
+            self.stats.duplicates += 1;
+            return Ok(());
+        }
+        if seq >= s.cumulative + MAX_WINDOW {
+            log::debug!("{peer}: DATA {seq} beyond the window; dropped");
+            return Ok(());
+        }
+        if seq > s.cumulative {
+            if s.early.is_empty() {
+                s.early.resize(MAX_WINDOW as usize, None);
+            }
+            let slot = &mut s.early[(seq % MAX_WINDOW) as usize];
+            if slot.is_some() {
+                self.stats.duplicates += 1;
+            } else {
+                *slot = Some(bytes);
+                s.highest_early = s.highest_early.max(seq);
+            }
+            return Ok(());
+        }
+        // seq == cumulative: write it and every early chunk that now follows.
+        let mut result = s.file.write_all(&bytes);
+        s.cumulative += 1;
+        while result.is_ok() && s.cumulative <= s.highest_early {
+            let Some(next) = s.early[(s.cumulative % MAX_WINDOW) as usize].take() else {
+                break;
+            };
+            result = s.file.write_all(&next);
+            s.cumulative += 1;
+        }
+        if let Err(e) = result {
+            let reason = format!(
+                "cannot write {}: {}",
+                self.opts.output.display(),
+                io_cause(&e)
+            );
+            writeln!(out, "transfer from {peer} failed: {reason}")?;
+            self.sessions.remove(&key);
+            self.send(
+                peer,
+                &Datagram::new(
+                    id,
+                    Message::Error {
+                        reason: reason.clone(),
+                    },
+                ),
+            );
+            self.stats.failed += 1;
+            self.finish(key, Err(reason));
+            return Ok(());
+        }
+        let done = (u64::from(s.cumulative) * u64::from(s.chunk)).min(s.size);
+        if s.cumulative == s.count {
+            return self.complete(key, out);
+        }
+        if done >= s.next_mark {
+            writeln!(out, "received {done} of {} from {peer}", s.size)?;
+            while s.next_mark <= done {
+                s.next_mark += s.step;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every chunk is in: rename the file into place and say DONE.
+    fn complete(&mut self, key: (SocketAddr, u32), out: &mut dyn Write) -> io::Result<()> {
+        let (peer, id) = key;
+        let s = self.sessions.remove(&key).expect("session exists");
+        let elapsed = s.started.elapsed();
+        match s.file.commit() {
+            Ok(path) => {
+                let summary = Summary {
+                    label: path.display().to_string(),
+                    bytes: s.size,
+                    elapsed,
+                };
+                writeln!(out, "received {} of {} from {peer}", s.size, s.size)?;
+                writeln!(out, "saved {summary} ({} from {peer})", s.name)?;
+                self.send(peer, &Datagram::new(id, Message::Done { count: s.count }));
+                self.stats.saved += 1;
+                self.finish(key, Ok(s.count));
+            }
+            Err(e) => {
+                let reason = format!(
+                    "cannot save {}: {}",
+                    self.opts.output.display(),
+                    io_cause(&e)
+                );
+                writeln!(out, "transfer from {peer} failed: {reason}")?;
+                self.send(
+                    peer,
+                    &Datagram::new(
+                        id,
+                        Message::Error {
+                            reason: reason.clone(),
+                        },
+                    ),
+                );
+                self.stats.failed += 1;
+                self.finish(key, Err(reason));
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, key: (SocketAddr, u32), outcome: Result<u32, String>) {
+        if self.finished.len() >= FINISHED_MEMORY {
+            self.finished.pop_front();
+        }
+        self.finished.push_back(Finished {
+            key,
+            outcome,
+            at: Instant::now(),
+        });
+    }
+
+    /// One ACK per transfer that received something since the last one.
+    fn send_acks(&mut self) {
+        let keys: Vec<(SocketAddr, u32)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.ack_due)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in keys {
+            let s = self.sessions.get_mut(&key).expect("key from the map");
+            s.ack_due = false;
+            let mut sack = Vec::new();
+            if !s.early.is_empty() && s.highest_early > s.cumulative {
+                let span = (s.highest_early - s.cumulative) as usize; // bits cumulative+1..=highest
+                sack.resize(span.div_ceil(8), 0u8);
+                for i in 0..span {
+                    let seq = s.cumulative + 1 + i as u32;
+                    if s.early[(seq % MAX_WINDOW) as usize].is_some() {
+                        sack[i / 8] |= 1 << (i % 8);
+                    }
+                }
+            }
+            let ack = Datagram::new(
+                key.1,
+                Message::Ack {
+                    cumulative: s.cumulative,
+                    sack,
+                },
+            );
+            self.send(key.0, &ack);
+        }
+    }
+
+    /// Drops transfers whose sender went silent, and old memories of finished ones.
+    fn expire(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        let limit = self.opts.idle_timeout;
+        let silent: Vec<(SocketAddr, u32)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.last_heard.elapsed() >= limit)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in silent {
+            let s = self.sessions.remove(&key).expect("key from the map");
+            let got = (u64::from(s.cumulative) * u64::from(s.chunk)).min(s.size);
+            writeln!(
+                out,
+                "transfer from {} timed out after {:.1} s of silence with {got} of {} bytes; nothing saved",
+                key.0,
+                limit.as_secs_f64(),
+                s.size
+            )?;
+            drop(s); // removes the temporary file
+            self.stats.failed += 1;
+            self.finish(key, Err("timed out".into()));
+        }
+        while self
+            .finished
+            .front()
+            .is_some_and(|f| f.at.elapsed() >= limit)
+        {
+            self.finished.pop_front();
+        }
+        Ok(())
+    }
+}

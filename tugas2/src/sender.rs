@@ -1,0 +1,707 @@
+//! The sending side of the file transfer (`udp_fileclient`).
+//!
+//! 1. Send START (size, chunk size, name) until the receiver answers with an
+//!    ACK (or DONE, for an empty file).
+//! 2. Keep up to `window` DATA datagrams in flight. Each ACK says how many
+//!    chunks arrived in order plus a bitmap of the ones after that.
+//! 3. A chunk is sent again when its timer (the retransmission timeout,
+//!    from measured round trips) runs out, or earlier, when 3 datagrams sent
+//!    after it have been acknowledged and it has not: then it was almost
+//!    certainly lost, not just late.
+//! 4. The transfer is over when the receiver says DONE (every byte arrived
+//!    and the file is saved) or ERROR. If nothing valid comes back for
+//!    `give_up`, the receiver is gone: fail with [`SendError::NoAnswer`].
+//!
+//! Only the window's chunks are kept in memory, so any file size works.
+
+use std::collections::hash_map::RandomState;
+use std::collections::VecDeque;
+use std::fmt;
+use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::protocol::{
+    chunk_count, chunk_len, encode_data, sack_bit, Datagram, Message, MAX_CHUNK, MAX_WINDOW,
+};
+use common::error::io_cause;
+
+/// Default number of unacknowledged DATA datagrams in flight.
+pub const DEFAULT_WINDOW: u32 = 128;
+/// Retransmission timeout before the first round trip is measured.
+pub const INITIAL_RTO: Duration = Duration::from_millis(250);
+/// Smallest retransmission timeout (loopback round trips are microseconds,
+/// but a busy machine can stall a process for milliseconds).
+pub const MIN_RTO: Duration = Duration::from_millis(20);
+/// Largest retransmission timeout after backing off.
+pub const MAX_RTO: Duration = Duration::from_secs(2);
+/// A chunk is presumed lost once this many datagrams sent after it are acknowledged.
+pub const REORDER_THRESHOLD: u64 = 3;
+
+/// How to send.
+#[derive(Debug, Clone, Copy)]
+pub struct SendOptions {
+    /// DATA datagrams in flight at most (1..=1024).
+    pub window: u32,
+    /// Payload bytes per DATA datagram (1..=1024).
+    pub chunk: u16,
+    /// Give up when the receiver has said nothing for this long.
+    pub give_up: Duration,
+    /// Print a `terkirim X of Y` line every time this share of the file
+    /// (0..=1) more is acknowledged; 0 prints one per datagram.
+    pub progress_step: f64,
+}
+
+impl Default for SendOptions {
+    fn default() -> Self {
+        SendOptions {
+            window: DEFAULT_WINDOW,
+            chunk: MAX_CHUNK as u16,
+            give_up: Duration::from_secs(30),
+            progress_step: 0.1,
+        }
+    }
+}
+
+/// What a finished transfer did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendReport {
+    /// File bytes delivered.
+    pub bytes: u64,
+    /// DATA datagrams in the file.
+    pub chunks: u32,
+    /// Datagrams sent in total (START, DATA, including retransmissions).
+    pub sent: u64,
+    /// Datagrams sent again (START or DATA).
+    pub retransmissions: u64,
+    /// From the first START to DONE.
+    pub elapsed: Duration,
+}
+
+/// Why a transfer failed.
+#[derive(Debug)]
+pub enum SendError {
+    /// Nothing came back for the give-up time: the receiver is gone or unreachable.
+    NoAnswer {
+        /// The receiver's address.
+        peer: SocketAddr,
+        /// How long we waited.
+        waited: Duration,
+        /// Bytes acknowledged before it went silent.
+        acked: u64,
+    },
+    /// The receiver's host said nothing listens on that port (ICMP port unreachable).
+    Refused(SocketAddr),
+    /// The receiver answered ERROR.
+    Rejected(String),
+    /// Reading the file or using the socket failed.
+    Io(io::Error),
+    /// The file is too large for 32-bit chunk numbers, or changed while being sent.
+    BadFile(String),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::NoAnswer {
+                peer,
+                waited,
+                acked,
+            } => write!(
+                f,
+                "receiver {peer} gave no answer for {:.1} s after {acked} bytes were acknowledged; giving up (is udp_fileserver running there?)",
+                waited.as_secs_f64()
+            ),
+            SendError::Refused(peer) => write!(
+                f,
+                "nothing is listening on {peer}: port unreachable (is udp_fileserver running on {peer}?)"
+            ),
+            SendError::Rejected(reason) => write!(f, "receiver refused the transfer: {reason}"),
+            SendError::Io(e) => f.write_str(&io_cause(e)),
+            SendError::BadFile(why) => f.write_str(why),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+impl From<io::Error> for SendError {
+    fn from(e: io::Error) -> Self {
+        SendError::Io(e)
+    }
+}
+
+/// A fresh random transfer id (never 0), from std's randomly seeded hasher.
+pub fn new_transfer_id() -> u32 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    let v = h.finish();
+    ((v >> 32) as u32 ^ v as u32).max(1)
+}
+
+/// Opens a UDP socket "connected" to `peer`: it only receives datagrams
+/// from there, and an ICMP port-unreachable shows up as an error.
+///
+/// # Errors
+/// If no local socket can be bound or connected.
+pub fn connect_socket(peer: SocketAddr) -> io::Result<UdpSocket> {
+    let local: SocketAddr = if peer.is_ipv4() {
+        "0.0.0.0:0".parse().expect("literal")
+    } else {
+        "[::]:0".parse().expect("literal")
+    };
+    let socket = UdpSocket::bind(local)?;
+    socket.connect(peer)?;
+    Ok(socket)
+}
+
+/// Sends the file at `path` over `socket` (connected to the receiver),
+/// printing progress lines to `out`.
+///
+/// # Errors
+/// [`SendError`]: the receiver is gone, refused, or the file cannot be read.
+pub fn send_file(
+    socket: &UdpSocket,
+    path: &Path,
+    opts: &SendOptions,
+    out: &mut dyn Write,
+) -> Result<SendReport, SendError> {
+    let file = File::open(path)?;
+    let size = file.metadata()?.len();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    send_reader(socket, &name, size, io::BufReader::new(file), opts, out)
+}
+
+/// Sends `size` bytes read from `source` as a file named `name`.
+///
+/// # Errors
+/// As [`send_file`]; also [`SendError::BadFile`] if `source` ends early.
+pub fn send_reader(
+    socket: &UdpSocket,
+    name: &str,
+    size: u64,
+    source: impl Read,
+    opts: &SendOptions,
+    out: &mut dyn Write,
+) -> Result<SendReport, SendError> {
+    let peer = socket.peer_addr()?;
+    let chunk = opts.chunk.clamp(1, MAX_CHUNK as u16);
+    let count = chunk_count(size, chunk)
+        .ok_or_else(|| SendError::BadFile(format!("{name} is too large ({size} bytes)")))?;
+    let mut s = Sender {
+        socket,
+        peer,
+        id: new_transfer_id(),
+        size,
+        chunk,
+        count,
+        window: opts.window.clamp(1, MAX_WINDOW),
+        give_up: opts.give_up,
+        source,
+        slots: VecDeque::new(),
+        base: 0,
+        next: 0,
+        tx_counter: 0,
+        highest_acked_tx: 0,
+        rtt: RttEstimator::new(),
+        sent: 0,
+        retransmissions: 0,
+        last_heard: Instant::now(),
+        buf: Vec::with_capacity(crate::protocol::MAX_DATAGRAM),
+        progress: ProgressLines::new(size, opts.progress_step, chunk),
+    };
+    let start = Instant::now();
+    writeln!(
+        out,
+        "sending {name} ({size} bytes, {count} datagrams) to {peer}, transfer id {:08x}",
+        s.id
+    )?;
+    s.run(name, out)?;
+    Ok(SendReport {
+        bytes: size,
+        chunks: count,
+        sent: s.sent,
+        retransmissions: s.retransmissions,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// One DATA datagram in the window.
+struct Slot {
+    bytes: Vec<u8>,
+    /// Order of the latest transmission of this chunk (1, 2, 3, ... across all sends).
+    tx: u64,
+    sent_at: Instant,
+    /// Sent more than once: its ack gives no usable round-trip sample (Karn).
+    resent: bool,
+    acked: bool,
+}
+
+struct Sender<'a, R> {
+    socket: &'a UdpSocket,
+    peer: SocketAddr,
+    id: u32,
+    size: u64,
+    chunk: u16,
+    count: u32,
+    window: u32,
+    give_up: Duration,
+    source: R,
+    /// Chunks `base..next`, sent and not yet known to have arrived in order.
+    slots: VecDeque<Slot>,
+    base: u32,
+    next: u32,
+    tx_counter: u64,
+    highest_acked_tx: u64,
+    rtt: RttEstimator,
+    sent: u64,
+    retransmissions: u64,
+    last_heard: Instant,
+    buf: Vec<u8>,
+    progress: ProgressLines,
+}
+
+/// What the receiver's latest datagram means for the sender.
+enum Event {
+    Nothing,
+    Accepted,
+    Done,
+}
+
+impl<R: Read> Sender<'_, R> {
+    fn run(&mut self, name: &str, out: &mut dyn Write) -> Result<(), SendError> {
+        // Handshake: START until an ACK (or DONE for an empty file).
+        let start = Datagram::new(
+            self.id,
+            Message::Start {
+                size: self.size,
+                chunk: self.chunk,
+                name: name.to_string(),
+            },
+        );
+        let mut rto = INITIAL_RTO;
+        let mut first = true;
+        let mut sent_at;
+        loop {
+            start.encode_into(&mut self.buf);
+            self.send_buf()?;
+            if !first {
+                self.retransmissions += 1;
+            }
+            sent_at = Instant::now();
+            let deadline = sent_at + rto;
+            let mut event = Event::Nothing;
+            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                if left.is_zero() {
+                    break;
+                }
+                event = self.receive(left)?;
+                if !matches!(event, Event::Nothing) {
+                    break;
+                }
+            }
+            match event {
+                Event::Done => {
+                    self.progress.finish(out)?;
+                    return Ok(());
+                }
+                Event::Accepted => {
+                    if first {
+                        self.rtt.sample(sent_at.elapsed());
+                    }
+                    break;
+                }
+                Event::Nothing => {}
+            }
+            self.check_give_up()?;
+            first = false;
+            rto = (rto * 2).min(MAX_RTO);
+        }
+
+        // Data: a sliding window with cumulative + selective acks.
+        loop {
+            self.fill_window()?;
+            let wait = self.retransmit_expired()?;
+            match self.receive(wait)? {
+                Event::Done => {
+                    self.progress.finish(out)?;
+                    return Ok(());
+                }
+                Event::Accepted | Event::Nothing => {}
+            }
+            self.progress.report(self.acked_bytes(), out)?;
+            self.check_give_up()?;
+        }
+    }
+
+    fn check_give_up(&self) -> Result<(), SendError> {
+        let waited = self.last_heard.elapsed();
+        if waited >= self.give_up {
+            return Err(SendError::NoAnswer {
+                peer: self.peer,
+                waited,
+                acked: self.acked_bytes(),
+            });
+        }
+        Ok(())
+    }
+
+    fn acked_bytes(&self) -> u64 {
+        (u64::from(self.base) * u64::from(self.chunk)).min(self.size)
+    }
+
+    fn send_buf(&mut self) -> Result<(), SendError> {
+        loop {
+            match self.socket.send(&self.buf) {
+                Ok(_) => {
+                    self.sent += 1;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                    return Err(SendError::Refused(self.peer))
+                }
+                // The local send buffer is full: the datagram was not sent; try again.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                // ENOBUFS and the like: the datagram is lost, as on a network;
+                // the retransmission timer will deal with it.
+                Err(e) => {
+                    log::debug!("send to {} failed: {}", self.peer, io_cause(&e));
+                    self.sent += 1;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Sends new chunks while the window has room.
+    fn fill_window(&mut self) -> Result<(), SendError> {
+        while self.next < self.count && self.next - self.base < self.window {
+            let len = chunk_len(self.size, self.chunk, self.next);
+            let mut bytes = vec![0u8; len];
+            self.source.read_exact(&mut bytes).map_err(|e| {
+                if e.kind() == io::ErrorKind::UnexpectedEof {
+                    SendError::BadFile("the file got shorter while it was being sent".into())
+                } else {
+                    SendError::Io(e)
+                }
+            })?;
+            let seq = self.next;
+            self.next += 1;
+            self.tx_counter += 1;
+            self.slots.push_back(Slot {
+                bytes,
+                tx: self.tx_counter,
+                sent_at: Instant::now(),
+                resent: false,
+                acked: false,
+            });
+            self.transmit(seq)?;
+        }
+        Ok(())
+    }
+
+    fn transmit(&mut self, seq: u32) -> Result<(), SendError> {
+        let slot = &self.slots[(seq - self.base) as usize];
+        encode_data(self.id, seq, &slot.bytes, &mut self.buf);
+        self.send_buf()
+    }
+
+    fn retransmit(&mut self, index: usize) -> Result<(), SendError> {
+        self.tx_counter += 1;
+        let slot = &mut self.slots[index];
+        slot.tx = self.tx_counter;
+        slot.sent_at = Instant::now();
+        slot.resent = true;
+        self.retransmissions += 1;
+        self.transmit(self.base + index as u32)
+    }
+
+    /// Resends every unacknowledged chunk whose timer ran out; returns how
+    /// long until the next timer runs out.
+    fn retransmit_expired(&mut self) -> Result<Duration, SendError> {
+        let rto = self.rtt.rto();
+        let now = Instant::now();
+        let mut wait = rto;
+        let mut expired = false;
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            if slot.acked {
+                continue;
+            }
+            let due = slot.sent_at + rto;
+            if due <= now {
+                self.retransmit(i)?;
+                expired = true;
+            } else {
+                wait = wait.min(due - now);
+            }
+        }
+        if expired {
+            // A timeout means the estimate was too low or the path got
+            // worse: back off (RFC 6298 5.5) until a fresh sample arrives.
+            self.rtt.back_off();
+        }
+        Ok(wait.max(Duration::from_millis(1)))
+    }
+
+    /// Waits up to `wait` for one datagram from the receiver and acts on it.
+    fn receive(&mut self, wait: Duration) -> Result<Event, SendError> {
+        let mut buf = [0u8; crate::protocol::MAX_DATAGRAM + 1];
+        self.socket
+            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        let n = match self.socket.recv(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                return Ok(Event::Nothing)
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                return Err(SendError::Refused(self.peer))
+            }
+            Err(e) => return Err(SendError::Io(e)),
+        };
+        let d = match Datagram::decode(&buf[..n]) {
+            Ok(d) => d,
+            Err(e) => {
+                log::warn!("ignoring a datagram from {}: {e}", self.peer);
+                return Ok(Event::Nothing);
+            }
+        };
+        if d.id != self.id {
+            log::debug!("ignoring a datagram of another transfer ({:08x})", d.id);
+            return Ok(Event::Nothing);
+        }
+        self.last_heard = Instant::now();
+        match d.msg {
+            Message::Ack { cumulative, sack } => {
+                self.on_ack(cumulative, &sack)?;
+                Ok(Event::Accepted)
+            }
+            Message::Done { count } if count == self.count => {
+                self.base = self.count;
+                self.slots.clear();
+                Ok(Event::Done)
+            }
+            Message::Done { count } => Err(SendError::Rejected(format!(
+                "receiver says DONE after {count} datagrams, but the file has {}",
+                self.count
+            ))),
+            Message::Error { reason } => Err(SendError::Rejected(reason)),
+            Message::Start { .. } | Message::Data { .. } => Ok(Event::Nothing),
+        }
+    }
+
+    fn on_ack(&mut self, cumulative: u32, sack: &[u8]) -> Result<(), SendError> {
+        if cumulative > self.next {
+            log::warn!("ack for chunk {cumulative} that was never sent; ignored");
+            return Ok(());
+        }
+        let now = Instant::now();
+        // Everything below `cumulative` arrived.
+        while self.base < cumulative {
+            let slot = self
+                .slots
+                .pop_front()
+                .expect("slot for every chunk in flight");
+            self.base += 1;
+            self.note_acked(&slot, now);
+        }
+        // Selective acks: chunk cumulative+1+i for each set bit i.
+        for i in 0..sack.len() * 8 {
+            if !sack_bit(sack, i) {
+                continue;
+            }
+            let seq = u64::from(cumulative) + 1 + i as u64;
+            if seq < u64::from(self.base) || seq >= u64::from(self.next) {
+                continue;
+            }
+            let index = (seq - u64::from(self.base)) as usize;
+            let slot = &mut self.slots[index];
+            if slot.acked {
+                continue;
+            }
+            slot.acked = true;
+            let (tx, sent_at, resent) = (slot.tx, slot.sent_at, slot.resent);
+            self.highest_acked_tx = self.highest_acked_tx.max(tx);
+            if !resent {
+                self.rtt.sample(now - sent_at);
+            }
+        }
+        // Early retransmission: a chunk sent well before one that has
+        // arrived is lost (a late one would have beaten the ones after it).
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            if !slot.acked && slot.tx + REORDER_THRESHOLD <= self.highest_acked_tx {
+                self.retransmit(i)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn note_acked(&mut self, slot: &Slot, now: Instant) {
+        if slot.acked {
+            return;
+        }
+        self.highest_acked_tx = self.highest_acked_tx.max(slot.tx);
+        if !slot.resent {
+            self.rtt.sample(now - slot.sent_at);
+        }
+    }
+}
+
+/// Round-trip time estimate and retransmission timeout as in RFC 6298.
+#[derive(Debug, Clone)]
+pub struct RttEstimator {
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    backoff: u32,
+}
+
+impl RttEstimator {
+    /// No samples yet: the timeout is [`INITIAL_RTO`].
+    pub fn new() -> RttEstimator {
+        RttEstimator {
+            srtt: None,
+            rttvar: Duration::ZERO,
+            backoff: 0,
+        }
+    }
+
+    /// Adds one measured round trip (of a datagram sent only once).
+    pub fn sample(&mut self, rtt: Duration) {
+        self.backoff = 0;
+        match self.srtt {
+            None => {
+                self.srtt = Some(rtt);
+                self.rttvar = rtt / 2;
+            }
+            Some(srtt) => {
+                let diff = if srtt > rtt { srtt - rtt } else { rtt - srtt };
+                self.rttvar = self.rttvar * 3 / 4 + diff / 4;
+                self.srtt = Some(srtt * 7 / 8 + rtt / 8);
+            }
+        }
+    }
+
+    /// Doubles the timeout until the next sample.
+    pub fn back_off(&mut self) {
+        self.backoff = (self.backoff + 1).min(8);
+    }
+
+    /// The current retransmission timeout.
+    pub fn rto(&self) -> Duration {
+        let base = match self.srtt {
+            None => INITIAL_RTO,
+            Some(srtt) => srtt + (self.rttvar * 4).max(Duration::from_millis(1)),
+        };
+        (base.max(MIN_RTO) * (1 << self.backoff)).min(MAX_RTO)
+    }
+}
+
+impl Default for RttEstimator {
+    fn default() -> Self {
+        RttEstimator::new()
+    }
+}
+
+/// Prints `terkirim X of Y` as the acknowledged bytes pass each step.
+struct ProgressLines {
+    total: u64,
+    step: u64,
+    next_mark: u64,
+    last_printed: Option<u64>,
+}
+
+impl ProgressLines {
+    fn new(total: u64, share: f64, chunk: u16) -> ProgressLines {
+        let step = ((total as f64 * share.clamp(0.0, 1.0)) as u64).max(u64::from(chunk));
+        ProgressLines {
+            total,
+            step,
+            next_mark: step.min(total),
+            last_printed: None,
+        }
+    }
+
+    fn report(&mut self, acked: u64, out: &mut dyn Write) -> io::Result<()> {
+        if acked >= self.next_mark && acked < self.total && self.last_printed != Some(acked) {
+            writeln!(out, "terkirim {acked} of {}", self.total)?;
+            self.last_printed = Some(acked);
+            while self.next_mark <= acked {
+                self.next_mark += self.step;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        writeln!(out, "terkirim {} of {}", self.total, self.total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rto_follows_samples_and_backs_off() {
+        let mut r = RttEstimator::new();
+        assert_eq!(r.rto(), INITIAL_RTO);
+        r.sample(Duration::from_millis(100));
+        // srtt 100 + 4 * 50 = 300 ms
+        assert_eq!(r.rto(), Duration::from_millis(300));
+        r.back_off();
+        assert_eq!(r.rto(), Duration::from_millis(600));
+        r.sample(Duration::from_micros(50));
+        assert!(r.rto() >= MIN_RTO);
+        for _ in 0..20 {
+            r.back_off();
+        }
+        assert_eq!(r.rto(), MAX_RTO);
+    }
+
+    #[test]
+    fn progress_lines_every_tenth() {
+        let mut p = ProgressLines::new(10_240, 0.1, 1024);
+        let mut out = Vec::new();
+        for acked in (0..=10_240).step_by(512) {
+            p.report(acked, &mut out).unwrap();
+        }
+        p.finish(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 10, "{text}");
+        assert_eq!(lines[0], "terkirim 1024 of 10240");
+        assert_eq!(lines[9], "terkirim 10240 of 10240");
+    }
+
+    #[test]
+    fn transfer_ids_differ() {
+        let a = new_transfer_id();
+        let b = new_transfer_id();
+        assert_ne!(a, 0);
+        assert_ne!(a, b);
+    }
+}
