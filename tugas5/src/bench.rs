@@ -1,0 +1,324 @@
+//! The benchmark: N clients at once doing `send` + `inbox` round trips
+//! against an in-process chat server, next to a baseline server that
+//! answers every line with a fixed response over the same framing (so the
+//! difference is the chat logic and its lock, not TCP).
+
+use std::io::{BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::chat::{self, msg, Request, Response, UserRecord};
+use common::error::{io_cause, AppError};
+use common::framing;
+use common::net::{self as cnet, ServeOptions};
+
+use crate::server::{self, ChatServer};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// Client counts to try, e.g. 1, 10, 100.
+    pub clients: Vec<usize>,
+    /// `send` + `inbox` pairs per run, split evenly between the clients.
+    pub pairs: usize,
+    /// Runs per setting; the median is reported.
+    pub runs: usize,
+}
+
+/// One run's figures.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Requests answered per second (each request is one round trip).
+    pub round_trips_per_sec: f64,
+    /// 99th percentile of one request's round-trip time.
+    pub p99: Duration,
+}
+
+/// Which server a run talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The chat server.
+    Chat,
+    /// The fixed-response baseline.
+    Baseline,
+}
+
+const PASSWORD: &str = "bench";
+
+/// Starts the two servers on `127.0.0.1:0`: the chat server with one user
+/// per client (`b0`, `b1`, ...) and the baseline.
+///
+/// # Errors
+/// If a socket cannot be bound.
+pub fn start_servers(max_clients: usize) -> Result<(SocketAddr, SocketAddr), AppError> {
+    let users = (0..max_clients.max(1))
+        .map(|i| UserRecord::new(&format!("b{i}"), PASSWORD, &format!("Bench {i}"), "Lab"))
+        .collect();
+    let chat = Arc::new(ChatServer::new(users).map_err(|e| AppError::new("bench users", e))?);
+    let opts = server::serve_options(Duration::from_secs(30));
+    let l1 = cnet::bind("127.0.0.1", 0)?;
+    let chat_addr = server::spawn_server(l1, chat, opts)
+        .map_err(|e| AppError::io("cannot start the chat server", &e))?;
+    let l2 = cnet::bind("127.0.0.1", 0)?;
+    let base_addr = spawn_baseline(l2, opts)
+        .map_err(|e| AppError::io("cannot start the baseline server", &e))?;
+    Ok((chat_addr, base_addr))
+}
+
+/// The baseline: reads request lines and answers each with the same small
+/// JSON response, no state, no lock.
+fn spawn_baseline(listener: TcpListener, opts: ServeOptions) -> std::io::Result<SocketAddr> {
+    let reply = Response::Message(msg::MESSAGE_SENT.to_string()).to_bytes();
+    cnet::spawn_server(listener, opts, move |stream, _| {
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut writer = stream;
+        while framing::read_line(&mut reader, chat::MAX_REQUEST_LINE)?.is_some() {
+            writer.write_all(&reply)?;
+        }
+        Ok(())
+    })
+}
+
+/// One run: `clients` connections, each logged in as its own user, each
+/// doing `pairs / clients` rounds of `send` to itself then `inbox`.
+///
+/// # Errors
+/// A failed connection or request, or an answer that is not the expected
+/// one (the chat server must hand back exactly the message just sent).
+pub fn run_once(
+    addr: SocketAddr,
+    target: Target,
+    clients: usize,
+    pairs: usize,
+) -> Result<Sample, AppError> {
+    let per_client = (pairs / clients).max(1);
+    let barrier = Arc::new(Barrier::new(clients + 1));
+    let mut handles = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let barrier = Arc::clone(&barrier);
+        handles.push(thread::spawn(move || {
+            client_loop(addr, target, i, per_client, &barrier)
+        }));
+    }
+    barrier.wait();
+    let start = Instant::now();
+    let mut latencies = Vec::with_capacity(clients * per_client * 2);
+    let mut first_error = None;
+    for h in handles {
+        match h.join() {
+            Ok(Ok(mut l)) => latencies.append(&mut l),
+            Ok(Err(e)) => first_error = first_error.or(Some(e)),
+            Err(_) => first_error = first_error.or(Some(AppError::new("bench client", "panicked"))),
+        }
+    }
+    let elapsed = start.elapsed();
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    latencies.sort_unstable();
+    let p99 = percentile(&latencies, 0.99);
+    Ok(Sample {
+        round_trips_per_sec: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p99,
+    })
+}
+
+fn client_loop(
+    addr: SocketAddr,
+    target: Target,
+    i: usize,
+    rounds: usize,
+    barrier: &Barrier,
+) -> Result<Vec<Duration>, AppError> {
+    // Everyone connects and logs in before the clock starts; a client that
+    // fails still reaches the barrier so the others are not left waiting.
+    let setup = connect_and_login(addr, target, i);
+    barrier.wait();
+    let (mut reader, mut writer, token) = setup?;
+    let me = format!("b{i}");
+    let mut latencies = Vec::with_capacity(rounds * 2);
+    let mut exchange = |req: &Request| -> Result<Response, AppError> {
+        let t = Instant::now();
+        writer
+            .write_all(req.to_line().as_bytes())
+            .map_err(|e| AppError::io("bench send", &e))?;
+        let r = chat::read_response(&mut reader)
+            .map_err(|e| AppError::new("bench read", e))?
+            .ok_or_else(|| AppError::new("bench read", "server closed"))?;
+        latencies.push(t.elapsed());
+        Ok(r)
+    };
+    for n in 0..rounds {
+        let text = format!("pesan nomor {n}");
+        let sent = exchange(&Request::Send {
+            tokenid: token.clone(),
+            to: me.clone(),
+            message: text.clone(),
+        })?;
+        let inbox = exchange(&Request::Inbox {
+            tokenid: token.clone(),
+        })?;
+        if target == Target::Chat {
+            let ok = sent.is_ok()
+                && matches!(&inbox, Response::Inbox(b) if b.len() == 1
+                    && b.iter().next().map(|(_, m)| m.msg.as_str()) == Some(text.as_str()));
+            if !ok {
+                return Err(AppError::new(
+                    "bench check",
+                    format!("client {i} round {n}: unexpected answers {sent:?} / {inbox:?}"),
+                ));
+            }
+        }
+    }
+    Ok(latencies)
+}
+
+type Connection = (BufReader<TcpStream>, TcpStream, String);
+
+fn connect_and_login(addr: SocketAddr, target: Target, i: usize) -> Result<Connection, AppError> {
+    let stream =
+        TcpStream::connect(addr).map_err(|e| AppError::io(format!("connect {addr}"), &e))?;
+    stream
+        .set_nodelay(true)
+        .and_then(|()| cnet::set_timeouts(&stream, Duration::from_secs(30)))
+        .map_err(|e| AppError::new("socket options", io_cause(&e)))?;
+    let mut reader = BufReader::new(
+        stream
+            .try_clone()
+            .map_err(|e| AppError::io("clone socket", &e))?,
+    );
+    let mut writer = stream;
+    if target == Target::Baseline {
+        return Ok((reader, writer, "baseline-token".to_string()));
+    }
+    let auth = Request::Auth {
+        username: format!("b{i}"),
+        password: PASSWORD.to_string(),
+    };
+    writer
+        .write_all(auth.to_line().as_bytes())
+        .map_err(|e| AppError::io("bench auth", &e))?;
+    match chat::read_response(&mut reader) {
+        Ok(Some(Response::Token(t))) => Ok((reader, writer, t)),
+        other => Err(AppError::new("bench auth", format!("{other:?}"))),
+    }
+}
+
+/// The value below which `q` (0..1) of the sorted samples fall.
+pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// The median of a few numbers.
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    if xs.is_empty() {
+        return 0.0;
+    }
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 {
+        xs[n / 2]
+    } else {
+        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
+    }
+}
+
+/// The machine's load averages, where the OS tells them (Linux).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_string())
+}
+
+/// Runs every setting `runs` times for both servers and prints a table.
+///
+/// # Errors
+/// A failed run, or output that cannot be written.
+pub fn run_bench<W: Write>(cfg: &BenchConfig, mut out: W) -> Result<(), AppError> {
+    let max = cfg.clients.iter().copied().max().unwrap_or(1);
+    let (chat_addr, base_addr) = start_servers(max)?;
+    let cores = thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let w = |out: &mut W, s: String| {
+        writeln!(out, "{s}")
+            .and_then(|()| out.flush())
+            .map_err(|e| AppError::io("cannot write the output", &e))
+    };
+    w(
+        &mut out,
+        format!(
+            "tugas5 bench: {} send+inbox pairs per run, split between the clients; median of {} runs",
+            cfg.pairs, cfg.runs
+        ),
+    )?;
+    w(
+        &mut out,
+        format!("load average before: {} ({cores} cores)", load_average()),
+    )?;
+    w(
+        &mut out,
+        "round trip = one request and its response; baseline = same framing, fixed answer, no chat logic".to_string(),
+    )?;
+    w(&mut out, String::new())?;
+    w(
+        &mut out,
+        format!(
+            "{:>7}  {:>12}  {:>12}  {:>14}  {:>14}",
+            "clients", "chat rt/s", "chat p99 ms", "baseline rt/s", "baseline p99 ms"
+        ),
+    )?;
+    for &n in &cfg.clients {
+        let mut figures = Vec::new();
+        for (target, addr) in [(Target::Chat, chat_addr), (Target::Baseline, base_addr)] {
+            let mut rates = Vec::new();
+            let mut p99s = Vec::new();
+            for _ in 0..cfg.runs.max(1) {
+                let s = run_once(addr, target, n, cfg.pairs)?;
+                rates.push(s.round_trips_per_sec);
+                p99s.push(s.p99.as_secs_f64() * 1000.0);
+            }
+            figures.push((median(rates), median(p99s)));
+        }
+        w(
+            &mut out,
+            format!(
+                "{:>7}  {:>12.0}  {:>12.3}  {:>14.0}  {:>14.3}",
+                n, figures[0].0, figures[0].1, figures[1].0, figures[1].1
+            ),
+        )?;
+    }
+    w(&mut out, String::new())?;
+    w(&mut out, format!("load average after: {}", load_average()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_and_median() {
+        let d: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&d, 0.99), Duration::from_millis(99));
+        assert_eq!(percentile(&d, 1.0), Duration::from_millis(100));
+        assert_eq!(percentile(&[], 0.99), Duration::ZERO);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn a_small_run_checks_every_answer() {
+        let (chat, base) = start_servers(3).unwrap();
+        let s = run_once(chat, Target::Chat, 3, 30).unwrap();
+        assert!(s.round_trips_per_sec > 0.0 && s.p99 > Duration::ZERO);
+        let s = run_once(base, Target::Baseline, 2, 10).unwrap();
+        assert!(s.round_trips_per_sec > 0.0);
+    }
+}

@@ -1,0 +1,492 @@
+//! The chat server: who is logged in, who has which messages waiting, and
+//! the read-a-line, answer-a-response loop of each connection.
+//!
+//! All mutable state (sessions and inboxes) sits behind one [`Mutex`]. A
+//! request takes the lock, changes or copies what it needs, and lets go
+//! before anything is written to a socket, so a slow client can never hold
+//! up the others. The user list itself never changes after start-up and is
+//! read without the lock.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use common::chat::{
+    msg, Inbox, InboxMessage, Request, Response, UserInfo, UserRecord, MAX_REQUEST_LINE,
+};
+use common::framing::{self, FrameError};
+use common::net::{self, ServeOptions};
+
+use crate::token::new_token;
+use crate::users;
+
+/// Sessions one user may hold at once; logging in again past this ends
+/// that user's oldest session (so repeated `auth` cannot fill memory).
+pub const MAX_SESSIONS_PER_USER: usize = 1024;
+
+/// Unread messages one user's inbox holds; `send` past this is refused
+/// with "Inbox Penuh" until the receiver reads.
+pub const MAX_INBOX_MESSAGES: usize = 10_000;
+
+/// Unread message text one user's inbox holds, in bytes.
+pub const MAX_INBOX_BYTES: usize = 4 * 1024 * 1024;
+
+/// Unread message text the whole server holds, in bytes.
+pub const MAX_PENDING_BYTES: usize = 64 * 1024 * 1024;
+
+/// The chat service's state. Share it between connections with an [`Arc`].
+#[derive(Debug)]
+pub struct ChatServer {
+    /// Never changes after [`ChatServer::new`]; read without the lock.
+    users: Vec<UserRecord>,
+    index: HashMap<String, usize>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// token -> user index
+    sessions: HashMap<String, usize>,
+    /// One per user, same order as `ChatServer::users`.
+    per_user: Vec<UserState>,
+    pending_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct UserState {
+    /// This user's tokens, oldest first.
+    tokens: VecDeque<String>,
+    /// Unread messages by sender index, senders in the order they first
+    /// wrote. A sender stays listed (with nothing) after the inbox is read,
+    /// as in the course's server.
+    inbox: Vec<(usize, VecDeque<String>)>,
+    inbox_count: usize,
+    inbox_bytes: usize,
+}
+
+impl ChatServer {
+    /// A server for these users.
+    ///
+    /// # Errors
+    /// The [`users::validate`] message for an empty list, a username or
+    /// password that is not one word, or a username given twice.
+    pub fn new(users: Vec<UserRecord>) -> Result<ChatServer, String> {
+        users::validate(&users)?;
+        let index = users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.username.clone(), i))
+            .collect();
+        let per_user = users.iter().map(|_| UserState::default()).collect();
+        Ok(ChatServer {
+            users,
+            index,
+            state: Mutex::new(State {
+                per_user,
+                ..State::default()
+            }),
+        })
+    }
+
+    /// A server with the course's three users (messi, henderson, lineker).
+    pub fn with_builtin_users() -> ChatServer {
+        match ChatServer::new(users::builtin_users()) {
+            Ok(server) => server,
+            Err(e) => unreachable!("built-in users are valid: {e}"),
+        }
+    }
+
+    /// The users, in the order given.
+    pub fn users(&self) -> &[UserRecord] {
+        &self.users
+    }
+
+    /// Answers one request line (without or with its line end).
+    pub fn handle_line(&self, line: &str) -> Response {
+        match Request::parse(line) {
+            Ok(req) => self.handle(&req),
+            Err(e) => {
+                log::warn!("protocol error: {e}");
+                Response::error(msg::PROTOCOL_TIDAK_BENAR)
+            }
+        }
+    }
+
+    /// Answers one request.
+    pub fn handle(&self, req: &Request) -> Response {
+        match req {
+            Request::Auth { username, password } => self.auth(username, password),
+            Request::Send {
+                tokenid,
+                to,
+                message,
+            } => self.send(tokenid, to, message),
+            Request::Inbox { tokenid } => self.inbox(tokenid),
+            Request::Users { tokenid } => self.list_users(tokenid),
+            Request::Logout { tokenid } => self.logout(tokenid),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // No code panics while holding the lock; if it ever did, the state
+        // is still consistent enough to keep serving.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn auth(&self, username: &str, password: &str) -> Response {
+        let Some(&uid) = self.index.get(username) else {
+            log::info!("auth {username}: {}", msg::USER_TIDAK_ADA);
+            return Response::error(msg::USER_TIDAK_ADA);
+        };
+        if self.users[uid].password != password {
+            log::info!("auth {username}: {}", msg::PASSWORD_SALAH);
+            return Response::error(msg::PASSWORD_SALAH);
+        }
+        let token = match new_token() {
+            Ok(t) => t,
+            Err(e) => {
+                log::error!("auth {username}: {e}");
+                return Response::error("Server Error");
+            }
+        };
+        let count = {
+            let mut guard = self.lock();
+            let state = &mut *guard;
+            let tokens = &mut state.per_user[uid].tokens;
+            tokens.push_back(token.clone());
+            if tokens.len() > MAX_SESSIONS_PER_USER {
+                if let Some(old) = tokens.pop_front() {
+                    state.sessions.remove(&old);
+                    log::info!("{username}: too many sessions, oldest one ended");
+                }
+            }
+            state.sessions.insert(token.clone(), uid);
+            tokens.len()
+        };
+        log::info!(
+            "auth {username}: OK, session {} ({count} open)",
+            short(&token)
+        );
+        Response::Token(token)
+    }
+
+    fn send(&self, tokenid: &str, to: &str, message: &str) -> Response {
+        let mut state = self.lock();
+        let Some(&from) = state.sessions.get(tokenid) else {
+            return Response::error(msg::SESSION_TIDAK_DITEMUKAN);
+        };
+        let Some(&dest) = self.index.get(to) else {
+            drop(state);
+            log::info!(
+                "send {} -> {to}: {}",
+                self.users[from].username,
+                msg::USER_TIDAK_DITEMUKAN
+            );
+            return Response::error(msg::USER_TIDAK_DITEMUKAN);
+        };
+        let len = message.len();
+        let full = {
+            let inbox = &state.per_user[dest];
+            inbox.inbox_count >= MAX_INBOX_MESSAGES
+                || inbox.inbox_bytes + len > MAX_INBOX_BYTES
+                || state.pending_bytes + len > MAX_PENDING_BYTES
+        };
+        if full {
+            drop(state);
+            log::warn!(
+                "send {} -> {to}: {}",
+                self.users[from].username,
+                msg::INBOX_PENUH
+            );
+            return Response::error(msg::INBOX_PENUH);
+        }
+        state.pending_bytes += len;
+        let inbox = &mut state.per_user[dest];
+        inbox.inbox_count += 1;
+        inbox.inbox_bytes += len;
+        match inbox.inbox.iter_mut().find(|(sender, _)| *sender == from) {
+            Some((_, queue)) => queue.push_back(message.to_string()),
+            None => inbox
+                .inbox
+                .push((from, VecDeque::from([message.to_string()]))),
+        }
+        drop(state);
+        log::info!("send {} -> {to}: {len} bytes", self.users[from].username);
+        Response::Message(msg::MESSAGE_SENT.to_string())
+    }
+
+    fn inbox(&self, tokenid: &str) -> Response {
+        let mut state = self.lock();
+        let Some(&uid) = state.sessions.get(tokenid) else {
+            return Response::error(msg::SESSION_TIDAK_DITEMUKAN);
+        };
+        let user = &mut state.per_user[uid];
+        let taken: Vec<(usize, Vec<String>)> = user
+            .inbox
+            .iter_mut()
+            .map(|(sender, queue)| (*sender, queue.drain(..).collect()))
+            .collect();
+        let bytes = std::mem::take(&mut user.inbox_bytes);
+        let count = std::mem::take(&mut user.inbox_count);
+        state.pending_bytes -= bytes;
+        drop(state);
+        // Names come from the user list, which needs no lock.
+        let me = &self.users[uid];
+        let inbox = taken
+            .into_iter()
+            .map(|(sender, texts)| {
+                let from = &self.users[sender];
+                let list = texts
+                    .into_iter()
+                    .map(|text| InboxMessage {
+                        msg_from: from.name.clone(),
+                        msg_to: me.name.clone(),
+                        msg: text,
+                    })
+                    .collect();
+                (from.username.clone(), list)
+            })
+            .collect();
+        log::info!("inbox {}: {count} messages", me.username);
+        Response::Inbox(Inbox(inbox))
+    }
+
+    fn list_users(&self, tokenid: &str) -> Response {
+        let state = self.lock();
+        let Some(&uid) = state.sessions.get(tokenid) else {
+            return Response::error(msg::SESSION_TIDAK_DITEMUKAN);
+        };
+        let online: Vec<bool> = state
+            .per_user
+            .iter()
+            .map(|u| !u.tokens.is_empty())
+            .collect();
+        drop(state);
+        let list = self
+            .users
+            .iter()
+            .zip(online)
+            .enumerate()
+            .filter(|(i, _)| *i != uid)
+            .map(|(_, (u, online))| UserInfo {
+                username: u.username.clone(),
+                name: u.name.clone(),
+                country: u.country.clone(),
+                online,
+            })
+            .collect();
+        log::info!("users {}", self.users[uid].username);
+        Response::Users(list)
+    }
+
+    fn logout(&self, tokenid: &str) -> Response {
+        let mut state = self.lock();
+        let Some(uid) = state.sessions.remove(tokenid) else {
+            return Response::error(msg::SESSION_TIDAK_DITEMUKAN);
+        };
+        let tokens = &mut state.per_user[uid].tokens;
+        tokens.retain(|t| t != tokenid);
+        let left = tokens.len();
+        drop(state);
+        log::info!(
+            "logout {}: session {} ended ({left} still open)",
+            self.users[uid].username,
+            short(tokenid)
+        );
+        Response::Message(msg::LOGOUT_BERHASIL.to_string())
+    }
+}
+
+/// The first group of a token, enough to tell sessions apart in the log
+/// without writing the secret itself there.
+fn short(token: &str) -> &str {
+    token.split('-').next().unwrap_or(token)
+}
+
+/// Serves one connection: reads request lines and answers each in turn
+/// until the client closes.
+///
+/// Lines may arrive in pieces or several at once (one [`BufReader`] for
+/// the whole connection keeps what was read ahead). A line that is not
+/// UTF-8 is answered with "Protocol Tidak Benar" and the connection goes
+/// on; a line longer than [`MAX_REQUEST_LINE`] is answered with
+/// "Pesan Terlalu Panjang" and the connection is closed, since the rest of
+/// that line cannot be told apart from the next request.
+///
+/// # Errors
+/// Socket failures other than the idle timeout and a close mid-line.
+pub fn handle_connection(
+    server: &ChatServer,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> io::Result<()> {
+    log::info!("{peer}: connected");
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    loop {
+        let response = match framing::read_line(&mut reader, MAX_REQUEST_LINE) {
+            Ok(Some(line)) => {
+                log::debug!("{peer}: {:?}", redact(&line));
+                server.handle_line(&line)
+            }
+            Ok(None) => {
+                log::info!("{peer}: closed");
+                return Ok(());
+            }
+            Err(FrameError::Malformed(why)) => {
+                log::warn!("{peer}: {why}");
+                Response::error(msg::PROTOCOL_TIDAK_BENAR)
+            }
+            Err(FrameError::TooLarge { limit }) => {
+                log::warn!("{peer}: request line longer than {limit} bytes; closing");
+                writer.write_all(&Response::error(msg::PESAN_TERLALU_PANJANG).to_bytes())?;
+                close_after_error(&writer, &mut reader);
+                return Ok(());
+            }
+            Err(FrameError::Truncated { got, .. }) => {
+                log::info!("{peer}: closed in the middle of a line ({got} bytes dropped)");
+                return Ok(());
+            }
+            Err(FrameError::Io(e)) if framing::is_timeout(&e) => {
+                log::info!("{peer}: idle too long; closed");
+                return Ok(());
+            }
+            Err(FrameError::Io(e)) => return Err(e),
+        };
+        writer.write_all(&response.to_bytes())?;
+    }
+}
+
+/// The line as it may go to the log: an `auth` line's password hidden.
+fn redact(line: &str) -> String {
+    match Request::parse(line) {
+        Ok(Request::Auth { username, .. }) => format!("auth {username} ***"),
+        _ => line.chars().take(200).collect(),
+    }
+}
+
+/// After the error reply to an over-long line: stop sending, then read and
+/// drop what the client is still sending for a short while. Closing a
+/// socket with unread input makes the kernel send a reset, which can
+/// destroy the reply before the client reads it.
+fn close_after_error<R: Read>(stream: &TcpStream, reader: &mut R) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut sink = [0u8; 8192];
+    let mut drained = 0usize;
+    while drained < 4 * MAX_REQUEST_LINE && Instant::now() < deadline {
+        match reader.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
+}
+
+/// Options for serving chat connections: the given timeout, TCP_NODELAY on
+/// (one small response per request), the default connection cap.
+pub fn serve_options(timeout: Duration) -> ServeOptions {
+    ServeOptions {
+        timeout,
+        nodelay: true,
+        ..ServeOptions::default()
+    }
+}
+
+/// Serves chat connections on `listener` forever (the bin's main loop).
+pub fn run_server(listener: TcpListener, server: Arc<ChatServer>, opts: ServeOptions) {
+    net::serve(listener, opts, move |stream, peer| {
+        handle_connection(&server, stream, peer)
+    });
+}
+
+/// Serves chat connections on a background thread (for tests and the
+/// benchmark) and returns the address.
+///
+/// # Errors
+/// If the listener has no address or the thread cannot start.
+pub fn spawn_server(
+    listener: TcpListener,
+    server: Arc<ChatServer>,
+    opts: ServeOptions,
+) -> io::Result<SocketAddr> {
+    net::spawn_server(listener, opts, move |stream, peer| {
+        handle_connection(&server, stream, peer)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(r: Response) -> String {
+        match r {
+            Response::Token(t) => t,
+            other => panic!("expected a token, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn inbox_keeps_order_and_python_empty_lists() {
+        let s = ChatServer::with_builtin_users();
+        let m = token(s.handle_line("auth messi surabaya"));
+        let h = token(s.handle_line("auth henderson surabaya"));
+        for i in 0..3 {
+            let r = s.handle_line(&format!("send {m} henderson pesan {i}"));
+            assert_eq!(r, Response::Message("Message Sent".into()));
+        }
+        let Response::Inbox(inbox) = s.handle_line(&format!("inbox {h}")) else {
+            panic!()
+        };
+        let texts: Vec<&str> = inbox.iter().map(|(_, m)| m.msg.as_str()).collect();
+        assert_eq!(texts, ["pesan 0", "pesan 1", "pesan 2"]);
+        // Read again: the sender is still listed, with nothing, as chat.py does.
+        let again = s.handle_line(&format!("inbox {h}"));
+        assert_eq!(
+            again,
+            Response::Inbox(Inbox(vec![("messi".into(), vec![])]))
+        );
+        assert_eq!(s.lock().pending_bytes, 0);
+    }
+
+    #[test]
+    fn full_inbox_refuses_and_recovers() {
+        let s = ChatServer::with_builtin_users();
+        let m = token(s.handle_line("auth messi surabaya"));
+        let l = token(s.handle_line("auth lineker surabaya"));
+        for _ in 0..MAX_INBOX_MESSAGES {
+            assert!(s.handle_line(&format!("send {m} lineker x")).is_ok());
+        }
+        assert_eq!(
+            s.handle_line(&format!("send {m} lineker x")),
+            Response::error(msg::INBOX_PENUH)
+        );
+        let Response::Inbox(inbox) = s.handle_line(&format!("inbox {l}")) else {
+            panic!()
+        };
+        assert_eq!(inbox.len(), MAX_INBOX_MESSAGES);
+        assert!(s.handle_line(&format!("send {m} lineker x")).is_ok());
+    }
+
+    #[test]
+    fn sessions_per_user_are_capped() {
+        let s = ChatServer::with_builtin_users();
+        let first = token(s.handle_line("auth messi surabaya"));
+        for _ in 0..MAX_SESSIONS_PER_USER {
+            token(s.handle_line("auth messi surabaya"));
+        }
+        assert_eq!(
+            s.handle_line(&format!("inbox {first}")),
+            Response::error(msg::SESSION_TIDAK_DITEMUKAN)
+        );
+        assert_eq!(s.lock().sessions.len(), MAX_SESSIONS_PER_USER);
+    }
+
+    #[test]
+    fn passwords_stay_out_of_the_log() {
+        assert_eq!(redact("auth messi surabaya"), "auth messi ***");
+        assert_eq!(redact("inbox x"), "inbox x");
+    }
+}
