@@ -1,0 +1,60 @@
+//! Tugas 4: a JSON protocol to put, get, list (and delete) files.
+//!
+//! The assignment ("Rancanglah sebuah protokol untuk meletakkan file,
+//! mengambil file, melihat list file ... Gunakan format JSON ... Buatlah
+//! client untuk setiap operasi tersebut") asks for an own protocol, its
+//! documentation, and one client program per operation. The protocol is
+//! documented in `tugas4/PROTOCOL.md` (in Indonesian, with the
+//! assignment's four parts); a test sends every example in that file to
+//! the real server and checks the documented answer.
+//!
+//! # Wire format (from [`common::fileproto`])
+//!
+//! Every request and every response is one JSON object followed by
+//! `\r\n\r\n`; a connection carries any number of requests in turn.
+//!
+//! ```text
+//! {"command":"LIST"}
+//! {"command":"GET","name":"halo.txt","offset":0,"length":2097152}
+//! {"command":"PUT","name":"halo.txt","offset":0,"last":true,"data":"aGFsbyBkdW5pYQo="}
+//! {"command":"DELETE","name":"halo.txt"}
+//!
+//! {"status":"OK","command":"LIST","files":[{"name":"halo.txt","size":11,...}]}
+//! {"status":"ERROR","message":"file not found: \"x.txt\""}
+//! ```
+//!
+//! No message may exceed 4 MiB ([`common::fileproto::MAX_MESSAGE`]), so a
+//! big file moves in pieces of at most 2 MiB: `PUT`s with growing `offset`
+//! (the last says `"last":true`, and only then is the file renamed into
+//! place), or `GET`s of byte ranges. Memory stays a few MiB per connection
+//! whatever the file size.
+//!
+//! # Running
+//!
+//! ```text
+//! cargo run -p tugas4 --bin server -- --dir tugas4/files
+//! cargo run -p tugas4 --bin list
+//! cargo run -p tugas4 --bin put -- tugas4/README.md
+//! cargo run -p tugas4 --bin get -- README.md            # saved as downloads/README.md
+//! cargo run -p tugas4 --bin delete -- README.md
+//! cargo run -p tugas4 --release --bin bench             # 1 GiB put/get, MB/s, peak memory
+//! ```
+//!
+//! # Modules
+//!
+//! - [`server`]: the connection loop and the four operations.
+//! - [`client`]: [`Client`], one connection, requests in flight.
+//! - [`programs`]: flags and bodies of the `server`, `list`, `get`, `put`
+//!   and `delete` programs.
+//! - [`bench`]: the benchmark behind `--bin bench`.
+
+pub mod bench;
+pub mod client;
+pub mod programs;
+pub mod server;
+
+pub use client::{Client, ClientError};
+pub use server::{handle_connection, run_server, spawn_server};
+
+/// The server's default port (the course's own).
+pub const DEFAULT_PORT: &str = "6666";

@@ -1,0 +1,421 @@
+//! The programs' flags and bodies: `server`, `list`, `get`, `put`,
+//! `delete`. Each `src/bin/*.rs` only calls one of these, so the flags and
+//! exit codes are tested here, without running the binaries.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use common::cli::{self, CliError, Command, Flag, Matches};
+use common::error::{exit_code as common_exit_code, AppError, MainError, EXIT_FAILURE};
+use common::fileproto::{check_name, FileInfo};
+use common::files::{human_bytes, AtomicFile, Progress, Summary};
+use common::net::{self, ServeOptions};
+
+use crate::client::{Client, ClientError};
+use crate::DEFAULT_PORT;
+
+/// `server [--host HOST] [--port PORT] [--dir DIR] [--timeout SECS]`
+pub const SERVER: Command = Command {
+    name: "server",
+    about: "Tugas 4 file server: LIST, GET, PUT and DELETE files in one folder, \
+            JSON messages ending in \\r\\n\\r\\n (see PROTOCOL.md).",
+    args: "",
+    flags: &[
+        cli::host("0.0.0.0"),
+        cli::port(DEFAULT_PORT),
+        Flag::value(
+            "dir",
+            "DIR",
+            "files",
+            "the folder to serve (created if missing)",
+        ),
+        cli::TIMEOUT,
+    ],
+};
+
+/// `list [--host HOST] [--port PORT]`
+pub const LIST: Command = Command {
+    name: "list",
+    about: "Tugas 4 client: list the files on the server (name, size, modification time).",
+    args: "",
+    flags: &[
+        cli::host("127.0.0.1"),
+        cli::port(DEFAULT_PORT),
+        cli::TIMEOUT,
+    ],
+};
+
+/// `get NAME [--output PATH]`
+pub const GET: Command = Command {
+    name: "get",
+    about: "Tugas 4 client: download a file from the server.",
+    args: "NAME",
+    flags: &[
+        cli::host("127.0.0.1"),
+        cli::port(DEFAULT_PORT),
+        Flag::value(
+            "output",
+            "PATH",
+            "",
+            "where to save it (default downloads/NAME; - prints it to stdout)",
+        ),
+        cli::TIMEOUT,
+    ],
+};
+
+/// `put PATH [--name NAME]`
+pub const PUT: Command = Command {
+    name: "put",
+    about: "Tugas 4 client: upload a file to the server.",
+    args: "PATH",
+    flags: &[
+        cli::host("127.0.0.1"),
+        cli::port(DEFAULT_PORT),
+        Flag::value(
+            "name",
+            "NAME",
+            "",
+            "the name to save it under on the server (default: PATH's file name)",
+        ),
+        cli::TIMEOUT,
+    ],
+};
+
+/// `delete NAME`
+pub const DELETE: Command = Command {
+    name: "delete",
+    about: "Tugas 4 client: delete a file on the server.",
+    args: "NAME",
+    flags: &[
+        cli::host("127.0.0.1"),
+        cli::port(DEFAULT_PORT),
+        cli::TIMEOUT,
+    ],
+};
+
+/// The server program: binds, prints `listening on IP:PORT`, serves forever.
+///
+/// # Errors
+/// Bad flags, a folder that cannot be made, a port that cannot be bound.
+pub fn server(m: Matches) -> Result<(), MainError> {
+    let port: u16 = m.parse("port")?;
+    let opts = ServeOptions {
+        timeout: m.timeout()?,
+        nodelay: true,
+        ..ServeOptions::default()
+    };
+    let dir = PathBuf::from(m.value("dir"));
+    fs::create_dir_all(&dir)
+        .map_err(|e| AppError::io(format!("cannot create the folder {}", dir.display()), &e))?;
+    let listener = net::bind(m.value("host"), port)?;
+    net::announce(&listener).map_err(|e| AppError::io("cannot write to stdout", &e))?;
+    log::info!("serving the files in {}", dir.display());
+    crate::run_server(listener, dir, opts);
+    Ok(())
+}
+
+/// How a client program failed: a flag problem (exit 2) or a failure (exit 1).
+#[derive(Debug)]
+pub enum Failure {
+    /// `--help` (exit 0) or a bad flag (exit 2).
+    Cli(CliError),
+    /// The operation failed (exit 1).
+    Client(ClientError),
+}
+
+impl From<CliError> for Failure {
+    fn from(e: CliError) -> Self {
+        Failure::Cli(e)
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Failure::Client(e)
+    }
+}
+
+impl From<AppError> for Failure {
+    fn from(e: AppError) -> Self {
+        Failure::Client(ClientError::App(e))
+    }
+}
+
+/// The `main` of a client program: logging, flags from the process
+/// arguments, the body, and the exit code ([`exit_code`]).
+pub fn client_main(cmd: &Command, body: fn(&Matches) -> Result<(), Failure>) -> ExitCode {
+    common::logging::init();
+    exit_code(run(cmd, std::env::args().skip(1), body))
+}
+
+/// Parses `args` for `cmd` and runs `body` (what [`client_main`] does,
+/// minus the process arguments and exit code).
+///
+/// # Errors
+/// As `body`, plus flag errors.
+pub fn run<I>(
+    cmd: &Command,
+    args: I,
+    body: fn(&Matches) -> Result<(), Failure>,
+) -> Result<(), Failure>
+where
+    I: IntoIterator<Item = String>,
+{
+    let m = cmd.parse(args)?;
+    body(&m)
+}
+
+/// Prints a failure the conventional way and gives the exit code: an
+/// `ERROR` from the server is printed as `error: <message>`, exit 1.
+pub fn exit_code(outcome: Result<(), Failure>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Cli(e)) => common_exit_code(Err(MainError::Cli(e))),
+        Err(Failure::Client(ClientError::App(e))) => common_exit_code(Err(MainError::App(e))),
+        Err(Failure::Client(ClientError::Server(message))) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// `list`: prints a table of the server's files.
+///
+/// # Errors
+/// Connection errors, an `ERROR` answer.
+pub fn list(m: &Matches) -> Result<(), Failure> {
+    no_args(m)?;
+    let mut client = connect(m)?;
+    let files = client.list()?;
+    print!("{}", format_list(&files));
+    Ok(())
+}
+
+/// The `list` table: name, size, modification time, then a total line.
+pub fn format_list(files: &[FileInfo]) -> String {
+    if files.is_empty() {
+        return "no files\n".to_string();
+    }
+    let width = files
+        .iter()
+        .map(|f| f.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let mut out = format!("{:width$}  {:>12}  MODIFIED (UTC)\n", "NAME", "SIZE");
+    let mut total = 0u64;
+    for f in files {
+        out.push_str(&format!(
+            "{:width$}  {:>12}  {}\n",
+            f.name, f.size, f.modified
+        ));
+        total += f.size;
+    }
+    let plural = if files.len() == 1 { "" } else { "s" };
+    out.push_str(&format!(
+        "{} file{plural}, {total} bytes ({})\n",
+        files.len(),
+        human_bytes(total)
+    ));
+    out
+}
+
+/// `get NAME`: downloads into `downloads/NAME` (or `--output`).
+///
+/// # Errors
+/// Connection errors, an `ERROR` answer, a local file that cannot be written.
+pub fn get(m: &Matches) -> Result<(), Failure> {
+    let name = one_arg(m, "NAME")?;
+    check_name(name).map_err(ClientError::Server)?;
+    let output = match m.value("output") {
+        "" => Path::new("downloads").join(name),
+        o => PathBuf::from(o),
+    };
+    let mut client = connect(m)?;
+    let label = format!("get {name}");
+    let mut live: Option<Progress> = None;
+    let mut progress = |done: u64, total: u64| {
+        live.get_or_insert_with(|| Progress::new(label.clone(), Some(total)))
+            .update(done)
+    };
+    let start = Instant::now();
+    if output.as_os_str() == "-" {
+        let stdout = io::stdout();
+        let mut sink = stdout.lock();
+        client.get(name, &mut sink, &mut progress)?;
+        sink.flush()
+            .map_err(|e| AppError::io("cannot write to stdout", &e))?;
+        return Ok(());
+    }
+    let mut file = AtomicFile::create(&output)
+        .map_err(|e| AppError::io(format!("cannot create {}", output.display()), &e))?;
+    let size = client.get(name, &mut file, &mut progress)?;
+    file.commit()
+        .map_err(|e| AppError::io(format!("cannot save {}", output.display()), &e))?;
+    if let Some(p) = live {
+        p.finish(size);
+    }
+    let summary = Summary {
+        label,
+        bytes: size,
+        elapsed: start.elapsed(),
+    };
+    println!("{summary}, saved as {}", output.display());
+    Ok(())
+}
+
+/// `put PATH`: uploads a local file (as `--name` or its own file name).
+///
+/// # Errors
+/// A file that cannot be read, connection errors, an `ERROR` answer.
+pub fn put(m: &Matches) -> Result<(), Failure> {
+    let path = Path::new(one_arg(m, "PATH")?);
+    let name = match m.value("name") {
+        "" => path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+            AppError::new(
+                format!("cannot upload {}", path.display()),
+                "it has no usable file name",
+            )
+            .hint("give one with --name NAME")
+        })?,
+        n => n,
+    };
+    check_name(name).map_err(ClientError::Server)?;
+    let what = || format!("cannot read {}", path.display());
+    let mut file = File::open(path).map_err(|e| AppError::io(what(), &e))?;
+    let meta = file.metadata().map_err(|e| AppError::io(what(), &e))?;
+    if !meta.is_file() {
+        return Err(AppError::new(what(), "not a regular file").into());
+    }
+    let size = meta.len();
+    let mut client = connect(m)?;
+    let label = format!("put {name}");
+    let mut live = Progress::new(label.clone(), Some(size));
+    let start = Instant::now();
+    client.put(name, &mut file, size, &mut |done, _| live.update(done))?;
+    live.finish(size);
+    let summary = Summary {
+        label,
+        bytes: size,
+        elapsed: start.elapsed(),
+    };
+    println!("{summary}, saved on the server");
+    Ok(())
+}
+
+/// `delete NAME`.
+///
+/// # Errors
+/// Connection errors, an `ERROR` answer (e.g. file not found).
+pub fn delete(m: &Matches) -> Result<(), Failure> {
+    let name = one_arg(m, "NAME")?;
+    check_name(name).map_err(ClientError::Server)?;
+    let mut client = connect(m)?;
+    client.delete(name)?;
+    println!("deleted {name}");
+    Ok(())
+}
+
+fn connect(m: &Matches) -> Result<Client, Failure> {
+    let port: u16 = m.parse("port")?;
+    Ok(Client::connect(m.value("host"), port, m.timeout()?)?)
+}
+
+fn no_args(m: &Matches) -> Result<(), CliError> {
+    match m.positionals() {
+        [] => Ok(()),
+        [extra, ..] => Err(CliError::Usage(format!(
+            "unexpected argument {extra:?} (try --help)"
+        ))),
+    }
+}
+
+fn one_arg<'m>(m: &'m Matches, what: &str) -> Result<&'m str, CliError> {
+    match m.positionals() {
+        [one] => Ok(one),
+        [] => Err(CliError::Usage(format!("missing {what} (try --help)"))),
+        [_, extra, ..] => Err(CliError::Usage(format!(
+            "unexpected argument {extra:?}: give one {what} (try --help)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(cmd: &Command, args: &[&str]) -> Result<(), Failure> {
+        run(cmd, args.iter().map(|s| s.to_string()), |m| {
+            one_arg(m, "NAME")?;
+            m.parse::<u16>("port")?;
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn positional_arguments_are_counted() {
+        assert!(parse(&GET, &["a.txt"]).is_ok());
+        for (args, want) in [
+            (&[][..], "missing NAME"),
+            (&["a", "b"][..], "unexpected argument \"b\""),
+            (&["--bogus", "a"][..], "unrecognized flag --bogus"),
+            (&["a", "--port", "x"][..], "invalid value 'x' for --port"),
+        ] {
+            match parse(&GET, args) {
+                Err(Failure::Cli(CliError::Usage(msg))) => {
+                    assert!(msg.contains(want), "{args:?}: {msg}")
+                }
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn help_shows_defaults() {
+        let text = SERVER.help();
+        assert!(text.contains("[default: 6666]"), "{text}");
+        assert!(text.contains("[default: files]"), "{text}");
+        assert!(text.contains("[default: 0.0.0.0]"), "{text}");
+        for cmd in [LIST, GET, PUT, DELETE] {
+            assert!(cmd.help().contains("[default: 127.0.0.1]"));
+        }
+        assert!(GET.help().contains("usage: get [FLAGS] NAME"));
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(exit_code(Ok(())), ExitCode::SUCCESS);
+        assert_eq!(
+            exit_code(Err(Failure::Cli(CliError::Usage("x".into())))),
+            ExitCode::from(2)
+        );
+        assert_eq!(
+            exit_code(Err(Failure::Client(ClientError::Server("no".into())))),
+            ExitCode::from(1)
+        );
+        assert_eq!(
+            exit_code(Err(Failure::Cli(CliError::Help("h".into())))),
+            ExitCode::SUCCESS
+        );
+    }
+
+    #[test]
+    fn list_table() {
+        let files = vec![
+            FileInfo::new("halo.txt", 11, std::time::UNIX_EPOCH),
+            FileInfo::new("b", 2048, std::time::UNIX_EPOCH),
+        ];
+        let t = format_list(&files);
+        assert_eq!(
+            t,
+            "NAME              SIZE  MODIFIED (UTC)\n\
+             halo.txt            11  1970-01-01T00:00:00Z\n\
+             b                 2048  1970-01-01T00:00:00Z\n\
+             2 files, 2059 bytes (2.0 KiB)\n"
+        );
+        assert_eq!(format_list(&[]), "no files\n");
+    }
+}

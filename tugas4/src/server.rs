@@ -1,0 +1,390 @@
+//! The file server: one thread per connection, each reading requests in
+//! turn and answering each one.
+//!
+//! Per connection the server holds at most one message (capped at
+//! [`MAX_MESSAGE`]), one piece of file data and one answer, so a 1 GiB
+//! upload or download costs a few MiB of memory, not a GiB.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use common::error::io_cause;
+use common::fileproto::{
+    check_name, decode_data, encode_get_ok, quote, read_message, FileInfo, Request, Response,
+    MAX_CHUNK, MAX_MESSAGE,
+};
+use common::files::{resolve_in_dir, AtomicFile, ServeError};
+use common::framing::FrameError;
+use common::net::{self, ServeOptions};
+
+/// Read buffer per connection: big enough that a 2.7 MiB message arrives
+/// in a handful of system calls.
+const READ_BUF: usize = 256 * 1024;
+
+/// After refusing an oversized message, the server reads and throws away
+/// at most this much more (for at most [`DRAIN_TIME`]) before closing, so
+/// the client's kernel does not reset the connection before the client has
+/// read the error.
+const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// How long to keep draining after an oversized message.
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+/// Serves `dir` on `listener` forever (see [`common::net::serve`]).
+pub fn run_server(listener: TcpListener, dir: PathBuf, opts: ServeOptions) {
+    net::serve(listener, opts, move |stream, peer| {
+        handle_connection(stream, peer, &dir)
+    });
+}
+
+/// Serves `dir` on a background thread; returns the listener's address.
+/// Tests bind `127.0.0.1:0` and call this.
+///
+/// # Errors
+/// If the listener has no address or the thread cannot start.
+pub fn spawn_server(
+    listener: TcpListener,
+    dir: PathBuf,
+    opts: ServeOptions,
+) -> io::Result<SocketAddr> {
+    net::spawn_server(listener, opts, move |stream, peer| {
+        handle_connection(stream, peer, &dir)
+    })
+}
+
+/// Reads requests from one client and answers each, until the client
+/// closes, sends an oversized message, or times out. An upload that is not
+/// finished when this returns is discarded (its temporary file removed).
+///
+/// # Errors
+/// Socket errors and a connection cut in the middle of a message; the
+/// caller logs them.
+pub fn handle_connection(stream: TcpStream, peer: SocketAddr, dir: &Path) -> io::Result<()> {
+    let mut reader = BufReader::with_capacity(READ_BUF, stream.try_clone()?);
+    let mut writer = stream;
+    let mut session = Session::new(dir, peer);
+    let mut out = Vec::new();
+    log::info!("{peer}: connected");
+    loop {
+        let msg = match read_message(&mut reader) {
+            Ok(Some(msg)) => msg,
+            Ok(None) => {
+                log::info!("{peer}: closed");
+                return Ok(());
+            }
+            Err(FrameError::TooLarge { limit }) => {
+                log::warn!("{peer}: message larger than {limit} bytes; refused, closing");
+                out.clear();
+                Response::error(format!(
+                    "message larger than the limit of {limit} bytes; \
+                     send a big file in pieces (PUT with offset and last)"
+                ))
+                .encode(&mut out);
+                writer.write_all(&out)?;
+                drain_and_close(&writer, reader);
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        out.clear();
+        session.handle(&msg, &mut out);
+        drop(msg);
+        writer.write_all(&out)?;
+    }
+}
+
+/// Half-closes our side, then reads and discards what the client is still
+/// sending (bounded in bytes and time): closing a socket with unread data
+/// makes the kernel send a reset, which can destroy our error answer
+/// before the client reads it.
+fn drain_and_close(writer: &TcpStream, reader: BufReader<TcpStream>) {
+    let _ = writer.shutdown(Shutdown::Write);
+    let _ = writer.set_read_timeout(Some(DRAIN_TIME));
+    let started = std::time::Instant::now();
+    let mut rest = reader.take(DRAIN_LIMIT);
+    let mut buf = [0u8; 16 * 1024];
+    while started.elapsed() < DRAIN_TIME {
+        match rest.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// An upload in progress on one connection.
+struct Upload {
+    name: String,
+    file: AtomicFile,
+    received: u64,
+}
+
+/// What one connection remembers between requests.
+struct Session<'d> {
+    dir: &'d Path,
+    peer: SocketAddr,
+    upload: Option<Upload>,
+    /// File bytes of the current request, reused across requests.
+    data: Vec<u8>,
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        if let Some(up) = self.upload.take() {
+            log::warn!(
+                "{}: connection ended during the upload of {} after {} bytes; discarded",
+                self.peer,
+                quote(&up.name),
+                up.received
+            );
+        }
+    }
+}
+
+impl<'d> Session<'d> {
+    fn new(dir: &'d Path, peer: SocketAddr) -> Session<'d> {
+        Session {
+            dir,
+            peer,
+            upload: None,
+            data: Vec::new(),
+        }
+    }
+
+    /// Answers one message into `out`.
+    fn handle(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+        let peer = self.peer;
+        let req = match Request::decode(msg) {
+            Ok(req) => req,
+            Err(e) => {
+                log::warn!("{peer}: bad request: {e}");
+                return Response::error(e).encode(out);
+            }
+        };
+        let command = req.command();
+        let result = match req {
+            Request::List => self.list(out),
+            Request::Get {
+                name,
+                offset,
+                length,
+            } => self.get(&name, offset, length, out),
+            Request::Put {
+                name,
+                offset,
+                last,
+                data,
+            } => {
+                let r = self.put(&name, offset, last, &data, out);
+                if r.is_err() {
+                    self.abort_upload();
+                }
+                r
+            }
+            Request::Delete { name } => self.delete(&name, out),
+        };
+        if let Err(message) = result {
+            log::warn!("{peer}: {command} refused: {message}");
+            out.clear();
+            Response::error(message).encode(out);
+        }
+    }
+
+    fn list(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
+        let files =
+            list_dir(self.dir).map_err(|e| format!("cannot read the folder: {}", io_cause(&e)))?;
+        log::info!("{}: LIST -> {} files", self.peer, files.len());
+        let n = files.len();
+        Response::List { files }.encode(out);
+        if out.len() > MAX_MESSAGE {
+            return Err(format!(
+                "the folder has too many files ({n}) to list in one message"
+            ));
+        }
+        Ok(())
+    }
+
+    fn get(
+        &mut self,
+        name: &str,
+        offset: u64,
+        length: Option<u64>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        check_name(name)?;
+        let path = resolve_in_dir(self.dir, name).map_err(|e| serve_error(name, e))?;
+        let mut file = File::open(&path).map_err(|e| open_error(name, &e))?;
+        let size = file.metadata().map_err(|e| open_error(name, &e))?.len();
+        if offset > size {
+            return Err(format!(
+                "offset {offset} is past the end of {} ({size} bytes)",
+                quote(name)
+            ));
+        }
+        let want = (size - offset)
+            .min(length.unwrap_or(u64::MAX))
+            .min(MAX_CHUNK as u64) as usize;
+        self.data.resize(want, 0);
+        file.seek(SeekFrom::Start(offset))
+            .and_then(|_| file.read_exact(&mut self.data[..want]))
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => {
+                    format!("{} changed while it was being read", quote(name))
+                }
+                _ => format!("cannot read {}: {}", quote(name), io_cause(&e)),
+            })?;
+        if offset == 0 {
+            log::info!("{}: GET {} ({size} bytes)", self.peer, quote(name));
+        } else {
+            log::debug!("{}: GET {} {offset}+{want}", self.peer, quote(name));
+        }
+        encode_get_ok(name, size, offset, &self.data[..want], out);
+        Ok(())
+    }
+
+    fn put(
+        &mut self,
+        name: &str,
+        offset: u64,
+        last: bool,
+        data: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        check_name(name)?;
+        decode_data(data, &mut self.data).map_err(|e| e.0)?;
+        if offset == 0 {
+            if let Some(old) = self.upload.take() {
+                log::warn!(
+                    "{}: upload of {} abandoned by a new PUT at offset 0",
+                    self.peer,
+                    quote(&old.name)
+                );
+            }
+            let dest = self.dir.join(name);
+            if dest.is_dir() {
+                return Err(format!("{} is a folder on the server", quote(name)));
+            }
+            let file = AtomicFile::create(&dest)
+                .map_err(|e| format!("cannot create {}: {}", quote(name), io_cause(&e)))?;
+            log::info!("{}: PUT {} started", self.peer, quote(name));
+            self.upload = Some(Upload {
+                name: name.to_string(),
+                file,
+                received: 0,
+            });
+        }
+        let up = match &mut self.upload {
+            Some(up) if up.name == name && up.received == offset => up,
+            Some(up) if up.name == name => {
+                return Err(format!(
+                    "PUT of {} at offset {offset}, but {} bytes have arrived: \
+                     pieces must come in order; start again at offset 0",
+                    quote(name),
+                    up.received
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "no upload of {} in progress on this connection: \
+                     the first piece must have offset 0",
+                    quote(name)
+                ))
+            }
+        };
+        up.file
+            .write_all(&self.data)
+            .map_err(|e| format!("cannot write {}: {}", quote(name), io_cause(&e)))?;
+        up.received += self.data.len() as u64;
+        let received = up.received;
+        log::debug!("{}: PUT {} now {received} bytes", self.peer, quote(name));
+        if last {
+            let up = self.upload.take().expect("upload checked above");
+            up.file
+                .commit()
+                .map_err(|e| format!("cannot save {}: {}", quote(name), io_cause(&e)))?;
+            log::info!(
+                "{}: PUT {} saved ({received} bytes)",
+                self.peer,
+                quote(name)
+            );
+        }
+        Response::Put {
+            name: name.to_string(),
+            received,
+            saved: last,
+        }
+        .encode(out);
+        Ok(())
+    }
+
+    fn delete(&mut self, name: &str, out: &mut Vec<u8>) -> Result<(), String> {
+        check_name(name)?;
+        resolve_in_dir(self.dir, name).map_err(|e| serve_error(name, e))?;
+        // Remove the entry itself (a link, not what it points to).
+        fs::remove_file(self.dir.join(name))
+            .map_err(|e| format!("cannot delete {}: {}", quote(name), io_cause(&e)))?;
+        log::info!("{}: DELETE {}", self.peer, quote(name));
+        Response::Delete {
+            name: name.to_string(),
+        }
+        .encode(out);
+        Ok(())
+    }
+
+    fn abort_upload(&mut self) {
+        if let Some(up) = self.upload.take() {
+            log::warn!(
+                "{}: upload of {} discarded after {} bytes",
+                self.peer,
+                quote(&up.name),
+                up.received
+            );
+        }
+    }
+}
+
+/// The regular files of `dir` that the protocol can name, sorted by name.
+/// Folders, links, hidden files and uploads in progress are left out.
+///
+/// # Errors
+/// If the folder cannot be read.
+pub fn list_dir(dir: &Path) -> io::Result<Vec<FileInfo>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_file() {
+            continue;
+        }
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if check_name(&name).is_err() {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else {
+            continue; // deleted meanwhile
+        };
+        files.push(FileInfo::new(
+            name,
+            meta.len(),
+            meta.modified().unwrap_or(UNIX_EPOCH),
+        ));
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(files)
+}
+
+fn serve_error(name: &str, e: ServeError) -> String {
+    match e {
+        ServeError::NotFound => format!("file not found: {}", quote(name)),
+        ServeError::Name(e) => format!("invalid name {}: {e}", quote(name)),
+        ServeError::Outside => format!("{} is outside the served folder", quote(name)),
+        ServeError::Io(e) => format!("cannot open {}: {}", quote(name), io_cause(&e)),
+    }
+}
+
+fn open_error(name: &str, e: &io::Error) -> String {
+    format!("cannot open {}: {}", quote(name), io_cause(e))
+}

@@ -1,0 +1,545 @@
+//! The real server over real sockets: every operation's success and
+//! error, big files in pieces, dropped uploads, bad input.
+
+mod support;
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use common::fileproto::{encode_put, MAX_CHUNK, MAX_MESSAGE};
+use support::{error_message, pseudo_random, start, start_with_timeout, wait_until, Raw, TempDir};
+use tugas4::programs::{self, Failure};
+use tugas4::{Client, ClientError};
+
+/// Base64 through the protocol's own encoder (the tests add no dependency).
+fn encode(bytes: &[u8]) -> String {
+    let mut out = Vec::new();
+    common::fileproto::encode_data(bytes, &mut out);
+    String::from_utf8(out).unwrap()
+}
+
+fn client(addr: std::net::SocketAddr) -> Client {
+    Client::connect("127.0.0.1", addr.port(), Duration::from_secs(20)).unwrap()
+}
+
+#[test]
+fn list_get_put_delete_with_the_client() {
+    let dir = TempDir::new("ops");
+    fs::write(dir.path().join("halo.txt"), b"halo dunia\n").unwrap();
+    let addr = start(dir.path());
+    let mut c = client(addr);
+
+    let files = c.list().unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!((files[0].name.as_str(), files[0].size), ("halo.txt", 11));
+    let mtime = fs::metadata(dir.path().join("halo.txt"))
+        .unwrap()
+        .modified()
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(files[0].modified_unix, mtime);
+    assert_eq!(files[0].modified, common::fileproto::rfc3339(mtime));
+
+    let body = pseudo_random(1000, 1);
+    c.put("data.bin", &mut &body[..], 1000, &mut |_, _| ())
+        .unwrap();
+    assert_eq!(fs::read(dir.path().join("data.bin")).unwrap(), body);
+
+    let mut got = Vec::new();
+    let size = c.get("data.bin", &mut got, &mut |_, _| ()).unwrap();
+    assert_eq!((size, &got), (1000, &body));
+
+    // An empty file goes through too.
+    c.put("empty", &mut &b""[..], 0, &mut |_, _| ()).unwrap();
+    let mut got = vec![1u8];
+    got.clear();
+    assert_eq!(c.get("empty", &mut got, &mut |_, _| ()).unwrap(), 0);
+    assert_eq!(fs::read(dir.path().join("empty")).unwrap(), b"");
+
+    let names: Vec<String> = c.list().unwrap().into_iter().map(|f| f.name).collect();
+    assert_eq!(names, ["data.bin", "empty", "halo.txt"]);
+
+    c.delete("data.bin").unwrap();
+    assert!(!dir.path().join("data.bin").exists());
+    assert_eq!(dir.entries(), ["empty", "halo.txt"]);
+}
+
+#[test]
+fn errors_of_each_operation_keep_the_connection() {
+    let dir = TempDir::new("errors");
+    fs::write(dir.path().join("halo.txt"), b"halo dunia\n").unwrap();
+    let addr = start(dir.path());
+    let mut raw = Raw::connect(addr);
+    let cases: &[(&str, &str)] = &[
+        (
+            r#"{"command":"GET","name":"nope.txt"}"#,
+            "file not found: \"nope.txt\"",
+        ),
+        (
+            r#"{"command":"DELETE","name":"nope.txt"}"#,
+            "file not found: \"nope.txt\"",
+        ),
+        (
+            r#"{"command":"GET","name":"halo.txt","offset":12}"#,
+            "offset 12 is past the end",
+        ),
+        (
+            r#"{"command":"PUT","name":"a.txt","data":"!!notbase64"}"#,
+            "data is not valid base64",
+        ),
+        (
+            r#"{"command":"PUT","name":"a.txt","offset":5,"data":"YQ=="}"#,
+            "no upload of \"a.txt\" in progress",
+        ),
+        (r#"{"command":"PUT","name":"a.txt"}"#, "PUT needs \"data\""),
+        (r#"{"command":"GET"}"#, "GET needs a \"name\""),
+        (r#"{"command":"LIST","nama":"x"}"#, "unknown field `nama`"),
+        (r#"{"command":"FETCH"}"#, "unknown command \"FETCH\""),
+        (r#"{"command":"LIST""#, "invalid JSON"),
+        (r#"["LIST"]"#, "invalid request"),
+        ("", "empty message"),
+    ];
+    for (req, want) in cases {
+        let msg = error_message(&raw.ask(req));
+        assert!(msg.contains(want), "{req}: {msg:?} lacks {want:?}");
+        // The same connection still works after each error.
+        assert_eq!(raw.ask(r#"{"command":"LIST"}"#)["status"], "OK");
+    }
+    assert_eq!(dir.entries(), ["halo.txt"], "errors must not leave files");
+}
+
+#[test]
+fn bad_names_are_refused_by_every_operation() {
+    let outer = TempDir::new("names");
+    let served = outer.path().join("served");
+    fs::create_dir_all(served.join("sub")).unwrap();
+    fs::write(outer.path().join("secret.txt"), b"secret").unwrap();
+    fs::write(served.join("sub/in.txt"), b"in").unwrap();
+    fs::write(served.join(".hidden"), b"h").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(outer.path().join("secret.txt"), served.join("link.txt")).unwrap();
+    let addr = start(&served);
+    let mut raw = Raw::connect(addr);
+    let secret = outer.path().join("secret.txt");
+    let names = [
+        "../secret.txt".to_string(),
+        "sub/in.txt".to_string(),
+        "..".to_string(),
+        secret.to_str().unwrap().to_string(),
+        "a\u{0}b".to_string(),
+        ".hidden".to_string(),
+        "a\\b".to_string(),
+        "".to_string(),
+        "x".repeat(300),
+    ];
+    for name in &names {
+        let n = serde_json::to_string(name).unwrap();
+        for req in [
+            format!(r#"{{"command":"GET","name":{n}}}"#),
+            format!(r#"{{"command":"DELETE","name":{n}}}"#),
+            format!(r#"{{"command":"PUT","name":{n},"data":"YQ=="}}"#),
+        ] {
+            let msg = error_message(&raw.ask(&req));
+            assert!(msg.starts_with("invalid name "), "{req}: {msg}");
+        }
+    }
+    #[cfg(unix)]
+    {
+        let msg = error_message(&raw.ask(r#"{"command":"GET","name":"link.txt"}"#));
+        assert!(msg.contains("outside the served folder"), "{msg}");
+    }
+    let list = raw.ask(r#"{"command":"LIST"}"#);
+    assert_eq!(
+        list["files"],
+        serde_json::json!([]),
+        "nothing listable: {list}"
+    );
+    assert_eq!(fs::read(&secret).unwrap(), b"secret");
+    assert!(served.join("sub/in.txt").exists() && served.join(".hidden").exists());
+}
+
+#[test]
+fn multi_piece_put_and_ranged_get_are_byte_identical() {
+    let dir = TempDir::new("big");
+    let addr = start(dir.path());
+    let body = pseudo_random(5 * 1024 * 1024 + 123, 7);
+
+    // Default pieces (2 MiB): three PUTs; small pieces with a deep window: many.
+    for (chunk, window) in [(MAX_CHUNK, 4), (100_000, 1), (65_536, 7)] {
+        let mut c = client(addr);
+        c.chunk = chunk;
+        c.window = window;
+        let mut seen = Vec::new();
+        c.put("big.bin", &mut &body[..], body.len() as u64, &mut |d, _| {
+            seen.push(d)
+        })
+        .unwrap();
+        assert_eq!(
+            seen.len(),
+            body.len().div_ceil(chunk),
+            "one answer per piece"
+        );
+        assert_eq!(*seen.last().unwrap(), body.len() as u64);
+        assert!(fs::read(dir.path().join("big.bin")).unwrap() == body);
+
+        let mut got = Vec::new();
+        c.get("big.bin", &mut got, &mut |_, _| ()).unwrap();
+        assert!(got == body, "download differs (chunk {chunk})");
+    }
+    assert_eq!(dir.entries(), ["big.bin"], "no temp files left");
+
+    // Arbitrary ranges, including the end and past the cap.
+    let mut c = client(addr);
+    for (offset, length) in [
+        (0u64, 1u64),
+        (12_345, 999_999),
+        (body.len() as u64 - 3, 10),
+        (body.len() as u64, 5),
+    ] {
+        let (size, bytes) = c.get_range("big.bin", offset, Some(length)).unwrap();
+        assert_eq!(size, body.len() as u64);
+        let end = (offset + length).min(size) as usize;
+        assert!(
+            bytes == body[offset as usize..end],
+            "range {offset}+{length}"
+        );
+    }
+    let (_, whole) = c.get_range("big.bin", 0, None).unwrap();
+    assert_eq!(whole.len(), MAX_CHUNK, "the server caps one answer");
+    let (_, huge) = c.get_range("big.bin", 1, Some(u64::MAX)).unwrap();
+    assert!(huge == body[1..1 + MAX_CHUNK]);
+}
+
+#[test]
+fn a_client_that_vanishes_mid_upload_leaves_nothing() {
+    let dir = TempDir::new("vanish");
+    fs::write(dir.path().join("keep.txt"), b"old").unwrap();
+    let addr = start(dir.path());
+
+    // 1. Pieces confirmed, then the connection drops before the last one.
+    let mut raw = Raw::connect(addr);
+    for (offset, name) in [(0, "new.bin"), (0, "keep.txt")] {
+        let mut msg = Vec::new();
+        encode_put(name, offset, false, &pseudo_random(1000, 3), &mut msg);
+        raw.stream.write_all(&msg).unwrap();
+        let a = raw.answer();
+        assert_eq!(
+            (a["received"].as_u64(), a["saved"].as_bool()),
+            (Some(1000), Some(false)),
+            "{a}"
+        );
+    }
+    // A new PUT at offset 0 dropped the first upload; the second is in progress.
+    let temps: Vec<String> = dir
+        .entries()
+        .into_iter()
+        .filter(|e| e.ends_with(".part"))
+        .collect();
+    assert_eq!(temps.len(), 1, "{:?}", dir.entries());
+    // Until the last piece, readers see the old file.
+    assert_eq!(fs::read(dir.path().join("keep.txt")).unwrap(), b"old");
+    drop(raw);
+    wait_until("the temp file is removed", || dir.entries() == ["keep.txt"]);
+    assert_eq!(fs::read(dir.path().join("keep.txt")).unwrap(), b"old");
+
+    // 2. Cut off in the middle of a piece's message.
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut msg = Vec::new();
+    encode_put("cut.bin", 0, false, &pseudo_random(100_000, 4), &mut msg);
+    s.write_all(&msg).unwrap();
+    encode_put(
+        "cut.bin",
+        100_000,
+        true,
+        &pseudo_random(100_000, 5),
+        &mut msg,
+    );
+    let half = msg.len() - 50_000;
+    s.write_all(&msg[..half]).unwrap();
+    s.shutdown(Shutdown::Both).unwrap();
+    drop(s);
+    wait_until("the cut upload is gone", || dir.entries() == ["keep.txt"]);
+
+    // 3. A failed piece (bad offset) ends the upload at once.
+    let mut raw = Raw::connect(addr);
+    let mut msg = Vec::new();
+    encode_put("gap.bin", 0, false, b"abc", &mut msg);
+    raw.stream.write_all(&msg).unwrap();
+    assert_eq!(raw.answer()["status"], "OK");
+    msg.clear();
+    encode_put("gap.bin", 10, true, b"def", &mut msg);
+    raw.stream.write_all(&msg).unwrap();
+    let err = error_message(&raw.answer());
+    assert!(err.contains("pieces must come in order"), "{err}");
+    assert_eq!(dir.entries(), ["keep.txt"]);
+    // The server is fine for everyone.
+    assert_eq!(client(addr).list().unwrap().len(), 1);
+}
+
+#[test]
+fn two_clients_put_different_files_at_the_same_time() {
+    let dir = TempDir::new("two");
+    let addr = start(dir.path());
+
+    // Interleaved by hand, piece by piece, on two connections.
+    let a = pseudo_random(300_000, 11);
+    let b = pseudo_random(250_000, 12);
+    let mut ca = Raw::connect(addr);
+    let mut cb = Raw::connect(addr);
+    let piece = 64 * 1024;
+    let mut offset = 0;
+    while offset < a.len().max(b.len()) {
+        for (raw, body, name) in [(&mut ca, &a, "a.bin"), (&mut cb, &b, "b.bin")] {
+            if offset >= body.len() {
+                continue;
+            }
+            let end = (offset + piece).min(body.len());
+            let mut msg = Vec::new();
+            encode_put(
+                name,
+                offset as u64,
+                end == body.len(),
+                &body[offset..end],
+                &mut msg,
+            );
+            raw.stream.write_all(&msg).unwrap();
+            let ans = raw.answer();
+            assert_eq!(ans["received"].as_u64(), Some(end as u64), "{ans}");
+            assert_eq!(ans["saved"].as_bool(), Some(end == body.len()));
+        }
+        offset += piece;
+    }
+    assert!(fs::read(dir.path().join("a.bin")).unwrap() == a);
+    assert!(fs::read(dir.path().join("b.bin")).unwrap() == b);
+
+    // And with the real client on two threads started together.
+    let start_line = Arc::new(Barrier::new(2));
+    let workers: Vec<_> = [("c.bin", 21u64), ("d.bin", 22)]
+        .into_iter()
+        .map(|(name, seed)| {
+            let start_line = Arc::clone(&start_line);
+            thread::spawn(move || {
+                let body = pseudo_random(3_000_000, seed);
+                let mut c = client(addr);
+                c.chunk = 100_000;
+                start_line.wait();
+                c.put(name, &mut &body[..], body.len() as u64, &mut |_, _| ())
+                    .unwrap();
+                body
+            })
+        })
+        .collect();
+    for (w, name) in workers.into_iter().zip(["c.bin", "d.bin"]) {
+        let body = w.join().unwrap();
+        assert!(fs::read(dir.path().join(name)).unwrap() == body, "{name}");
+    }
+    assert_eq!(dir.entries(), ["a.bin", "b.bin", "c.bin", "d.bin"]);
+}
+
+#[test]
+fn an_oversized_message_is_refused_and_the_connection_closed() {
+    let dir = TempDir::new("oversize");
+    let addr = start(dir.path());
+    let mut raw = Raw::connect(addr);
+    // A valid start of a PUT whose data never ends within the cap.
+    let mut writer = raw.stream.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        writer.write_all(br#"{"command":"PUT","name":"huge.bin","data":""#)?;
+        let block = vec![b'A'; 64 * 1024];
+        let mut sent = 0;
+        while sent < MAX_MESSAGE + 1024 * 1024 {
+            writer.write_all(&block)?;
+            sent += block.len();
+        }
+        writer.write_all(b"\"}\r\n\r\n")
+    });
+    let msg = error_message(&raw.answer());
+    assert!(
+        msg.contains(&format!("larger than the limit of {MAX_MESSAGE} bytes")),
+        "{msg}"
+    );
+    assert!(raw.closed(), "the server closes after refusing");
+    let _ = sender.join().unwrap(); // may fail once the server closes: fine
+    assert!(dir.entries().is_empty(), "{:?}", dir.entries());
+    // Others are served as usual.
+    assert!(client(addr).list().unwrap().is_empty());
+}
+
+#[test]
+fn garbage_does_not_hurt_the_server() {
+    let dir = TempDir::new("garbage");
+    fs::write(dir.path().join("halo.txt"), b"halo dunia\n").unwrap();
+    let addr = start(dir.path());
+
+    // Random bytes, then the delimiter: an ERROR answer, connection kept.
+    let mut raw = Raw::connect(addr);
+    let junk = pseudo_random(1024 * 1024, 99);
+    assert!(common::framing::find(&junk, b"\r\n\r\n").is_none());
+    raw.stream.write_all(&junk).unwrap();
+    raw.stream.write_all(b"\r\n\r\n").unwrap();
+    let msg = error_message(&raw.answer());
+    assert!(msg.starts_with("invalid JSON"), "{msg}");
+    assert_eq!(
+        raw.ask(r#"{"command":"LIST"}"#)["files"][0]["name"],
+        "halo.txt"
+    );
+
+    // Random bytes and a sudden close, several times over.
+    for seed in 0..5 {
+        let mut s = TcpStream::connect(addr).unwrap();
+        let _ = s.write_all(&pseudo_random(200_000, seed));
+        drop(s);
+    }
+    // Several requests in one write are answered in order.
+    let mut raw = Raw::connect(addr);
+    raw.stream
+        .write_all(b"{\"command\":\"LIST\"}\r\n\r\n{\"command\":\"GET\",\"name\":\"halo.txt\"}\r\n\r\n{\"command\":\"nope\"}\r\n\r\n")
+        .unwrap();
+    assert_eq!(raw.answer()["command"], "LIST");
+    assert_eq!(raw.answer()["data"], encode(b"halo dunia\n"));
+    assert!(error_message(&raw.answer()).contains("unknown command"));
+    assert_eq!(dir.entries(), ["halo.txt"]);
+}
+
+#[test]
+fn silent_and_truncating_clients_are_dropped() {
+    let dir = TempDir::new("silent");
+    let addr = start_with_timeout(dir.path(), Duration::from_millis(300));
+    let mut silent = Raw::connect(addr);
+    assert!(silent.closed(), "a silent client is timed out");
+    let mut half = Raw::connect(addr);
+    half.stream.write_all(br#"{"command":"LI"#).unwrap();
+    assert!(half.closed(), "a client stuck mid-message is timed out");
+    let mut fine = Raw::connect(addr);
+    assert_eq!(fine.ask(r#"{"command":"LIST"}"#)["status"], "OK");
+}
+
+#[test]
+fn client_programs_run_against_the_server() {
+    let dir = TempDir::new("programs");
+    let local = TempDir::new("programs-local");
+    let addr = start(dir.path());
+    let port = addr.port().to_string();
+    let run = |cmd, args: &[&str], body| {
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        all.extend(["--port".to_string(), port.clone()]);
+        programs::run(cmd, all, body)
+    };
+    let src = local.path().join("catatan.txt");
+    fs::write(&src, b"isi catatan\n").unwrap();
+    let out = local.path().join("out/copy.txt");
+
+    run(&programs::PUT, &[src.to_str().unwrap()], programs::put).unwrap();
+    run(
+        &programs::PUT,
+        &[src.to_str().unwrap(), "--name", "lain.txt"],
+        programs::put,
+    )
+    .unwrap();
+    assert_eq!(
+        fs::read(dir.path().join("lain.txt")).unwrap(),
+        b"isi catatan\n"
+    );
+    run(&programs::LIST, &[], programs::list).unwrap();
+    run(
+        &programs::GET,
+        &["catatan.txt", "--output", out.to_str().unwrap()],
+        programs::get,
+    )
+    .unwrap();
+    assert_eq!(fs::read(&out).unwrap(), b"isi catatan\n");
+    run(&programs::DELETE, &["catatan.txt"], programs::delete).unwrap();
+    assert_eq!(dir.entries(), ["lain.txt"]);
+
+    // Server errors come back as the server's message (printed `error: <message>`).
+    let missing = local.path().join("out/missing.txt");
+    match run(
+        &programs::GET,
+        &["catatan.txt", "--output", missing.to_str().unwrap()],
+        programs::get,
+    ) {
+        Err(Failure::Client(ClientError::Server(m))) => {
+            assert_eq!(m, "file not found: \"catatan.txt\"")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!missing.exists());
+    assert_eq!(local.entries(), ["catatan.txt", "out"]);
+    assert_eq!(
+        fs::read_dir(local.path().join("out")).unwrap().count(),
+        1,
+        "no temp file"
+    );
+    match run(&programs::DELETE, &["../x"], programs::delete) {
+        Err(Failure::Client(ClientError::Server(m))) => assert!(m.contains("'..'"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // A missing local file and a refused connection are local errors.
+    match run(&programs::PUT, &["/no/such/file"], programs::put) {
+        Err(Failure::Client(ClientError::App(e))) => {
+            assert_eq!(
+                e.to_string(),
+                "cannot read /no/such/file: no such file or directory"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    match programs::run(
+        &programs::LIST,
+        ["--port".to_string(), closed.to_string()],
+        programs::list,
+    ) {
+        Err(Failure::Client(ClientError::App(e))) => {
+            assert!(
+                e.to_string()
+                    .contains("connection refused (is the server running"),
+                "{e}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_server_answers_a_slow_writer_piece_by_piece() {
+    // One byte per write: framing must not depend on how TCP splits data.
+    let dir = TempDir::new("trickle");
+    fs::write(dir.path().join("halo.txt"), b"halo dunia\n").unwrap();
+    let addr = start(dir.path());
+    let mut raw = Raw::connect(addr);
+    raw.stream.set_nodelay(true).unwrap();
+    for b in br#"{"command":"GET","name":"halo.txt","offset":5,"length":5}"#
+        .iter()
+        .chain(b"\r\n\r\n")
+    {
+        raw.stream.write_all(&[*b]).unwrap();
+    }
+    let a = raw.answer();
+    assert_eq!(a["data"], encode(b"dunia"), "{a}");
+    assert_eq!(
+        (
+            a["size"].as_u64(),
+            a["offset"].as_u64(),
+            a["length"].as_u64()
+        ),
+        (Some(11), Some(5), Some(5))
+    );
+    let mut rest = [0u8; 1];
+    raw.stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    assert!(
+        raw.stream.read(&mut rest).is_err(),
+        "nothing more than one answer"
+    );
+}
