@@ -3,7 +3,9 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, IsTerminal, Read, Write};
+
+use crate::framing::FrameError;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -11,6 +13,40 @@ use std::time::{Duration, Instant};
 /// Buffer size for streaming file transfers: large enough that a loopback
 /// copy is not limited by system-call overhead, small enough to not matter.
 pub const COPY_BUF: usize = 256 * 1024;
+
+/// Sends exactly `len` bytes of `file` into `writer`, calling
+/// `on_progress(done)` every few megabytes.
+///
+/// Uses `std::io::copy`, which on Linux moves the bytes from the file to a
+/// socket inside the kernel (`sendfile`) instead of copying them through
+/// this program: several times faster for big files, same bytes on the wire.
+///
+/// # Errors
+/// [`FrameError::Truncated`] if the file is shorter than `len` (it shrank
+/// while being sent); [`FrameError::Io`] if reading or writing fails.
+pub fn send_file_bytes<W: Write>(
+    file: &mut File,
+    writer: &mut W,
+    len: u64,
+    mut on_progress: impl FnMut(u64),
+) -> Result<u64, FrameError> {
+    const STEP: u64 = 8 << 20;
+    let mut done = 0u64;
+    while done < len {
+        let want = STEP.min(len - done);
+        let n = io::copy(&mut Read::by_ref(file).take(want), writer)?;
+        if n == 0 {
+            return Err(FrameError::Truncated {
+                expected: Some(len),
+                got: done,
+            });
+        }
+        done += n;
+        on_progress(done);
+    }
+    writer.flush()?;
+    Ok(done)
+}
 
 /// Why a requested name was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

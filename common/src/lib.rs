@@ -5,6 +5,7 @@
 //!
 //! - [`chat`]: the chat protocol of Tugas 5 (request lines, JSON responses
 //!   written like Python's `json.dumps`, inbox and user types).
+//! - [`bench`]: reference speed, peak memory and medians for the benchmark programs.
 //! - [`cli`]: flags (`--help`, `--host`, `--port`, `--timeout`, ...) with
 //!   defaults shown in the help; no parser crate.
 //! - [`error`]: `error: <what>: <cause> (hint)` messages, exit codes 0/1/2,
@@ -30,6 +31,7 @@
 //! `path = "../common"`.
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod chat;
 pub mod cli;
 pub mod error;

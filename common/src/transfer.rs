@@ -32,7 +32,9 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 
-use crate::files::{resolve_in_dir, AtomicFile, Progress, ServeError, Summary, COPY_BUF};
+use crate::files::{
+    resolve_in_dir, send_file_bytes, AtomicFile, Progress, ServeError, Summary, COPY_BUF,
+};
 use crate::framing::{copy_exact, read_line, FrameError};
 
 /// Longest header or status line accepted (name included).
@@ -136,7 +138,7 @@ impl Status {
 ///
 /// # Errors
 /// If the file cannot be read (or shrinks while being sent) or the socket fails.
-pub fn send_file<W: Write + ?Sized>(
+pub fn send_file<W: Write>(
     w: &mut W,
     name: &str,
     file: &mut File,
@@ -148,9 +150,7 @@ pub fn send_file<W: Write + ?Sized>(
         size,
     }
     .write_to(w)?;
-    let n = copy_exact(file, w, size, COPY_BUF, |d| progress.update(d))?;
-    w.flush()?;
-    Ok(n)
+    send_file_bytes(file, w, size, |d| progress.update(d))
 }
 
 /// Serves one download request on `stream` from the folder `dir`: reads
@@ -205,8 +205,7 @@ pub fn serve_downloads(stream: TcpStream, dir: &Path) -> io::Result<()> {
         let size = file.metadata()?.len();
         log::info!("{peer}: sending {name} ({size} bytes)");
         Status::Ok(size.to_string()).write_to(&mut writer)?;
-        copy_exact(&mut file, &mut writer, size, COPY_BUF, |_| ())?;
-        writer.flush()?;
+        send_file_bytes(&mut file, &mut writer, size, |_| ())?;
         log::info!("{peer}: sent {name} ({size} bytes)");
     }
 }
