@@ -37,7 +37,7 @@ pub const INITIAL_RTO: Duration = Duration::from_millis(250);
 /// but a busy machine can stall a process for milliseconds).
 pub const MIN_RTO: Duration = Duration::from_millis(20);
 /// Largest retransmission timeout after backing off.
-pub const MAX_RTO: Duration = Duration::from_secs(2);
+pub const MAX_RTO: Duration = Duration::from_secs(1);
 /// A chunk is presumed lost once this many datagrams sent after it are acknowledged.
 pub const REORDER_THRESHOLD: u64 = 3;
 
@@ -519,6 +519,8 @@ impl<R: Read> Sender<'_, R> {
             return Ok(());
         }
         let now = Instant::now();
+        let before = self.highest_acked_tx;
+        let base_before = self.base;
         // Everything below `cumulative` arrived.
         while self.base < cumulative {
             let slot = self
@@ -548,6 +550,11 @@ impl<R: Read> Sender<'_, R> {
             if !resent {
                 self.rtt.sample(now - sent_at);
             }
+        }
+        if self.base != base_before || self.highest_acked_tx != before {
+            // The path delivers again: stop backing off even if every chunk
+            // acknowledged was a retransmission (no RTT sample from those).
+            self.rtt.reset_backoff();
         }
         // Early retransmission: a chunk sent well before one that has
         // arrived is lost (a late one would have beaten the ones after it).
@@ -608,6 +615,11 @@ impl RttEstimator {
     /// Doubles the timeout until the next sample.
     pub fn back_off(&mut self) {
         self.backoff = (self.backoff + 1).min(8);
+    }
+
+    /// Undoes [`RttEstimator::back_off`]: new data got through.
+    pub fn reset_backoff(&mut self) {
+        self.backoff = 0;
     }
 
     /// The current retransmission timeout.

@@ -1,0 +1,234 @@
+//! `udp_simple` and `udp_server` over real sockets, and the programs' flags
+//! and exit codes through the library (never by running the binaries).
+
+mod support;
+
+use std::net::UdpSocket;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use common::cli::CliError;
+use common::error::{exit_code, MainError};
+use support::TempDir;
+use tugas2::app;
+use tugas2::simple;
+
+#[test]
+fn three_numbers_arrive_as_three_datagrams_with_their_sender() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let printer = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let n = simple::print_datagrams(&server, Some(3), &mut out).unwrap();
+        (n, String::from_utf8(out).unwrap())
+    });
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let client_addr = client.local_addr().unwrap();
+    let mut sent = Vec::new();
+    let n = simple::send_numbers(&client, addr, 3, Duration::from_millis(20), &mut sent).unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(
+        String::from_utf8(sent).unwrap(),
+        format!(
+            "sent \"ini angka 1\" to {addr}\nsent \"ini angka 2\" to {addr}\nsent \"ini angka 3\" to {addr}\n"
+        )
+    );
+    let (got, printed) = printer.join().unwrap();
+    assert_eq!(got, 3);
+    assert_eq!(
+        printed,
+        format!(
+            "received \"ini angka 1\" from {client_addr}\nreceived \"ini angka 2\" from {client_addr}\nreceived \"ini angka 3\" from {client_addr}\n"
+        )
+    );
+}
+
+#[test]
+fn payload_is_exactly_the_text() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    simple::send_numbers(
+        &client,
+        server.local_addr().unwrap(),
+        2,
+        Duration::ZERO,
+        &mut Vec::new(),
+    )
+    .unwrap();
+    let mut buf = [0u8; 100];
+    let (n, _) = server.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"ini angka 1");
+    let (n, _) = server.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"ini angka 2");
+}
+
+#[test]
+fn sending_to_a_port_nobody_listens_on_is_not_an_error() {
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = format!("127.0.0.1:{port}").parse().unwrap();
+    let n =
+        simple::send_numbers(&client, to, 3, Duration::from_millis(5), &mut Vec::new()).unwrap();
+    assert_eq!(n, 3);
+}
+
+#[test]
+fn server_prints_binary_and_empty_datagrams_safely() {
+    let server = UdpSocket::bind("127.0.0.1:0").unwrap();
+    server
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.send_to(b"", addr).unwrap();
+    client.send_to(b"\x00\x1b[2J\xff", addr).unwrap();
+    client.send_to(&[b'a'; 5000], addr).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(
+        simple::print_datagrams(&server, Some(3), &mut out).unwrap(),
+        3
+    );
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("received \"\" from"), "{text}");
+    assert!(
+        lines[1].starts_with("received \"\\0\\u{1b}[2J\u{fffd}\""),
+        "{text}"
+    );
+    assert!(lines[2].ends_with("(5000 bytes)"), "{text}");
+    assert!(lines[2].len() < 300, "{text}");
+}
+
+fn parse(cmd: &common::cli::Command, args: &[&str]) -> Result<common::cli::Matches, CliError> {
+    cmd.parse(args.iter().map(|s| s.to_string()))
+}
+
+#[test]
+fn help_shows_every_flag_with_its_default() {
+    for (cmd, needles) in [
+        (
+            app::UDP_SIMPLE,
+            &[
+                "--count N",
+                "[default: 10]",
+                "--interval-ms MS",
+                "[default: 1000]",
+                "[default: 5005]",
+                "[default: 127.0.0.1]",
+            ][..],
+        ),
+        (
+            app::UDP_SERVER,
+            &["--host HOST", "--port PORT", "[default: 5005]"][..],
+        ),
+        (
+            app::UDP_FILECLIENT,
+            &[
+                "--file PATH",
+                "[default: bart.png]",
+                "--window N",
+                "[default: 128]",
+                "--timeout SECS",
+                "[default: 30]",
+            ][..],
+        ),
+        (
+            app::UDP_FILESERVER,
+            &[
+                "--output PATH",
+                "[default: data.out]",
+                "--timeout SECS",
+                "[default: 5005]",
+            ][..],
+        ),
+    ] {
+        let Err(CliError::Help(text)) = parse(&cmd, &["--help"]) else {
+            panic!("no help for {}", cmd.name)
+        };
+        for n in needles {
+            assert!(text.contains(n), "{} help lacks {n}:\n{text}", cmd.name);
+        }
+        assert_eq!(
+            exit_code(Err(CliError::Help(text).into())),
+            ExitCode::SUCCESS
+        );
+    }
+}
+
+#[test]
+fn bad_flags_and_values_are_usage_errors() {
+    let bad = parse(&app::UDP_SIMPLE, &["--bogus"]).unwrap_err();
+    assert!(matches!(&bad, CliError::Usage(m) if m.contains("unrecognized flag --bogus")));
+    assert_eq!(exit_code(Err(bad.into())), ExitCode::from(2));
+
+    let m = parse(&app::UDP_SIMPLE, &["--count", "many"]).unwrap();
+    let e = app::run_udp_simple(&m).unwrap_err();
+    assert!(
+        matches!(&e, MainError::Cli(CliError::Usage(s)) if s.contains("--count")),
+        "{e}"
+    );
+
+    let m = parse(&app::UDP_FILECLIENT, &["--window", "0"]).unwrap();
+    let e = app::run_udp_fileclient(&m).unwrap_err();
+    assert!(
+        matches!(&e, MainError::Cli(CliError::Usage(s)) if s.contains("--window")),
+        "{e}"
+    );
+    assert_eq!(exit_code(Err(e)), ExitCode::from(2));
+
+    let m = parse(&app::UDP_FILESERVER, &["--port", "99999"]).unwrap();
+    let e = app::run_udp_fileserver(&m).unwrap_err();
+    assert!(matches!(e, MainError::Cli(CliError::Usage(_))), "{e}");
+}
+
+#[test]
+fn runtime_failures_are_one_line_errors_with_exit_1() {
+    let dir = TempDir::new("flags");
+    // A missing file.
+    let missing = dir.path().join("nope.png");
+    let m = parse(&app::UDP_FILECLIENT, &["--file", missing.to_str().unwrap()]).unwrap();
+    let e = app::run_udp_fileclient(&m).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("no such file"), "{text}");
+    assert!(text.contains("--file"), "{text}");
+    assert_eq!(exit_code(Err(e)), ExitCode::from(1));
+
+    // A receiver that never answers: the program gives up after --timeout.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let m = parse(&app::UDP_FILECLIENT, &["--port", &port, "--timeout", "0.5"]).unwrap();
+    let e = app::run_udp_fileclient(&m).unwrap_err();
+    assert!(e.to_string().contains("giving up"), "{e}");
+    assert_eq!(exit_code(Err(e)), ExitCode::from(1));
+
+    // A taken port.
+    let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let m = parse(&app::UDP_SERVER, &["--port", &port]).unwrap();
+    let e = app::run_udp_server(&m).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("address already in use"), "{text}");
+    assert!(text.contains("is another server running"), "{text}");
+    assert_eq!(exit_code(Err(e)), ExitCode::from(1));
+}
+
+#[test]
+fn the_default_file_is_the_shipped_bart_png() {
+    let m = parse(&app::UDP_FILECLIENT, &[]).unwrap();
+    let path = app::file_to_send(&m);
+    assert!(path.ends_with("bart.png"), "{path:?}");
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let m = parse(&app::UDP_FILECLIENT, &["--file", "other.png"]).unwrap();
+    assert_eq!(app::file_to_send(&m), std::path::PathBuf::from("other.png"));
+}
