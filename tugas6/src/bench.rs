@@ -1,0 +1,796 @@
+//! Tugas 7: load-testing the server with ApacheBench (`ab`), reading ab's
+//! report, and showing the results as a table and an SVG chart.
+//!
+//! `ab -n N -c C URL` sends N requests in total, keeping C of them in
+//! flight at any moment (C simulated users, each sending its next request
+//! as soon as its previous one is answered). With `-k` each user keeps its
+//! connection open (HTTP keep-alive); without it every request opens and
+//! closes a connection of its own.
+
+use std::fmt::Write as _;
+use std::io;
+use std::process::Command;
+use std::time::Duration;
+
+use common::cli::{self, CliError, Flag, Matches};
+use common::error::AppError;
+use common::net::{self, ServeOptions};
+
+/// The bench program's flags.
+pub const BENCH: cli::Command = cli::Command {
+    name: "bench",
+    about:
+        "Tugas 7: runs the Tugas 6 server on a free port, loads it with ab at several \
+            concurrency levels with and without keep-alive, prints a table and writes an SVG chart.",
+    args: "",
+    flags: &[
+        Flag::value("requests", "N", "50000", "requests per ab run (ab -n)"),
+        Flag::value(
+            "concurrency",
+            "LIST",
+            "1,10,100,1000",
+            "concurrency levels, comma-separated (ab -c)",
+        ),
+        Flag::value(
+            "runs",
+            "N",
+            "3",
+            "runs per setting; the table shows medians",
+        ),
+        Flag::value(
+            "compare",
+            "[NAME=]URL",
+            "",
+            "also load this server (e.g. nginx=http://127.0.0.1:8080/); repeatable",
+        ),
+        Flag::value("output", "PATH", "bench.svg", "where to write the chart"),
+        Flag::value("timeout", "SECS", "30", "ab's per-request timeout (ab -s)"),
+    ],
+};
+
+/// What [`run_bench`] does, from the flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchConfig {
+    /// ab -n for each run.
+    pub requests: u64,
+    /// ab -c values, in order.
+    pub levels: Vec<u64>,
+    /// Runs per setting.
+    pub runs: usize,
+    /// Reference servers: (name, URL).
+    pub compare: Vec<(String, String)>,
+    /// Chart file.
+    pub output: String,
+    /// ab -s.
+    pub timeout_secs: u64,
+}
+
+impl BenchConfig {
+    /// Reads the flags.
+    ///
+    /// # Errors
+    /// A usage error for a value that is not a positive number, an empty
+    /// concurrency list, a concurrency above the request count, or a
+    /// `--compare` value that is not an `http://` URL.
+    pub fn from_matches(m: &Matches) -> Result<BenchConfig, CliError> {
+        let positive = |name: &str| -> Result<u64, CliError> {
+            match m.parse::<u64>(name)? {
+                0 => Err(CliError::Usage(format!("--{name} must be at least 1"))),
+                n => Ok(n),
+            }
+        };
+        let requests = positive("requests")?;
+        let mut levels = Vec::new();
+        for part in m.value("concurrency").split(',') {
+            let c: u64 = part.trim().parse().map_err(|_| {
+                CliError::Usage(format!(
+                    "invalid value '{part}' in --concurrency: expected numbers like 1,10,100"
+                ))
+            })?;
+            if c == 0 || c > requests {
+                return Err(CliError::Usage(format!(
+                    "concurrency {c} must be between 1 and --requests ({requests})"
+                )));
+            }
+            levels.push(c);
+        }
+        let mut compare = Vec::new();
+        for value in m.values("compare") {
+            let (name, url) = match value.split_once('=') {
+                Some((name, url)) if !name.contains("://") => (name.to_string(), url.to_string()),
+                _ => (label_of(value), value.to_string()),
+            };
+            if !url.starts_with("http://") {
+                return Err(CliError::Usage(format!(
+                    "invalid --compare '{value}': expected [NAME=]http://HOST:PORT/PATH (ab speaks plain http)"
+                )));
+            }
+            compare.push((name, url));
+        }
+        Ok(BenchConfig {
+            requests,
+            levels,
+            runs: positive("runs")? as usize,
+            compare,
+            output: m.value("output").to_string(),
+            timeout_secs: positive("timeout")?,
+        })
+    }
+}
+
+/// A short name for a URL: its host and port.
+fn label_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest).to_string()
+}
+
+/// The load average from /proc/loadavg ("0.52 0.40 0.31"), if there is one.
+pub fn load_average() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    Some(
+        text.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+/// Runs the whole benchmark: starts the server in-process on a free port,
+/// runs ab against it (and each `--compare` server) at every concurrency
+/// level, without and with keep-alive, prints the table to stdout and
+/// writes the chart.
+///
+/// # Errors
+/// If ab is missing or fails, a server cannot be reached, or the chart
+/// cannot be written.
+pub fn run_bench(config: &BenchConfig) -> Result<Vec<Row>, AppError> {
+    let version = check_ab()?;
+    crate::limits::raise_open_files_limit();
+    // A log line per request would measure the terminal, not the server.
+    if std::env::var_os("RUST_LOG").is_none() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
+    let listener = net::bind("127.0.0.1", 0)?;
+    let opts = ServeOptions {
+        timeout: Duration::from_secs(30),
+        max_connections: 20_000,
+        nodelay: true,
+    };
+    let addr = crate::spawn_server(listener, opts)
+        .map_err(|e| AppError::io("cannot start the server", &e))?;
+    let mut targets = vec![("tugas6".to_string(), format!("http://{addr}/"))];
+    targets.extend(config.compare.iter().cloned());
+
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load_before = load_average().unwrap_or_else(|| "?".into());
+    eprintln!("{version}; {cpus} CPUs; load average {load_before}");
+    for (name, url) in &targets {
+        // Warm-up, and a clear error now if a --compare server is not there.
+        let warm = run_ab(
+            url,
+            2000.min(config.requests),
+            10,
+            false,
+            config.timeout_secs,
+        )?;
+        eprintln!(
+            "{name} at {url}: warm-up {:.0} requests/s",
+            warm.requests_per_sec
+        );
+    }
+
+    let mut rows = Vec::new();
+    for keep_alive in [false, true] {
+        for &c in &config.levels {
+            let mut runs: Vec<Vec<AbReport>> = vec![Vec::new(); targets.len()];
+            // Targets take turns within each round, so a burst of load from
+            // something else on the machine hits them alike.
+            for round in 0..config.runs {
+                for (i, (name, url)) in targets.iter().enumerate() {
+                    let r = run_ab(url, config.requests, c, keep_alive, config.timeout_secs)?;
+                    eprintln!(
+                        "  {name:<10} -c {c:<5}{} run {}: {:>8.0} requests/s, {} failed",
+                        if keep_alive { " -k" } else { "   " },
+                        round + 1,
+                        r.requests_per_sec,
+                        r.failed
+                    );
+                    runs[i].push(r);
+                }
+            }
+            for ((name, _), reports) in targets.iter().zip(&runs) {
+                rows.push(Row::from_runs(name, keep_alive, c, reports));
+            }
+        }
+    }
+    let load_after = load_average().unwrap_or_else(|| "?".into());
+
+    println!(
+        "ab -n {} at each setting, median of {} runs; {cpus} CPUs; load average before {load_before}, after {load_after}",
+        config.requests, config.runs
+    );
+    for (name, url) in &targets {
+        println!("  {name}: {url}");
+    }
+    println!();
+    print!("{}", table(&rows));
+
+    let mut series = Vec::new();
+    for (t, (name, _)) in targets.iter().enumerate() {
+        for keep_alive in [false, true] {
+            series.push(Series {
+                label: format!("{name}{}", if keep_alive { " (-k)" } else { "" }),
+                points: rows
+                    .iter()
+                    .filter(|r| r.target == *name && r.keep_alive == keep_alive)
+                    .map(|r| (r.concurrency, r.requests_per_sec))
+                    .collect(),
+                dashed: keep_alive,
+                color: t,
+            });
+        }
+    }
+    let subtitle = format!(
+        "ab -n {}, median of {} runs, {cpus} CPUs, load {load_before} -> {load_after}; dashed: keep-alive (-k)",
+        config.requests, config.runs
+    );
+    let svg = svg_chart(
+        "Tugas 6 HTTP server under ab: requests/s by concurrency",
+        &subtitle,
+        &config.levels,
+        &series,
+    );
+    std::fs::write(&config.output, svg)
+        .map_err(|e| AppError::io(format!("cannot write {}", config.output), &e))?;
+    println!("\nchart written to {}", config.output);
+    Ok(rows)
+}
+
+/// How to get `ab` when it is missing.
+pub const INSTALL_HINT: &str = "ab is part of Apache's tools: Debian/Ubuntu: \
+     sudo apt-get install apache2-utils; Fedora/RHEL: sudo dnf install httpd-tools; \
+     Arch: sudo pacman -S apache; macOS: ab comes with the system";
+
+/// The figures this program takes from one ab report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AbReport {
+    /// "Complete requests".
+    pub complete: u64,
+    /// "Failed requests" (connect, receive, length or exception errors).
+    pub failed: u64,
+    /// "Non-2xx responses" (0 when ab does not print the line).
+    pub non_2xx: u64,
+    /// "Requests per second".
+    pub requests_per_sec: f64,
+    /// The first "Time per request" (mean time one user waits for one
+    /// answer), in milliseconds.
+    pub mean_ms: f64,
+    /// 99% of the requests were served within this many milliseconds.
+    pub p99_ms: f64,
+}
+
+/// Reads the figures out of ab's text report.
+///
+/// # Errors
+/// A message naming the first line that is missing; ab prints all of them
+/// for every completed run, so a missing one means ab stopped early.
+pub fn parse_ab_report(text: &str) -> Result<AbReport, String> {
+    let field = |label: &str| -> Option<&str> {
+        text.lines()
+            .find_map(|l| l.trim_start().strip_prefix(label))
+            .and_then(|rest| rest.split_whitespace().next())
+    };
+    let num = |label: &str| -> Result<f64, String> {
+        field(label)
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| format!("ab's report has no \"{label}\" line"))
+    };
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("99%"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|v| v.parse::<f64>().ok())
+        .ok_or_else(|| "ab's report has no 99% line in its percentile table".to_string())?;
+    Ok(AbReport {
+        complete: num("Complete requests:")? as u64,
+        failed: num("Failed requests:")? as u64,
+        non_2xx: field("Non-2xx responses:")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+        requests_per_sec: num("Requests per second:")?,
+        mean_ms: num("Time per request:")?,
+        p99_ms: p99,
+    })
+}
+
+/// Checks that `ab` can be run; returns its version line.
+///
+/// # Errors
+/// An [`AppError`] with [`INSTALL_HINT`] when ab is not installed.
+pub fn check_ab() -> Result<String, AppError> {
+    match Command::new("ab").arg("-V").output() {
+        Ok(out) => Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or("ab")
+            .trim()
+            .to_string()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(AppError::new("cannot run ab", "it is not installed").hint(INSTALL_HINT))
+        }
+        Err(e) => Err(AppError::io("cannot run ab", &e)),
+    }
+}
+
+/// Runs `ab -r -q -n requests -c concurrency [-k] -s timeout url` and reads
+/// its report. `-r` keeps ab going after a failed request so failures are
+/// counted rather than ending the run.
+///
+/// Start the program with a raised open-files limit
+/// ([`crate::limits::raise_open_files_limit`]): ab inherits it, and at
+/// `-c 1000` it needs more than 1024 descriptors.
+///
+/// # Errors
+/// If ab cannot start, exits with an error, or prints no report.
+pub fn run_ab(
+    url: &str,
+    requests: u64,
+    concurrency: u64,
+    keep_alive: bool,
+    timeout_secs: u64,
+) -> Result<AbReport, AppError> {
+    let mut cmd = Command::new("ab");
+    cmd.args(["-r", "-q", "-n", &requests.to_string()])
+        .args(["-c", &concurrency.to_string()])
+        .args(["-s", &timeout_secs.to_string()]);
+    if keep_alive {
+        cmd.arg("-k");
+    }
+    cmd.arg(url);
+    let what = format!(
+        "ab -n {requests} -c {concurrency}{} {url}",
+        if keep_alive { " -k" } else { "" }
+    );
+    let out = cmd.output().map_err(|e| {
+        let err = AppError::io(format!("cannot run {what}"), &e);
+        if e.kind() == io::ErrorKind::NotFound {
+            err.hint(INSTALL_HINT)
+        } else {
+            err
+        }
+    })?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        return Err(AppError::new(
+            what,
+            format!(
+                "ab failed ({}): {}",
+                out.status,
+                last.unwrap_or("no message").trim()
+            ),
+        ));
+    }
+    parse_ab_report(&stdout).map_err(|e| AppError::new(what, e))
+}
+
+/// One line of the results table: a target at one setting, summarised over
+/// several runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Which server (`tugas6`, `nginx`, ...).
+    pub target: String,
+    /// Whether ab ran with `-k`.
+    pub keep_alive: bool,
+    /// ab's `-c`.
+    pub concurrency: u64,
+    /// Median requests per second over the runs.
+    pub requests_per_sec: f64,
+    /// Median mean latency (ms).
+    pub mean_ms: f64,
+    /// Median 99th percentile latency (ms).
+    pub p99_ms: f64,
+    /// Failed requests, summed over the runs.
+    pub failed: u64,
+    /// Non-2xx responses, summed over the runs.
+    pub non_2xx: u64,
+    /// Requests completed, summed over the runs.
+    pub complete: u64,
+}
+
+impl Row {
+    /// Summarises several runs of one setting (medians and sums).
+    ///
+    /// # Panics
+    /// If `runs` is empty.
+    pub fn from_runs(target: &str, keep_alive: bool, concurrency: u64, runs: &[AbReport]) -> Row {
+        assert!(!runs.is_empty(), "no runs to summarise");
+        Row {
+            target: target.to_string(),
+            keep_alive,
+            concurrency,
+            requests_per_sec: median(runs.iter().map(|r| r.requests_per_sec)),
+            mean_ms: median(runs.iter().map(|r| r.mean_ms)),
+            p99_ms: median(runs.iter().map(|r| r.p99_ms)),
+            failed: runs.iter().map(|r| r.failed).sum(),
+            non_2xx: runs.iter().map(|r| r.non_2xx).sum(),
+            complete: runs.iter().map(|r| r.complete).sum(),
+        }
+    }
+}
+
+/// The median (mean of the middle two for an even count); 0 when empty.
+pub fn median(values: impl Iterator<Item = f64>) -> f64 {
+    let mut v: Vec<f64> = values.collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
+/// The results as a plain-text table, one row per target and setting, with
+/// each reference's requests/s also given as a share of the first target's.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<12} {:>10} {:>6} {:>11} {:>10} {:>9} {:>7} {:>8} {:>9}",
+        "server",
+        "keep-alive",
+        "-c",
+        "requests/s",
+        "mean ms",
+        "p99 ms",
+        "failed",
+        "non-2xx",
+        "vs first"
+    );
+    for row in rows {
+        let first = rows
+            .iter()
+            .find(|r| r.keep_alive == row.keep_alive && r.concurrency == row.concurrency);
+        let share = match first {
+            Some(f) if f.requests_per_sec > 0.0 => {
+                format!("{:.0}%", 100.0 * row.requests_per_sec / f.requests_per_sec)
+            }
+            _ => "-".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<12} {:>10} {:>6} {:>11.0} {:>10.3} {:>9.0} {:>7} {:>8} {:>9}",
+            row.target,
+            if row.keep_alive { "yes (-k)" } else { "no" },
+            row.concurrency,
+            row.requests_per_sec,
+            row.mean_ms,
+            row.p99_ms,
+            row.failed,
+            row.non_2xx,
+            share
+        );
+    }
+    out
+}
+
+/// One line of the chart.
+#[derive(Debug, Clone)]
+pub struct Series {
+    /// Legend text.
+    pub label: String,
+    /// (concurrency, requests/s), in the order of the x axis.
+    pub points: Vec<(u64, f64)>,
+    /// Drawn dashed (used for keep-alive runs).
+    pub dashed: bool,
+    /// Colour number: lines of one server share a colour.
+    pub color: usize,
+}
+
+const COLORS: [&str; 6] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
+];
+
+/// A line chart of requests/s against concurrency as a standalone SVG
+/// document. The x axis has one evenly spaced tick per concurrency level
+/// (1, 10, 100, 1000 are a log scale); the y axis starts at 0.
+pub fn svg_chart(title: &str, subtitle: &str, levels: &[u64], series: &[Series]) -> String {
+    const W: f64 = 760.0;
+    const H: f64 = 460.0;
+    const LEFT: f64 = 80.0;
+    const RIGHT: f64 = 230.0;
+    const TOP: f64 = 70.0;
+    const BOTTOM: f64 = 60.0;
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max);
+    let (step, top) = nice_axis(max);
+    let x_of = |c: u64| -> f64 {
+        let i = levels.iter().position(|&l| l == c).unwrap_or(0) as f64;
+        let n = (levels.len().max(2) - 1) as f64;
+        LEFT + plot_w * i / n
+    };
+    let y_of = |v: f64| TOP + plot_h * (1.0 - v / top);
+
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="13">"#
+    );
+    let _ = writeln!(s, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{LEFT}" y="28" font-size="17" font-weight="bold">{}</text>"#,
+        xml_escape(title)
+    );
+    let _ = writeln!(
+        s,
+        r##"<text x="{LEFT}" y="50" fill="#555">{}</text>"##,
+        xml_escape(subtitle)
+    );
+    // Horizontal grid lines with their values.
+    let mut v = 0.0;
+    while v <= top + step / 2.0 {
+        let y = y_of(v);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            LEFT + plot_w,
+            LEFT - 8.0,
+            y + 4.0,
+            thousands(v)
+        );
+        v += step;
+    }
+    for &c in levels {
+        let x = x_of(c);
+        let _ = writeln!(
+            s,
+            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{c}</text>"##,
+            TOP + plot_h,
+            TOP + plot_h + 20.0
+        );
+    }
+    let _ = writeln!(
+        s,
+        r#"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="black"/>"#
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">concurrency (ab -c)</text>"#,
+        LEFT + plot_w / 2.0,
+        H - 15.0
+    );
+    let _ = writeln!(
+        s,
+        r#"<text transform="translate(20 {:.1}) rotate(-90)" text-anchor="middle">requests per second</text>"#,
+        TOP + plot_h / 2.0
+    );
+    for (i, line) in series.iter().enumerate() {
+        let color = COLORS[line.color % COLORS.len()];
+        let dash = if line.dashed {
+            r#" stroke-dasharray="7 4""#
+        } else {
+            ""
+        };
+        let pts: Vec<String> = line
+            .points
+            .iter()
+            .map(|&(c, v)| format!("{:.1},{:.1}", x_of(c), y_of(v)))
+            .collect();
+        let _ = writeln!(
+            s,
+            r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2.5"{dash}/>"#,
+            pts.join(" ")
+        );
+        for &(c, v) in &line.points {
+            let _ = writeln!(
+                s,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="4" fill="{color}"><title>{}: -c {c}: {:.0} requests/s</title></circle>"#,
+                x_of(c),
+                y_of(v),
+                xml_escape(&line.label),
+                v
+            );
+        }
+        let ly = TOP + 10.0 + 24.0 * i as f64;
+        let lx = LEFT + plot_w + 20.0;
+        let _ = writeln!(
+            s,
+            r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="2.5"{dash}/><text x="{:.1}" y="{:.1}">{}</text>"#,
+            lx + 28.0,
+            lx + 36.0,
+            ly + 4.0,
+            xml_escape(&line.label)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// A grid step of 1, 2 or 5 times a power of ten giving about five lines,
+/// and the axis top (a multiple of the step at or above `max`).
+fn nice_axis(max: f64) -> (f64, f64) {
+    if max <= 0.0 || !max.is_finite() {
+        return (1.0, 5.0);
+    }
+    let rough = max / 5.0;
+    let pow = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * pow)
+        .find(|s| *s >= rough)
+        .unwrap_or(10.0 * pow);
+    (step, (max / step).ceil() * step)
+}
+
+/// 12345.0 as "12,345".
+fn thousands(v: f64) -> String {
+    let digits = format!("{:.0}", v);
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real report from `ab -n 1000 -c 10 http://127.0.0.1:10001/`
+    /// (ApacheBench 2.3), trimmed of its banner.
+    const REPORT: &str = "\
+Server Software:        progjar-rust
+Server Hostname:        127.0.0.1
+Server Port:            10001
+
+Document Path:          /
+Document Length:        20 bytes
+
+Concurrency Level:      10
+Time taken for tests:   0.081 seconds
+Complete requests:      1000
+Failed requests:        3
+   (Connect: 0, Receive: 0, Length: 3, Exceptions: 0)
+Non-2xx responses:      7
+Total transferred:      175000 bytes
+HTML transferred:       20000 bytes
+Requests per second:    12345.67 [#/sec] (mean)
+Time per request:       0.810 [ms] (mean)
+Time per request:       0.081 [ms] (mean, across all concurrent requests)
+Transfer rate:          2109.88 [Kbytes/sec] received
+
+Percentage of the requests served within a certain time (ms)
+  50%      1
+  66%      1
+  75%      1
+  80%      1
+  90%      1
+  95%      1
+  98%      2
+  99%      3
+ 100%      4 (longest request)
+";
+
+    #[test]
+    fn reads_the_figures() {
+        let r = parse_ab_report(REPORT).unwrap();
+        assert_eq!(
+            r,
+            AbReport {
+                complete: 1000,
+                failed: 3,
+                non_2xx: 7,
+                requests_per_sec: 12345.67,
+                mean_ms: 0.81,
+                p99_ms: 3.0,
+            }
+        );
+        let without_non2xx = REPORT.replace("Non-2xx responses:      7\n", "");
+        assert_eq!(parse_ab_report(&without_non2xx).unwrap().non_2xx, 0);
+    }
+
+    #[test]
+    fn a_cut_report_is_an_error() {
+        let cut = &REPORT[..REPORT.find("Requests per second").unwrap()];
+        let err = parse_ab_report(cut).unwrap_err();
+        assert!(err.contains("99%"), "{err}");
+        let no_rps = REPORT.replace("Requests per second", "Requests per fortnight");
+        let err = parse_ab_report(&no_rps).unwrap_err();
+        assert_eq!(err, "ab's report has no \"Requests per second:\" line");
+    }
+
+    #[test]
+    fn medians_and_sums() {
+        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
+        assert_eq!(median([4.0, 1.0, 2.0, 3.0].into_iter()), 2.5);
+        let r = parse_ab_report(REPORT).unwrap();
+        let faster = AbReport {
+            requests_per_sec: 20000.0,
+            ..r
+        };
+        let row = Row::from_runs("tugas6", true, 10, &[r, faster, r]);
+        assert_eq!(row.requests_per_sec, 12345.67);
+        assert_eq!((row.failed, row.non_2xx, row.complete), (9, 21, 3000));
+        let t = table(&[
+            row.clone(),
+            Row {
+                target: "nginx".into(),
+                requests_per_sec: row.requests_per_sec * 2.0,
+                ..row
+            },
+        ]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(
+            lines[1].starts_with("tugas6") && lines[1].ends_with("100%"),
+            "{t}"
+        );
+        assert!(
+            lines[2].starts_with("nginx") && lines[2].ends_with("200%"),
+            "{t}"
+        );
+        assert!(
+            lines[1].contains("yes (-k)") && lines[1].contains("12346"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn axis_and_numbers() {
+        assert_eq!(nice_axis(18_500.0), (5000.0, 20_000.0));
+        assert_eq!(nice_axis(93.0), (20.0, 100.0));
+        assert_eq!(nice_axis(0.0), (1.0, 5.0));
+        assert_eq!(thousands(1234567.0), "1,234,567");
+        assert_eq!(thousands(999.0), "999");
+    }
+
+    #[test]
+    fn chart_is_svg_with_every_point() {
+        let levels = [1, 10, 100, 1000];
+        let series = vec![
+            Series {
+                label: "tugas6 <close>".into(),
+                points: levels.iter().map(|&c| (c, 1000.0 * c as f64)).collect(),
+                dashed: false,
+                color: 0,
+            },
+            Series {
+                label: "nginx -k".into(),
+                points: vec![(1, 5.0), (1000, 7.0)],
+                dashed: true,
+                color: 1,
+            },
+        ];
+        let svg = svg_chart("t & t", "sub", &levels, &series);
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        assert!(svg.trim_end().ends_with("</svg>"));
+        assert_eq!(svg.matches("<polyline").count(), 2);
+        assert_eq!(svg.matches("<circle").count(), 6);
+        assert!(svg.contains("tugas6 &lt;close&gt;"));
+        assert!(svg.contains("t &amp; t"));
+        assert!(svg.contains("stroke-dasharray"));
+        // The biggest value sits on the top grid line: y == TOP (70).
+        assert!(svg.contains(r#"cy="70.0""#), "{svg}");
+        assert!(svg.contains(">1,000,000<"));
+    }
+}
