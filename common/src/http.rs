@@ -411,6 +411,23 @@ impl Response {
     /// clear it between responses.
     pub fn encode_into(&self, out: &mut Vec<u8>, version: &str, head_only: bool, keep_alive: bool) {
         out.reserve(160 + self.body.len());
+        self.encode_head_into(out, version, self.body.len() as u64, keep_alive);
+        if !head_only {
+            out.extend_from_slice(&self.body);
+        }
+    }
+
+    /// Appends only the head (status line, headers, blank line) to `out`,
+    /// announcing `content_length` body bytes. For a body the caller sends
+    /// itself, such as a large file streamed from disk; `self.body` is
+    /// ignored.
+    pub fn encode_head_into(
+        &self,
+        out: &mut Vec<u8>,
+        version: &str,
+        content_length: u64,
+        keep_alive: bool,
+    ) {
         out.extend_from_slice(version.as_bytes());
         out.push(b' ');
         push_u64(out, u64::from(self.status));
@@ -421,7 +438,7 @@ impl Response {
         out.extend_from_slice(b"\r\nServer: ");
         out.extend_from_slice(SERVER_NAME.as_bytes());
         out.extend_from_slice(b"\r\nContent-Length: ");
-        push_u64(out, self.body.len() as u64);
+        push_u64(out, content_length);
         out.extend_from_slice(if keep_alive {
             b"\r\nConnection: keep-alive\r\n"
         } else {
@@ -434,9 +451,6 @@ impl Response {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        if !head_only {
-            out.extend_from_slice(&self.body);
-        }
     }
 
     /// Writes the whole response in one `write_all` (see
@@ -455,6 +469,23 @@ impl Response {
         self.encode_into(&mut out, version, head_only, keep_alive);
         w.write_all(&out)?;
         w.flush()
+    }
+
+    /// Writes only the head (see [`Response::encode_head_into`]) announcing
+    /// `content_length` bytes, which the caller then writes itself.
+    ///
+    /// # Errors
+    /// The socket's write error.
+    pub fn write_head_to<W: Write + ?Sized>(
+        &self,
+        w: &mut W,
+        version: &str,
+        content_length: u64,
+        keep_alive: bool,
+    ) -> io::Result<()> {
+        let mut out = Vec::with_capacity(256);
+        self.encode_head_into(&mut out, version, content_length, keep_alive);
+        w.write_all(&out)
     }
 }
 
@@ -796,6 +827,25 @@ mod tests {
         assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"), "{text}");
         assert!(text.contains("\r\nContent-Length: 23\r\nConnection: keep-alive\r\n"));
         assert!(text.ends_with("\r\n\r\n"), "HEAD sends no body: {text}");
+    }
+
+    #[test]
+    fn head_alone_announces_the_given_length() {
+        let mut out = Vec::new();
+        Response::new(200)
+            .with_header("Content-Type", "image/png")
+            .write_head_to(&mut out, "HTTP/1.1", 123_456_789, true)
+            .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(
+            text.contains("\r\nContent-Length: 123456789\r\nConnection: keep-alive\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\r\nContent-Type: image/png\r\n\r\n"),
+            "{text}"
+        );
     }
 
     #[test]
