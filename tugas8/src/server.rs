@@ -28,6 +28,11 @@ pub const LINGER_MAX_BYTES: usize = 4 << 20;
 /// Longest time spent in [`linger`].
 pub const LINGER_TIME: Duration = Duration::from_secs(2);
 
+/// Files up to this size are read into memory and sent with their head in
+/// one write; larger ones are streamed from disk (the kernel's sendfile on
+/// Linux), so a big file never sits in memory.
+pub const IN_MEMORY_FILE_MAX: u64 = 256 * 1024;
+
 /// The methods this server implements; any other is answered 501.
 pub const ALLOWED_METHODS: &str = "GET, HEAD, POST";
 
@@ -86,6 +91,9 @@ type Conn<'a> = BufReader<DeadlineReader<'a>>;
 /// What to send back for one request.
 struct Answer {
     response: Response,
+    /// A large file sent after the head instead of `response.body`, and
+    /// its length.
+    file: Option<(fs::File, u64)>,
     /// The body was not read to its end, or the framing is in doubt: the
     /// connection closes after this answer.
     close: bool,
@@ -95,6 +103,7 @@ impl Answer {
     fn ok(response: Response) -> Answer {
         Answer {
             response,
+            file: None,
             close: false,
         }
     }
@@ -102,9 +111,46 @@ impl Answer {
     /// An error page after which the connection closes.
     fn fatal(status: u16, detail: &str) -> Answer {
         Answer {
-            response: error_response(status, detail),
             close: true,
+            ..Answer::ok(error_response(status, detail))
         }
+    }
+
+    /// Writes the answer: head and body in one write, or the head and then
+    /// the file streamed from disk.
+    fn write(
+        self,
+        stream: &TcpStream,
+        version: &str,
+        head_only: bool,
+        keep_alive: bool,
+    ) -> io::Result<()> {
+        let Some((file, len)) = self.file else {
+            return self
+                .response
+                .write_to(&mut &*stream, version, head_only, keep_alive);
+        };
+        self.response
+            .write_head_to(&mut &*stream, version, len, keep_alive)?;
+        if head_only {
+            return Ok(());
+        }
+        let sent = io::copy(&mut file.take(len), &mut &*stream)?;
+        if sent != len {
+            // The file shrank while being sent: the client cannot be told
+            // any more, so the connection must end here.
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("file ended after {sent} of {len} bytes"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn body_len(&self) -> u64 {
+        self.file
+            .as_ref()
+            .map_or(self.response.body.len() as u64, |(_, len)| *len)
     }
 }
 
@@ -181,14 +227,13 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, config: &Config) -
             req.target,
             req.version,
             answer.response.status,
-            answer.response.body.len()
+            answer.body_len()
         );
         let head_only = req.method == "HEAD";
-        answer
-            .response
-            .write_to(&mut &stream, &req.version, head_only, keep_alive)?;
+        let close = answer.close;
+        answer.write(&stream, &req.version, head_only, keep_alive)?;
         if !keep_alive {
-            if answer.close {
+            if close {
                 linger(&stream);
             }
             return Ok(());
@@ -328,7 +373,7 @@ fn answer(
     }
     // A GET or HEAD with a body: it was read (and is ignored), so the
     // next request starts at the right byte.
-    Ok(Answer::ok(static_file(&req.target, &config.dir)))
+    Ok(static_file(&req.target, &config.dir))
 }
 
 fn too_large(limit: usize) -> Answer {
@@ -361,10 +406,10 @@ fn post_answer(req: &Request, body: &[u8], peer: SocketAddr) -> Response {
 }
 
 /// A file from the served folder, or the error page saying why not.
-fn static_file(target: &str, dir: &Path) -> Response {
+fn static_file(target: &str, dir: &Path) -> Answer {
     let name = match decode_path(target) {
         Ok(name) => name,
-        Err(e) => return error_response(e.status(), &e.to_string()),
+        Err(e) => return Answer::ok(error_response(e.status(), &e.to_string())),
     };
     // "/" and "/folder/" mean the folder's index.html.
     let name = if name.is_empty() || name.ends_with('/') {
@@ -372,37 +417,53 @@ fn static_file(target: &str, dir: &Path) -> Response {
     } else {
         name
     };
-    let not_found = || error_response(404, &format!("there is no file /{name} here"));
+    let refuse = |status: u16, why: &str| Answer::ok(error_response(status, why));
+    let not_found = || refuse(404, &format!("there is no file /{name} here"));
     let path = match resolve_in_dir(dir, &name) {
         Ok(path) => path,
         Err(ServeError::NotFound) => return not_found(),
-        Err(ServeError::Name(e)) => return error_response(403, &e.to_string()),
-        Err(ServeError::Outside) => {
-            return error_response(403, "that file is outside the served folder")
-        }
+        Err(ServeError::Name(e)) => return refuse(403, &e.to_string()),
+        Err(ServeError::Outside) => return refuse(403, "that file is outside the served folder"),
         Err(ServeError::Io(e)) if e.kind() == io::ErrorKind::PermissionDenied => {
-            return error_response(403, "that file cannot be read")
+            return refuse(403, "that file cannot be read")
         }
         // E.g. "teks.txt/x": a path through a file is no file either.
         Err(ServeError::Io(_)) => return not_found(),
     };
-    match fs::read(&path) {
-        Ok(bytes) => {
-            let mut resp = Response::new(200)
-                .with_header("Content-Type", mime::content_type(Path::new(&name)))
-                .with_body(bytes);
-            if let Ok(modified) = fs::metadata(&path).and_then(|m| m.modified()) {
-                resp = resp.with_header("Last-Modified", &http_date(modified));
-            }
-            resp
+    let opened = fs::File::open(&path).and_then(|f| f.metadata().map(|m| (f, m)));
+    let (mut file, meta) = match opened {
+        Ok(pair) => pair,
+        Err(e) => {
+            log::warn!(
+                "cannot open {}: {}",
+                path.display(),
+                common::error::io_cause(&e)
+            );
+            return refuse(403, "that file cannot be read");
         }
+    };
+    let mut response =
+        Response::new(200).with_header("Content-Type", mime::content_type(Path::new(&name)));
+    if let Ok(modified) = meta.modified() {
+        response = response.with_header("Last-Modified", &http_date(modified));
+    }
+    let len = meta.len();
+    if len > IN_MEMORY_FILE_MAX {
+        return Answer {
+            file: Some((file, len)),
+            ..Answer::ok(response)
+        };
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    match file.read_to_end(&mut bytes) {
+        Ok(_) => Answer::ok(response.with_body(bytes)),
         Err(e) => {
             log::warn!(
                 "cannot read {}: {}",
                 path.display(),
                 common::error::io_cause(&e)
             );
-            error_response(403, "that file cannot be read")
+            refuse(403, "that file cannot be read")
         }
     }
 }

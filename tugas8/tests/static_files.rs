@@ -272,3 +272,27 @@ fn get_with_a_body_keeps_the_connection_in_step() {
         Some("text/css; charset=utf-8")
     );
 }
+
+#[test]
+fn large_file_is_streamed_exactly_and_the_connection_goes_on() {
+    let dir = TempDir::new("large");
+    // 3 MB of a byte pattern that is not periodic in small steps.
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    dir.write("besar.pdf", &big);
+    let addr = start(Config::new(dir.path()));
+    let mut s = connect(addr);
+    s.write_all(
+        b"GET /besar.pdf HTTP/1.1\r\nHost: t\r\n\r\nHEAD /besar.pdf HTTP/1.1\r\nHost: t\r\n\r\n",
+    )
+    .unwrap();
+    let mut r = BufReader::new(s);
+    let got = read_response(&mut r, false);
+    assert_eq!(got.header("content-type"), Some("application/pdf"));
+    assert_eq!(got.header("content-length"), Some("3000000"));
+    assert!(got.body == big, "streamed bytes differ");
+    let head = read_response(&mut r, true);
+    assert_eq!(head.header("content-length"), Some("3000000"));
+    assert_eq!(head.header("connection"), Some("keep-alive"));
+}
