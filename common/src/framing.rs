@@ -185,10 +185,7 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     }
     let first = needle[0];
     let mut start = 0;
-    while let Some(i) = hay[start..=hay.len() - needle.len()]
-        .iter()
-        .position(|&b| b == first)
-    {
+    while let Some(i) = position_of(&hay[start..=hay.len() - needle.len()], first) {
         let at = start + i;
         if &hay[at..at + needle.len()] == needle {
             return Some(at);
@@ -196,6 +193,23 @@ pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
         start = at + 1;
     }
     None
+}
+
+/// Position of byte `b` in `hay`. Scans 32 bytes per step with a test that
+/// has no early exit, which the compiler turns into vector instructions:
+/// several times faster than `iter().position` on long messages (a 2.7 MiB
+/// base64 body in Tugas 4 is scanned for its end marker).
+fn position_of(hay: &[u8], b: u8) -> Option<usize> {
+    const BLOCK: usize = 32;
+    let mut blocks = hay.chunks_exact(BLOCK);
+    for (n, block) in blocks.by_ref().enumerate() {
+        if block.iter().fold(false, |seen, &x| seen | (x == b)) {
+            return block.iter().position(|&x| x == b).map(|i| n * BLOCK + i);
+        }
+    }
+    let tail = blocks.remainder();
+    let tail_start = hay.len() - tail.len();
+    tail.iter().position(|&x| x == b).map(|i| tail_start + i)
 }
 
 /// Reads one text line ending in `\n` (a `\r` before it is dropped too) of
@@ -373,5 +387,17 @@ mod tests {
         assert_eq!(find(b"abc", b"abcd"), None);
         assert_eq!(find(b"aab", b"ab"), Some(1));
         assert_eq!(find(b"", b"a"), None);
+        // Every position, across the 32-byte blocks and the tail.
+        for len in [1usize, 31, 32, 33, 64, 100] {
+            for at in 0..len {
+                let mut hay = vec![b'x'; len];
+                hay[at] = b'\r';
+                assert_eq!(find(&hay, b"\r"), Some(at), "len {len} at {at}");
+            }
+            assert_eq!(find(&vec![b'x'; len], b"\r"), None);
+        }
+        let mut hay = vec![b'\r'; 70];
+        hay.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(find(&hay, b"\r\n\r\n"), Some(70));
     }
 }
