@@ -8,7 +8,10 @@
 //! spoken here with plain `TcpStream` requests and serde_json: no client
 //! library. The browser builds and sends the POST itself.
 //!
-//! Run: `cargo test -p tugas8 --test browser -- --include-ignored`.
+//! Run: `cargo test -p tugas8 --test browser -- --include-ignored --nocapture`.
+//! It starts its own server on a free port; with `TUGAS8_URL` set (e.g.
+//! `http://127.0.0.1:10002`) it uses a server you started yourself, so you
+//! can watch that server's log while the browser posts.
 //! The screenshot of the answer page is saved to `$TUGAS8_SCREENSHOT`, or
 //! by default `<target dir>/tmp/tugas8-browser-post.png`.
 
@@ -201,7 +204,10 @@ fn chromium_submits_the_form_and_sees_its_own_headers() {
         Path::new("/usr/bin/chromium").exists(),
         "needs chromium: /usr/bin/chromium not found; install it with: apt-get install chromium chromium-driver"
     );
-    let addr = start_www();
+    let base = match std::env::var("TUGAS8_URL") {
+        Ok(url) => url.trim_end_matches('/').to_string(),
+        Err(_) => format!("http://{}", start_www()),
+    };
     let tmp = TempDir::new("browser");
     let mut driver = Driver::start(tmp.path());
 
@@ -228,7 +234,7 @@ fn chromium_submits_the_form_and_sees_its_own_headers() {
         .to_string();
     driver.session = Some(id);
 
-    let form_url = format!("http://{addr}/sending.html");
+    let form_url = format!("{base}/sending.html");
     driver.call("POST", "/session/{s}/url", Some(json!({ "url": form_url })));
 
     // The field, with the form's default value; clear it and type.
@@ -314,6 +320,7 @@ fn chromium_submits_the_form_and_sees_its_own_headers() {
         std::fs::create_dir_all(parent).unwrap();
     }
     std::fs::write(&path, &png).unwrap();
+    eprintln!("----- page the server sent back (as the browser shows it) -----\n{text}\n-----");
     eprintln!("screenshot of the answer page: {}", path.display());
 
     assert!(

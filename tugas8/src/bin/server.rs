@@ -13,7 +13,11 @@ fn main() -> ExitCode {
         let addr = announce(&listener).map_err(|e| AppError::io("cannot print the address", &e))?;
         log::info!(
             "serving {} at http://{addr}/ (the form: http://{addr}/sending.html)",
-            config.dir.display()
+            config
+                .dir
+                .canonicalize()
+                .unwrap_or_else(|_| config.dir.clone())
+                .display()
         );
         server::run(listener, config);
         Ok(())
