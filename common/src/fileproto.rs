@@ -165,15 +165,17 @@ pub fn decode_data(data: &str, out: &mut Vec<u8>) -> Result<(), ProtoError> {
 
 /// Appends `bytes` as standard base64 to `out`.
 pub fn encode_data(bytes: &[u8], out: &mut Vec<u8>) {
-    let start = out.len();
-    out.resize(
-        start + base64::encoded_len(bytes.len(), true).unwrap_or(0),
-        0,
-    );
-    let n = STANDARD
-        .encode_slice(bytes, &mut out[start..])
-        .expect("buffer sized by encoded_len");
-    out.truncate(start + n);
+    // Through a small stack buffer, so `out` is written once (resizing it
+    // first would fill megabytes with zeros only to overwrite them).
+    const IN: usize = 3 * 1024;
+    let mut block = [0u8; IN / 3 * 4];
+    out.reserve(bytes.len().div_ceil(3) * 4);
+    for piece in bytes.chunks(IN) {
+        let n = STANDARD
+            .encode_slice(piece, &mut block)
+            .expect("4 KiB hold the base64 of 3 KiB");
+        out.extend_from_slice(&block[..n]);
+    }
 }
 
 // ---------------------------------------------------------------- requests
