@@ -249,10 +249,18 @@ fn a_client_that_vanishes_mid_upload_leaves_nothing() {
     assert_eq!(fs::read(dir.path().join("keep.txt")).unwrap(), b"old");
 
     // 2. Cut off in the middle of a piece's message.
-    let mut s = TcpStream::connect(addr).unwrap();
+    let mut raw = Raw::connect(addr);
     let mut msg = Vec::new();
     encode_put("cut.bin", 0, false, &pseudo_random(100_000, 4), &mut msg);
-    s.write_all(&msg).unwrap();
+    raw.stream.write_all(&msg).unwrap();
+    assert_eq!(raw.answer()["received"], 100_000);
+    assert_eq!(
+        dir.entries().len(),
+        2,
+        "temp file exists: {:?}",
+        dir.entries()
+    );
+    msg.clear();
     encode_put(
         "cut.bin",
         100_000,
@@ -260,10 +268,9 @@ fn a_client_that_vanishes_mid_upload_leaves_nothing() {
         &pseudo_random(100_000, 5),
         &mut msg,
     );
-    let half = msg.len() - 50_000;
-    s.write_all(&msg[..half]).unwrap();
-    s.shutdown(Shutdown::Both).unwrap();
-    drop(s);
+    raw.stream.write_all(&msg[..msg.len() / 2]).unwrap();
+    raw.stream.shutdown(Shutdown::Both).unwrap();
+    drop(raw);
     wait_until("the cut upload is gone", || dir.entries() == ["keep.txt"]);
 
     // 3. A failed piece (bad offset) ends the upload at once.
