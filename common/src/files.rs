@@ -3,49 +3,37 @@
 
 use std::fmt;
 use std::fs::{self, File};
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Write};
 
 use crate::framing::FrameError;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Buffer size for streaming file transfers: large enough that a loopback
 /// copy is not limited by system-call overhead, small enough to not matter.
 pub const COPY_BUF: usize = 256 * 1024;
 
-/// Sends exactly `len` bytes of `file` into `writer`, calling
-/// `on_progress(done)` every few megabytes.
-///
-/// Uses `std::io::copy`, which on Linux moves the bytes from the file to a
-/// socket inside the kernel (`sendfile`) instead of copying them through
-/// this program: several times faster for big files, same bytes on the wire.
+/// Sends exactly `len` bytes of `file` into `writer` in [`COPY_BUF`]
+/// blocks, calling `on_progress(done)` after each; with `stall`, a peer
+/// that takes longer than that for one block is given up on (see
+/// [`crate::framing::copy_exact_paced`]).
 ///
 /// # Errors
 /// [`FrameError::Truncated`] if the file is shorter than `len` (it shrank
-/// while being sent); [`FrameError::Io`] if reading or writing fails.
-pub fn send_file_bytes<W: Write>(
+/// while being sent); [`FrameError::Io`] if reading or writing fails or
+/// the peer is too slow.
+pub fn send_file_bytes<W: Write + ?Sized>(
     file: &mut File,
     writer: &mut W,
     len: u64,
-    mut on_progress: impl FnMut(u64),
+    stall: Option<Duration>,
+    on_progress: impl FnMut(u64),
 ) -> Result<u64, FrameError> {
-    const STEP: u64 = 8 << 20;
-    let mut done = 0u64;
-    while done < len {
-        let want = STEP.min(len - done);
-        let n = io::copy(&mut Read::by_ref(file).take(want), writer)?;
-        if n == 0 {
-            return Err(FrameError::Truncated {
-                expected: Some(len),
-                got: done,
-            });
-        }
-        done += n;
-        on_progress(done);
-    }
+    let n = crate::framing::copy_exact_paced(file, writer, len, COPY_BUF, stall, on_progress)?;
     writer.flush()?;
-    Ok(done)
+    Ok(n)
 }
 
 /// Why a requested name was refused.
@@ -278,6 +266,17 @@ pub struct Progress {
     last_draw: Instant,
     live: bool,
     drawn: bool,
+    shared: Option<Arc<Tracker>>,
+}
+
+/// Counters another thread can read while a transfer runs (Tugas 3 shows
+/// several downloads on one status line this way).
+#[derive(Debug, Default)]
+pub struct Tracker {
+    /// Bytes through so far.
+    pub done: AtomicU64,
+    /// Total bytes, once known (0 = not known yet).
+    pub total: AtomicU64,
 }
 
 impl Progress {
@@ -296,11 +295,32 @@ impl Progress {
             last_draw: now,
             live,
             drawn: false,
+            shared: None,
+        }
+    }
+
+    /// Also publishes every update to `tracker`.
+    pub fn tracked(mut self, tracker: Arc<Tracker>) -> Progress {
+        if let Some(total) = self.total {
+            tracker.total.store(total, Ordering::Relaxed);
+        }
+        self.shared = Some(tracker);
+        self
+    }
+
+    /// Sets the total once it is known (a download learns it from the server).
+    pub fn set_total(&mut self, total: u64) {
+        self.total = Some(total);
+        if let Some(t) = &self.shared {
+            t.total.store(total, Ordering::Relaxed);
         }
     }
 
     /// Records that `done` bytes are through; redraws at most 5 times a second.
     pub fn update(&mut self, done: u64) {
+        if let Some(t) = &self.shared {
+            t.done.store(done, Ordering::Relaxed);
+        }
         if !self.live || self.last_draw.elapsed() < Duration::from_millis(200) {
             return;
         }

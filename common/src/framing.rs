@@ -11,6 +11,7 @@
 
 use std::fmt;
 use std::io::{self, BufRead, Read, Write};
+use std::time::{Duration, Instant};
 
 /// Largest text line [`read_line`] accepts by default.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -46,6 +47,8 @@ impl FrameError {
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // Errors made by this crate carry their own words.
+            FrameError::Io(e) if e.get_ref().is_some() => e.fmt(f),
             FrameError::Io(e) if is_timeout(e) => f.write_str("timed out waiting for the peer"),
             FrameError::Io(e) => f.write_str(&crate::error::io_cause(e)),
             FrameError::TooLarge { limit } => {
@@ -244,6 +247,33 @@ pub fn copy_exact<R, W, F>(
     writer: &mut W,
     len: u64,
     buf_size: usize,
+    on_progress: F,
+) -> Result<u64, FrameError>
+where
+    R: Read + ?Sized,
+    W: Write + ?Sized,
+    F: FnMut(u64),
+{
+    copy_exact_paced(reader, writer, len, buf_size, None, on_progress)
+}
+
+/// As [`copy_exact`], and with `stall = Some(limit)` every `buf_size`
+/// bytes must get through within `limit`.
+///
+/// Socket timeouts alone do not catch a peer that reads or writes a
+/// trickle: a blocked send returns the few bytes that fit after the
+/// timeout, and the copy would go on for hours. With a limit of 30 s and
+/// 256 KiB buffers, a peer slower than about 8.7 KB/s is dropped.
+///
+/// # Errors
+/// As [`copy_exact`], plus a `TimedOut` [`FrameError::Io`] naming the pace
+/// when the peer is too slow.
+pub fn copy_exact_paced<R, W, F>(
+    reader: &mut R,
+    writer: &mut W,
+    len: u64,
+    buf_size: usize,
+    stall: Option<Duration>,
     mut on_progress: F,
 ) -> Result<u64, FrameError>
 where
@@ -251,13 +281,24 @@ where
     W: Write + ?Sized,
     F: FnMut(u64),
 {
-    let mut buf = vec![
-        0u8;
-        buf_size
-            .max(1)
-            .min(usize::try_from(len).unwrap_or(usize::MAX).max(1))
-    ];
+    let size = buf_size
+        .max(1)
+        .min(usize::try_from(len).unwrap_or(usize::MAX).max(1));
+    let mut buf = vec![0u8; size];
     let mut done = 0u64;
+    let mut block_start = Instant::now();
+    let mut block_bytes = 0usize;
+    let too_slow = |start: Instant| {
+        stall.filter(|limit| start.elapsed() > *limit).map(|limit| {
+            FrameError::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "peer too slow: fewer than {size} bytes in {:.1} s",
+                    limit.as_secs_f64()
+                ),
+            ))
+        })
+    };
     while done < len {
         let want = buf
             .len()
@@ -273,8 +314,26 @@ where
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(FrameError::Io(e)),
         };
-        writer.write_all(&buf[..n])?;
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            if let Some(e) = too_slow(block_start) {
+                return Err(e);
+            }
+            match writer.write(rest) {
+                Ok(0) => return Err(FrameError::Io(io::ErrorKind::WriteZero.into())),
+                Ok(k) => rest = &rest[k..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(FrameError::Io(e)),
+            }
+        }
         done += n as u64;
+        block_bytes += n;
+        if block_bytes >= size {
+            block_start = Instant::now();
+            block_bytes = 0;
+        } else if let Some(e) = too_slow(block_start) {
+            return Err(e);
+        }
         on_progress(done);
     }
     Ok(done)
@@ -378,6 +437,39 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "connection closed early: got 10000 of 20000 bytes"
+        );
+    }
+
+    /// A reader that hands out one byte per read, forever.
+    struct Drip;
+    impl Read for Drip {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            buf[0] = b'.';
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn a_trickle_is_stopped_by_the_pace_limit() {
+        let limit = Duration::from_millis(50);
+        let err = copy_exact_paced(
+            &mut Drip,
+            &mut io::sink(),
+            u64::MAX,
+            1 << 30,
+            Some(limit),
+            |_| (),
+        )
+        .unwrap_err();
+        assert!(err.is_timeout(), "{err:?}");
+        assert!(
+            err.to_string().starts_with("peer too slow: fewer than"),
+            "{err}"
+        );
+        // Without a limit, the same copy just moves bytes.
+        assert_eq!(
+            copy_exact(&mut Drip, &mut io::sink(), 1000, 64, |_| ()).unwrap(),
+            1000
         );
     }
 

@@ -295,18 +295,16 @@ where
 
 /// A connection error in words for the log: timeouts and closes read as such.
 pub fn describe_io(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-            "timed out waiting for the peer; connection dropped".to_string()
-        }
-        _ => {
-            // Errors made by the protocol layers carry their own text.
-            if e.get_ref().is_some() {
-                e.to_string()
-            } else {
-                io_cause(e)
-            }
-        }
+    if e.get_ref().is_some() {
+        // Errors made by the protocol layers carry their own words.
+        e.to_string()
+    } else if matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    ) {
+        "timed out waiting for the peer; connection dropped".to_string()
+    } else {
+        io_cause(e)
     }
 }
 

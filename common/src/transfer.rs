@@ -28,14 +28,14 @@
 //! it is ignored. A header line longer than [`MAX_HEADER`] is refused.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 
 use crate::files::{
     resolve_in_dir, send_file_bytes, AtomicFile, Progress, ServeError, Summary, COPY_BUF,
 };
-use crate::framing::{copy_exact, read_line, FrameError};
+use crate::framing::{copy_exact_paced, read_line, FrameError};
 
 /// Longest header or status line accepted (name included).
 pub const MAX_HEADER: usize = 4096;
@@ -138,7 +138,7 @@ impl Status {
 ///
 /// # Errors
 /// If the file cannot be read (or shrinks while being sent) or the socket fails.
-pub fn send_file<W: Write>(
+pub fn send_file<W: Write + ?Sized>(
     w: &mut W,
     name: &str,
     file: &mut File,
@@ -150,7 +150,7 @@ pub fn send_file<W: Write>(
         size,
     }
     .write_to(w)?;
-    send_file_bytes(file, w, size, |d| progress.update(d))
+    send_file_bytes(file, w, size, None, |d| progress.update(d))
 }
 
 /// Serves one download request on `stream` from the folder `dir`: reads
@@ -205,7 +205,9 @@ pub fn serve_downloads(stream: TcpStream, dir: &Path) -> io::Result<()> {
         let size = file.metadata()?.len();
         log::info!("{peer}: sending {name} ({size} bytes)");
         Status::Ok(size.to_string()).write_to(&mut writer)?;
-        send_file_bytes(&mut file, &mut writer, size, |_| ())?;
+        // The write timeout also bounds how slowly a client may read.
+        let stall = writer.write_timeout()?;
+        send_file_bytes(&mut file, &mut writer, size, stall, |_| ())?;
         log::info!("{peer}: sent {name} ({size} bytes)");
     }
 }
@@ -226,8 +228,8 @@ fn refusal(name: &str, e: &ServeError) -> String {
 /// # Errors
 /// `Err(DownloadError::Refused)` with the server's `ERROR` text; other
 /// variants for cut-off transfers and local file problems.
-pub fn download<S: Read + Write>(
-    reader: &mut BufReader<S>,
+pub fn download(
+    reader: &mut BufReader<TcpStream>,
     name: &str,
     dest: &Path,
     progress: Progress,
@@ -252,7 +254,11 @@ pub fn download<S: Read + Write>(
         failed: false,
     };
     let mut progress = progress;
-    if let Err(e) = copy_exact(reader, &mut out, size, COPY_BUF, |d| progress.update(d)) {
+    progress.set_total(size);
+    let stall = reader.get_ref().read_timeout()?;
+    if let Err(e) = copy_exact_paced(reader, &mut out, size, COPY_BUF, stall, |d| {
+        progress.update(d)
+    }) {
         // The temporary file is removed when `out` drops here.
         return Err(match e {
             FrameError::Io(io) if out.failed => DownloadError::Local(dest.to_path_buf(), io),

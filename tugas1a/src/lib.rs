@@ -32,7 +32,7 @@ use std::time::Duration;
 use common::cli::{self, Command, Flag};
 use common::error::AppError;
 use common::files::{AtomicFile, Progress, Summary, COPY_BUF};
-use common::framing::{copy_exact, FrameError};
+use common::framing::{copy_exact_paced, FrameError};
 use common::net::{self, ServeOptions};
 use common::transfer::{send_file, shorten, FileHeader, Status};
 
@@ -132,16 +132,13 @@ pub fn handle_upload(
     );
     let mut file = AtomicFile::create(output)?;
     let mut preview = Preview::default();
-    let copied = copy_exact(
-        &mut reader,
-        &mut Tee {
-            file: &mut file,
-            preview: &mut preview,
-        },
-        header.size,
-        COPY_BUF,
-        |_| (),
-    );
+    // The read timeout also bounds how slowly a client may send.
+    let stall = writer.read_timeout()?;
+    let mut tee = Tee {
+        file: &mut file,
+        preview: &mut preview,
+    };
+    let copied = copy_exact_paced(&mut reader, &mut tee, header.size, COPY_BUF, stall, |_| ());
     if let Err(e) = copied {
         // Remove the temporary file before answering, so that when the
         // client hears "ERROR" nothing of the upload is left on disk.
