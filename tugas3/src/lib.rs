@@ -234,7 +234,7 @@ fn fetch_one(job: &Job, name: &str, tracker: Arc<Tracker>) -> Outcome {
                 DownloadError::Refused(msg) => AppError::new("server refused", msg),
                 other => AppError::new(format!("cannot download {name}"), other),
             })?;
-        log::info!("{name}: done, {} bytes", summary.bytes);
+        log::debug!("{name}: done, {} bytes", summary.bytes);
         Ok((dest, summary))
     })();
     Outcome {
