@@ -54,6 +54,7 @@
 //! # Modules
 //!
 //! - [`server`]: the connection loop, static files, the POST answer, limits.
+//! - [`bench`]: the load generator of the `bench` program.
 //! - [`body`]: reading a body by Content-Length or chunked, with a cap.
 //! - [`form`]: `application/x-www-form-urlencoded` decoding.
 //! - [`multipart`]: `multipart/form-data` parsing.
@@ -65,6 +66,7 @@
 //! The request head is read and the response written by `common::http`.
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod body;
 pub mod form;
 pub mod html;
