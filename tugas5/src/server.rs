@@ -249,7 +249,11 @@ impl ChatServer {
                 (from.username.clone(), list)
             })
             .collect();
-        log::info!("inbox {}: {count} messages", me.username);
+        log::info!(
+            "inbox {}: {count} message{} taken",
+            me.username,
+            if count == 1 { "" } else { "s" }
+        );
         Response::Inbox(Inbox(inbox))
     }
 
