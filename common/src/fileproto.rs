@@ -158,9 +158,17 @@ impl Serialize for Text<'_> {
 /// A message naming what is wrong with the base64 text.
 pub fn decode_data(data: &str, out: &mut Vec<u8>) -> Result<(), ProtoError> {
     out.clear();
-    STANDARD
-        .decode_vec(data, out)
-        .map_err(|e| ProtoError(format!("data is not valid base64: {e}")))
+    STANDARD.decode_vec(data, out).map_err(|e| {
+        use base64::DecodeError::*;
+        let why = match e {
+            InvalidByte(at, b) | InvalidLastSymbol(at, b) => {
+                format!("unexpected character {:?} at position {at}", char::from(b))
+            }
+            InvalidLength(n) => format!("length {n} is not a multiple of 4"),
+            InvalidPadding => "missing or wrong '=' padding at the end".to_string(),
+        };
+        ProtoError(format!("data is not valid base64: {why}"))
+    })
 }
 
 /// Appends `bytes` as standard base64 to `out`.
@@ -725,6 +733,15 @@ mod tests {
         let mut out = vec![1, 2, 3];
         decode_data(&data, &mut out).unwrap();
         assert_eq!(out, bytes);
+        for (bad, why) in [
+            ("YW*j", "unexpected character '*' at position 2"),
+            ("YWJ", "missing or wrong '=' padding at the end"),
+            ("YWJjZ", "length 5 is not a multiple of 4"),
+            ("YR==", "unexpected character 'R' at position 1"),
+        ] {
+            let e = decode_data(bad, &mut out).unwrap_err().0;
+            assert_eq!(e, format!("data is not valid base64: {why}"), "{bad}");
+        }
     }
 
     #[test]
