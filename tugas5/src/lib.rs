@@ -48,7 +48,7 @@
 //! - [`token`]: session tokens from the OS's randomness.
 //! - [`client`]: one connection, request in, response out.
 //! - [`cli`]: the interactive `chat-cli`.
-//! - [`bench`]: round trips per second and p99 latency for 1, 10, 100 clients.
+//! - [`bench`](mod@bench): round trips per second and p99 latency for 1, 10, 100 clients.
 #![deny(missing_docs)]
 
 pub mod bench;

@@ -377,3 +377,34 @@ fn disconnect_mid_line_and_silent_clients_do_not_hurt_the_server() {
         Response::Users(_)
     ));
 }
+
+#[test]
+fn random_garbage_gets_one_error_per_line_and_never_breaks_the_server() {
+    let addr = start();
+    let mut c = Conn::open(addr);
+    // A fixed pseudo-random byte stream (no test dependency on a RNG crate).
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut bytes = Vec::new();
+    for _ in 0..300 {
+        let len = (x % 120) as usize;
+        for _ in 0..len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let b = (x >> 24) as u8;
+            bytes.push(if b == b'\n' { b'x' } else { b });
+        }
+        bytes.push(b'\n');
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+    }
+    let lines = bytes.iter().filter(|&&b| b == b'\n').count();
+    // Send from another thread so neither side waits on a full buffer.
+    let mut w = c.writer.try_clone().unwrap();
+    let writer = std::thread::spawn(move || w.write_all(&bytes).unwrap());
+    for i in 0..lines {
+        let r = c.read_raw();
+        assert_eq!(r, error_bytes("Protocol Tidak Benar"), "line {i}");
+    }
+    writer.join().unwrap();
+    c.login("messi");
+}
