@@ -250,8 +250,10 @@ pub fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
         .find(|l| !l.is_empty())
         .ok_or_else(|| bad("empty request"))?;
     let (method, target, version) = parse_request_line(request_line)?;
-    let mut headers = Vec::new();
-    let mut head_lines = Vec::new();
+    // One allocation each, not a few as the vectors grow.
+    let lines_left = head.iter().filter(|&&b| b == b'\n').count();
+    let mut headers = Vec::with_capacity(lines_left);
+    let mut head_lines = Vec::with_capacity(lines_left);
     for line in lines {
         if line.is_empty() {
             // Only possible with mixed endings such as "\r\n\n\r\n" inside;
