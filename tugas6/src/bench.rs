@@ -308,13 +308,20 @@ pub fn parse_ab_report(text: &str) -> Result<AbReport, String> {
 /// # Errors
 /// An [`AppError`] with [`INSTALL_HINT`] when ab is not installed.
 pub fn check_ab() -> Result<String, AppError> {
-    match Command::new("ab").arg("-V").output() {
-        Ok(out) => Ok(String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .next()
-            .unwrap_or("ab")
-            .trim()
-            .to_string()),
+    check_ab_at("ab")
+}
+
+/// [`check_ab`] for an ab under another name or path.
+///
+/// # Errors
+/// As [`check_ab`].
+pub fn check_ab_at(program: &str) -> Result<String, AppError> {
+    match Command::new(program).arg("-V").output() {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            let first = text.lines().next().unwrap_or("ab").trim();
+            Ok(first.strip_prefix("This is ").unwrap_or(first).to_string())
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             Err(AppError::new("cannot run ab", "it is not installed").hint(INSTALL_HINT))
         }
@@ -753,6 +760,17 @@ Percentage of the requests served within a certain time (ms)
             lines[1].contains("yes (-k)") && lines[1].contains("12346"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn missing_ab_says_how_to_install_it() {
+        let err = check_ab_at("ab-that-is-not-installed").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("cannot run ab: it is not installed ("),
+            "{text}"
+        );
+        assert!(text.contains("apt-get install apache2-utils"), "{text}");
     }
 
     #[test]
