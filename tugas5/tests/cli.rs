@@ -165,7 +165,7 @@ fn interactive_mode_shows_the_course_prompt_with_the_token() {
 }
 
 #[test]
-fn a_session_ended_elsewhere_is_reported_and_forgotten() {
+fn logging_in_again_ends_the_previous_session() {
     let addr = start();
     // The client logs in, then the script makes it log in as another user
     // who is not there: the old session is already gone.
@@ -286,4 +286,86 @@ fn a_server_that_goes_away_mid_session_is_one_clear_error() {
         String::from_utf8(out).unwrap(),
         "username messi logged in, token t\n"
     );
+}
+
+/// Input fed line by line from the test, and output read line by line, so
+/// the test can act between the client's commands.
+struct ChanReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Read for ChanReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.buf.is_empty() {
+            match self.rx.recv() {
+                Ok(b) => self.buf = b,
+                Err(_) => return Ok(0), // the test hung up: end of input
+            }
+        }
+        let n = out.len().min(self.buf.len());
+        out[..n].copy_from_slice(&self.buf[..n]);
+        self.buf.drain(..n);
+        Ok(n)
+    }
+}
+
+struct ChanWriter(std::sync::mpsc::Sender<Vec<u8>>);
+
+impl std::io::Write for ChanWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.send(b.to_vec());
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Collects output until a whole line has arrived and returns it.
+fn next_line(rx: &std::sync::mpsc::Receiver<Vec<u8>>, pending: &mut Vec<u8>) -> String {
+    loop {
+        if let Some(i) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=i).collect();
+            return String::from_utf8(line).unwrap().trim_end().to_string();
+        }
+        let chunk = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("chat-cli printed nothing for 10 s");
+        pending.extend_from_slice(&chunk);
+    }
+}
+
+#[test]
+fn a_session_ended_elsewhere_is_reported_and_forgotten() {
+    let addr = start();
+    let (in_tx, in_rx) = std::sync::mpsc::channel();
+    let (out_tx, out_rx) = std::sync::mpsc::channel();
+    let cfg = config(addr, false);
+    let client = std::thread::spawn(move || {
+        let input = std::io::BufReader::new(ChanReader {
+            rx: in_rx,
+            buf: Vec::new(),
+        });
+        run_cli(input, ChanWriter(out_tx), &cfg)
+    });
+    let mut pending = Vec::new();
+    in_tx.send(b"auth messi surabaya\n".to_vec()).unwrap();
+    let line = next_line(&out_rx, &mut pending);
+    let token = token_of(&line);
+    // Someone else ends that session (the token is all it takes).
+    let mut raw = Conn::open(addr);
+    assert!(raw.req(&format!("logout {token}")).is_ok());
+    in_tx.send(b"inbox\n".to_vec()).unwrap();
+    assert_eq!(
+        next_line(&out_rx, &mut pending),
+        "error: Session Tidak Ditemukan (the session ended; log in again with auth)"
+    );
+    in_tx.send(b"users\n".to_vec()).unwrap();
+    assert_eq!(
+        next_line(&out_rx, &mut pending),
+        "error: not logged in (type: auth USERNAME PASSWORD)"
+    );
+    drop(in_tx);
+    client.join().unwrap().unwrap();
 }
