@@ -160,6 +160,38 @@ pub fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf, ServeError> {
     Ok(full)
 }
 
+/// The folder a server is told to serve (`--dir`), as an absolute path.
+///
+/// # Errors
+/// An [`AppError`] when it does not exist or is not a folder.
+pub fn served_dir(dir: &str) -> Result<PathBuf, crate::error::AppError> {
+    let what = format!("cannot serve {dir}");
+    let full = Path::new(dir)
+        .canonicalize()
+        .map_err(|e| crate::error::AppError::io(&what, &e))?;
+    if !full.is_dir() {
+        return Err(crate::error::AppError::new(what, "not a folder"));
+    }
+    Ok(full)
+}
+
+/// A fresh, empty folder under the system's temp folder, unique to this
+/// process and call, for tests and benchmarks (`tag` names its purpose).
+///
+/// # Panics
+/// If the folder cannot be made: a test cannot go on without it.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot make {}: {e}", dir.display()));
+    dir
+}
+
 /// A file written under a temporary name next to its final place and
 /// renamed into place by [`AtomicFile::commit`]. Dropped without a commit
 /// (an error, a cut connection), the temporary file is removed: a reader
@@ -414,13 +446,6 @@ pub fn human_bytes(n: u64) -> String {
 mod tests {
     use super::*;
 
-    fn temp_dir(tag: &str) -> PathBuf {
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let d = std::env::temp_dir().join(format!("common-files-{tag}-{}-{n}", std::process::id()));
-        fs::create_dir_all(&d).unwrap();
-        d
-    }
-
     #[test]
     fn relative_names_are_checked() {
         assert_eq!(check_relative("a.txt").unwrap(), PathBuf::from("a.txt"));
@@ -448,7 +473,7 @@ mod tests {
 
     #[test]
     fn resolve_stays_inside_the_folder() {
-        let root = temp_dir("root");
+        let root = temp_dir("common-files-root");
         let served = root.join("served");
         fs::create_dir_all(served.join("sub")).unwrap();
         fs::write(served.join("ok.txt"), b"ok").unwrap();
@@ -488,7 +513,7 @@ mod tests {
 
     #[test]
     fn atomic_file_appears_only_on_commit() {
-        let dir = temp_dir("atomic");
+        let dir = temp_dir("common-files-atomic");
         let dest = dir.join("out/hasil.txt");
         let mut f = AtomicFile::create(&dest).unwrap();
         f.write_all(b"half").unwrap();

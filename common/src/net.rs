@@ -143,6 +143,25 @@ pub fn announce_addr(addr: SocketAddr) -> io::Result<()> {
     out.flush()
 }
 
+/// The usual start of a server binary: binds `--host`/`--port`, prints
+/// `listening on IP:PORT`, and returns the listener with [`ServeOptions`]
+/// whose timeout is `--timeout`.
+///
+/// # Errors
+/// A bad flag value (exit 2) or a failed bind (exit 1, with a hint).
+pub fn listen(
+    m: &crate::cli::Matches,
+) -> Result<(TcpListener, ServeOptions), crate::error::MainError> {
+    let port: u16 = m.parse("port")?;
+    let opts = ServeOptions {
+        timeout: m.timeout()?,
+        ..ServeOptions::default()
+    };
+    let listener = bind(m.value("host"), port)?;
+    announce(&listener).map_err(|e| AppError::io("cannot write to stdout", &e))?;
+    Ok((listener, opts))
+}
+
 /// Connects to `host:port` within `timeout`, and sets that timeout on reads
 /// and writes of the new stream.
 ///

@@ -29,7 +29,9 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
+
+use crate::net::ServeOptions;
 use std::path::{Path, PathBuf};
 
 use crate::files::{
@@ -151,6 +153,14 @@ pub fn send_file<W: Write + ?Sized>(
     }
     .write_to(w)?;
     send_file_bytes(file, w, size, None, |d| progress.update(d))
+}
+
+/// Serves the files of `dir` forever: the whole server of Tugas 1b and 3,
+/// a thread per client (from [`crate::net::serve`]).
+pub fn serve_folder(listener: TcpListener, opts: ServeOptions, dir: PathBuf) {
+    crate::net::serve(listener, opts, move |stream, _peer| {
+        serve_downloads(stream, &dir)
+    });
 }
 
 /// Serves one download request on `stream` from the folder `dir`: reads

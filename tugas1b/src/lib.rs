@@ -79,9 +79,7 @@ pub const CLIENT: Command = Command {
 
 /// Serves the files of `dir` forever.
 pub fn run_server(listener: TcpListener, opts: ServeOptions, dir: PathBuf) {
-    net::serve(listener, opts, move |stream, _peer| {
-        transfer::serve_downloads(stream, &dir)
-    });
+    transfer::serve_folder(listener, opts, dir);
 }
 
 /// Asks "nama file: " on `out` and reads one line from `input`. With

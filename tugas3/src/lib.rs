@@ -72,9 +72,7 @@ pub const CLIENT: Command = Command {
 
 /// Serves the files of `dir` forever, a thread per client.
 pub fn run_server(listener: TcpListener, opts: ServeOptions, dir: PathBuf) {
-    net::serve(listener, opts, move |stream, _peer| {
-        transfer::serve_downloads(stream, &dir)
-    });
+    transfer::serve_folder(listener, opts, dir);
 }
 
 /// What the client was asked to do.

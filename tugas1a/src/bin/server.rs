@@ -3,19 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use common::error::{run_main, AppError};
-use common::net::{self, ServeOptions};
+use common::error::run_main;
 
 fn main() -> ExitCode {
     run_main(&tugas1a::SERVER, |m| {
-        let port: u16 = m.parse("port")?;
-        let opts = ServeOptions {
-            timeout: m.timeout()?,
-            ..ServeOptions::default()
-        };
         let output = PathBuf::from(m.value("output"));
-        let listener = net::bind(m.value("host"), port)?;
-        net::announce(&listener).map_err(|e| AppError::io("cannot write to stdout", &e))?;
+        let (listener, opts) = common::net::listen(&m)?;
         log::info!("saving received files as {}", output.display());
         tugas1a::run_server(listener, opts, output, tugas1a::stdout_console());
         Ok(())

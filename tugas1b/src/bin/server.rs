@@ -1,26 +1,15 @@
 //! Tugas 1b server: `cargo run -p tugas1b --bin server -- --dir tugas1b/files`,
 //! then `printf 'GET contoh.txt\n' | nc 127.0.0.1 31200`.
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use common::error::{run_main, AppError};
-use common::net::{self, ServeOptions};
+use common::error::run_main;
 
 fn main() -> ExitCode {
     run_main(&tugas1b::SERVER, |m| {
-        let port: u16 = m.parse("port")?;
-        let opts = ServeOptions {
-            timeout: m.timeout()?,
-            ..ServeOptions::default()
-        };
-        let dir = PathBuf::from(m.value("dir"));
-        let full = dir
-            .canonicalize()
-            .map_err(|e| AppError::io(format!("cannot serve {}", dir.display()), &e))?;
-        let listener = net::bind(m.value("host"), port)?;
-        net::announce(&listener).map_err(|e| AppError::io("cannot write to stdout", &e))?;
-        log::info!("serving files from {}", full.display());
-        tugas1b::run_server(listener, opts, full);
+        let dir = common::files::served_dir(m.value("dir"))?;
+        let (listener, opts) = common::net::listen(&m)?;
+        log::info!("serving files from {}", dir.display());
+        tugas1b::run_server(listener, opts, dir);
         Ok(())
     })
 }
