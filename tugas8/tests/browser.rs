@@ -99,6 +99,26 @@ impl Driver {
             .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"))
     }
 
+    /// Waits until the page that set `window.__oldPage` has been replaced
+    /// by a fully loaded new one (the server's answer to a submit).
+    fn wait_for_new_page(&self) {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            let done = self.js(
+                "return window.__oldPage === undefined && document.readyState === 'complete'",
+                json!([]),
+            );
+            if done == json!(true) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new page after submitting the form"
+            );
+            std::thread::sleep(Duration::from_millis(100)); // polling the page's state
+        }
+    }
+
     /// Runs JavaScript in the page and returns its result.
     fn js(&self, script: &str, args: Value) -> Value {
         self.call(
@@ -288,21 +308,7 @@ fn chromium_submits_the_form_and_sees_its_own_headers() {
         &format!("/session/{{s}}/element/{button_id}/click"),
         Some(json!({})),
     );
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    loop {
-        let done = driver.js(
-            "return window.__oldPage === undefined && document.readyState === 'complete'",
-            json!([]),
-        );
-        if done == json!(true) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no answer page after clicking submit"
-        );
-        std::thread::sleep(Duration::from_millis(100)); // polling the page's state
-    }
+    driver.wait_for_new_page();
 
     let url = driver.call("GET", "/session/{s}/url", None);
     assert_eq!(url, json!(form_url), "the form posts to itself");
@@ -346,4 +352,56 @@ fn chromium_submits_the_form_and_sees_its_own_headers() {
         "screenshot is not a PNG"
     );
     assert!(png.len() > 10_000, "screenshot suspiciously small");
+
+    // The second form on sending.html posts multipart/form-data with a
+    // file: the browser picks the boundary and the part headers.
+    let upload = tmp.path().join("catatan.txt");
+    std::fs::write(&upload, "isi berkas\n").unwrap();
+    driver.call("POST", "/session/{s}/url", Some(json!({ "url": form_url })));
+    let find = |css: &str| -> String {
+        let el = driver.call(
+            "POST",
+            "/session/{s}/element",
+            Some(json!({ "using": "css selector", "value": css })),
+        );
+        el[ELEMENT_KEY].as_str().expect("an element id").to_string()
+    };
+    let note = find("input[name=\"catatan\"]");
+    let file = find("input[name=\"berkas\"]");
+    driver.call(
+        "POST",
+        &format!("/session/{{s}}/element/{note}/clear"),
+        Some(json!({})),
+    );
+    driver.call(
+        "POST",
+        &format!("/session/{{s}}/element/{note}/value"),
+        Some(json!({ "text": "halo <multipart>" })),
+    );
+    // Typing a path into a file input selects that file.
+    driver.call(
+        "POST",
+        &format!("/session/{{s}}/element/{file}/value"),
+        Some(json!({ "text": upload.to_str().unwrap() })),
+    );
+    driver.js("window.__oldPage = true; return true", json!([]));
+    let send = find("form[enctype=\"multipart/form-data\"] input[type=submit]");
+    driver.call(
+        "POST",
+        &format!("/session/{{s}}/element/{send}/click"),
+        Some(json!({})),
+    );
+    driver.wait_for_new_page();
+    let text = driver.js("return document.body.innerText", json!([]));
+    let text = text.as_str().expect("page text");
+    assert!(text.contains("Form fields (multipart/form-data)"), "{text}");
+    assert!(text.contains("catatan: halo <multipart>"), "{text}");
+    assert!(
+        text.contains("berkas: file \"catatan.txt\" (text/plain, 11 bytes)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Content-Type: multipart/form-data; boundary=----WebKitFormBoundary"),
+        "{text}"
+    );
 }
