@@ -215,11 +215,11 @@ pub fn format_list(files: &[FileInfo]) -> String {
         total += f.size;
     }
     let plural = if files.len() == 1 { "" } else { "s" };
-    out.push_str(&format!(
-        "{} file{plural}, {total} bytes ({})\n",
-        files.len(),
-        human_bytes(total)
-    ));
+    out.push_str(&format!("{} file{plural}, {total} bytes", files.len()));
+    if total >= 1024 {
+        out.push_str(&format!(" ({})", human_bytes(total)));
+    }
+    out.push('\n');
     out
 }
 
@@ -417,5 +417,6 @@ mod tests {
              2 files, 2059 bytes (2.0 KiB)\n"
         );
         assert_eq!(format_list(&[]), "no files\n");
+        assert!(format_list(&files[..1]).ends_with("\n1 file, 11 bytes\n"));
     }
 }

@@ -195,8 +195,9 @@ impl<'d> Session<'d> {
     fn list(&mut self, out: &mut Vec<u8>) -> Result<(), String> {
         let files =
             list_dir(self.dir).map_err(|e| format!("cannot read the folder: {}", io_cause(&e)))?;
-        log::info!("{}: LIST -> {} files", self.peer, files.len());
         let n = files.len();
+        let plural = if n == 1 { "" } else { "s" };
+        log::info!("{}: LIST -> {n} file{plural}", self.peer);
         Response::List { files }.encode(out);
         if out.len() > MAX_MESSAGE {
             return Err(format!(
