@@ -45,6 +45,53 @@ pub mod relay;
 pub mod sender;
 pub mod simple;
 
+/// Socket buffer size asked for on both sides: room for a full window of
+/// datagrams, so a receiver that is briefly busy does not make the kernel
+/// drop what is queued for it. Linux caps it at `net.core.rmem_max` /
+/// `wmem_max` (often 208 KiB; then larger windows lose datagrams on loopback
+/// and are sent again).
+pub const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
+
+/// Asks the kernel for [`SOCKET_BUFFER`]-sized send and receive buffers on
+/// `socket`. Best effort: a refusal is only logged. Linux only (elsewhere
+/// the OS default is kept), as std has no portable call for it.
+pub fn enlarge_buffers(socket: &std::net::UdpSocket) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        extern "C" {
+            // POSIX setsockopt(2).
+            fn setsockopt(fd: i32, level: i32, name: i32, value: *const i32, len: u32) -> i32;
+        }
+        const SOL_SOCKET: i32 = 1;
+        const SO_SNDBUF: i32 = 7;
+        const SO_RCVBUF: i32 = 8;
+        let size = SOCKET_BUFFER as i32;
+        for name in [SO_SNDBUF, SO_RCVBUF] {
+            // SAFETY: the descriptor is a valid open socket owned by `socket`
+            // for the whole call; `size` outlives the call and its length
+            // is passed correctly.
+            let rc = unsafe {
+                setsockopt(
+                    socket.as_raw_fd(),
+                    SOL_SOCKET,
+                    name,
+                    &size,
+                    std::mem::size_of::<i32>() as u32,
+                )
+            };
+            if rc != 0 {
+                log::debug!(
+                    "cannot enlarge socket buffer: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = socket;
+}
+
 /// The assignment's UDP port.
 pub const DEFAULT_PORT: u16 = 5005;
 /// The assignment's address.

@@ -123,6 +123,7 @@ pub fn serve(
         buf: Vec::with_capacity(MAX_DATAGRAM),
     };
     socket.set_read_timeout(Some(TICK))?;
+    crate::enlarge_buffers(socket);
     let mut packet = [0u8; 65536];
     let mut last_sweep = Instant::now();
     let mut last_datagram = Instant::now();

@@ -68,6 +68,7 @@ impl Relay {
     pub fn spawn(upstream: SocketAddr, cfg: LossConfig) -> io::Result<Relay> {
         let socket = UdpSocket::bind("127.0.0.1:0")?;
         socket.set_read_timeout(Some(HOLD_LIMIT))?;
+        crate::enlarge_buffers(&socket);
         let addr = socket.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());

@@ -4,10 +4,11 @@
 //!    ACK (or DONE, for an empty file).
 //! 2. Keep up to `window` DATA datagrams in flight. Each ACK says how many
 //!    chunks arrived in order plus a bitmap of the ones after that.
-//! 3. A chunk is sent again when its timer (the retransmission timeout,
-//!    from measured round trips) runs out, or earlier, when 3 datagrams sent
-//!    after it have been acknowledged and it has not: then it was almost
-//!    certainly lost, not just late.
+//! 3. A chunk is sent again as soon as 3 datagrams sent after it have been
+//!    acknowledged and it has not: then it was almost certainly lost, not
+//!    just late. When no ACK brings news for the retransmission timeout
+//!    (from measured round trips, RFC 6298), the first missing chunk is sent
+//!    again as a probe and the timeout doubles.
 //! 4. The transfer is over when the receiver says DONE (every byte arrived
 //!    and the file is saved) or ERROR. If nothing valid comes back for
 //!    `give_up`, the receiver is gone: fail with [`SendError::NoAnswer`].
@@ -160,6 +161,7 @@ pub fn connect_socket(peer: SocketAddr) -> io::Result<UdpSocket> {
         "[::]:0".parse().expect("literal")
     };
     let socket = UdpSocket::bind(local)?;
+    crate::enlarge_buffers(&socket);
     socket.connect(peer)?;
     Ok(socket)
 }
@@ -219,6 +221,7 @@ pub fn send_reader(
         sent: 0,
         retransmissions: 0,
         last_heard: Instant::now(),
+        timer_start: Instant::now(),
         buf: Vec::with_capacity(crate::protocol::MAX_DATAGRAM),
         progress: ProgressLines::new(size, opts.progress_step, chunk),
     };
@@ -269,6 +272,8 @@ struct Sender<'a, R> {
     sent: u64,
     retransmissions: u64,
     last_heard: Instant,
+    /// When the retransmission timer last (re)started.
+    timer_start: Instant,
     buf: Vec<u8>,
     progress: ProgressLines,
 }
@@ -402,6 +407,9 @@ impl<R: Read> Sender<'_, R> {
                 }
             })?;
             let seq = self.next;
+            if self.slots.is_empty() {
+                self.timer_start = Instant::now(); // first chunk in flight
+            }
             self.next += 1;
             self.tx_counter += 1;
             self.slots.push_back(Slot {
@@ -432,32 +440,31 @@ impl<R: Read> Sender<'_, R> {
         self.transmit(self.base + index as u32)
     }
 
-    /// Resends every unacknowledged chunk whose timer ran out; returns how
-    /// long until the next timer runs out.
+    /// The retransmission timer (one for the whole window, as in TCP): it
+    /// runs while chunks are unacknowledged and restarts whenever an ACK
+    /// brings news. When it runs out, the first unacknowledged chunk is
+    /// sent again as a probe and the timeout doubles. Only the probe: if the
+    /// receiver was merely slow (a busy machine), resending the whole window
+    /// would pile duplicates onto a queue that is already long. Its ACK then
+    /// shows what else is missing, and the early-retransmission rule in
+    /// [`Sender::on_ack`] resends those. Returns how long until the timer
+    /// runs out.
     fn retransmit_expired(&mut self) -> Result<Duration, SendError> {
         let rto = self.rtt.rto();
+        let Some(first) = self.slots.iter().position(|s| !s.acked) else {
+            return Ok(rto); // nothing in flight
+        };
         let now = Instant::now();
-        let mut wait = rto;
-        let mut expired = false;
-        for i in 0..self.slots.len() {
-            let slot = &self.slots[i];
-            if slot.acked {
-                continue;
-            }
-            let due = slot.sent_at + rto;
-            if due <= now {
-                self.retransmit(i)?;
-                expired = true;
-            } else {
-                wait = wait.min(due - now);
-            }
+        let deadline = self.timer_start + rto;
+        if now < deadline {
+            return Ok((deadline - now).max(Duration::from_millis(1)));
         }
-        if expired {
-            // A timeout means the estimate was too low or the path got
-            // worse: back off (RFC 6298 5.5) until a fresh sample arrives.
-            self.rtt.back_off();
-        }
-        Ok(wait.max(Duration::from_millis(1)))
+        self.retransmit(first)?;
+        // A timeout means the estimate was too low or the path got worse:
+        // back off (RFC 6298 5.5) until the path delivers again.
+        self.rtt.back_off();
+        self.timer_start = Instant::now();
+        Ok(self.rtt.rto())
     }
 
     /// Waits up to `wait` for one datagram from the receiver and acts on it.
@@ -555,6 +562,7 @@ impl<R: Read> Sender<'_, R> {
             // The path delivers again: stop backing off even if every chunk
             // acknowledged was a retransmission (no RTT sample from those).
             self.rtt.reset_backoff();
+            self.timer_start = now;
         }
         // Early retransmission: a chunk sent well before one that has
         // arrived is lost (a late one would have beaten the ones after it).
