@@ -82,7 +82,9 @@ impl Driver {
             other => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("chromedriver did not report its port ({other:?})");
+                let log = std::fs::read_to_string(tmp.join("chromedriver.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                panic!("chromedriver did not report its port ({other:?}); its log ends: {tail:?}");
             }
         };
         Driver {
