@@ -359,7 +359,10 @@ fn invalid_utf8_is_an_error_and_the_connection_goes_on() {
 
 #[test]
 fn disconnect_mid_line_and_silent_clients_do_not_hurt_the_server() {
-    let addr = start_with(ChatServer::with_builtin_users(), Duration::from_millis(300));
+    let addr = start_with(
+        ChatServer::with_builtin_users(),
+        Duration::from_millis(1000),
+    );
     {
         let mut half = TcpStream::connect(addr).unwrap();
         half.write_all(b"auth messi sura").unwrap();
