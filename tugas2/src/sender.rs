@@ -306,7 +306,7 @@ impl<R: Read> Sender<'_, R> {
                 self.retransmissions += 1;
             }
             sent_at = Instant::now();
-            let deadline = sent_at + rto;
+            let deadline = (sent_at + rto).min(self.last_heard + self.give_up);
             let mut event = Event::Nothing;
             while let Some(left) = deadline.checked_duration_since(Instant::now()) {
                 if left.is_zero() {
@@ -338,7 +338,8 @@ impl<R: Read> Sender<'_, R> {
         // Data: a sliding window with cumulative + selective acks.
         loop {
             self.fill_window()?;
-            let wait = self.retransmit_expired()?;
+            let left = (self.last_heard + self.give_up).saturating_duration_since(Instant::now());
+            let wait = self.retransmit_expired()?.min(left);
             match self.receive(wait)? {
                 Event::Done => {
                     self.progress.finish(out)?;
