@@ -5,6 +5,8 @@
 //!
 //! - [`chat`]: the chat protocol of Tugas 5 (request lines, JSON responses
 //!   written like Python's `json.dumps`, inbox and user types).
+//! - [`check`]: conformance checkers that test anyone's server against an
+//!   assignment (`PASS`/`FAIL` per requirement, bounded reads, `--json`).
 //! - [`bench`]: reference speed, peak memory and medians for the benchmark programs.
 //! - [`cli`]: flags (`--help`, `--host`, `--port`, `--timeout`, ...) with
 //!   defaults shown in the help; no parser crate.
@@ -33,6 +35,7 @@
 
 pub mod bench;
 pub mod chat;
+pub mod check;
 pub mod cli;
 pub mod error;
 pub mod fileproto;

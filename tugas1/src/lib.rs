@@ -15,7 +15,12 @@
 //! ```text
 //! cargo run -p tugas1 --bin server -- --port 31000 --port 31001 --port 31002
 //! cargo run -p tugas1 --bin client -- --port 31000 --port 31001 --port 31002
+//! cargo run -p tugas1 --bin check                 # grader: test any echo server
 //! ```
+//!
+//! Modules: [`check`], the grader's conformance check of any echo server.
+
+pub mod check;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

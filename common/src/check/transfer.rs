@@ -1,0 +1,125 @@
+//! Requirements of the download protocol of Tugas 1b and 3 (the `GET` /
+//! `OK <size>` / `ERROR` format of [`crate::transfer`]), shared by both
+//! crates' `check` programs.
+//!
+//! Everything but "accepts a connection" assumes our protocol and goes
+//! through [`Checker::protocol_check`], so `--skip-protocol` leaves a
+//! student's own design alone.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::{difference, Checker, Conn, Failure};
+use crate::transfer::MAX_HEADER;
+
+/// The note a download check prints first: which protocol it assumes.
+pub const PROTOCOL_NOTE: &str = "assumes this workspace's download protocol: the client sends \
+'GET <name>\\n', the server answers 'OK <size>\\n' and the bytes, or 'ERROR <reason>\\n' \
+(--skip-protocol skips those checks)";
+
+/// Largest file a check downloads (a bigger announced size is a failure,
+/// not an allocation).
+pub const MAX_DOWNLOAD: u64 = 256 * 1024 * 1024;
+
+/// Sends `GET <name>` on `conn` and reads `OK <size>` and exactly that
+/// many bytes.
+///
+/// # Errors
+/// An `ERROR` answer, a malformed status line, a size over
+/// [`MAX_DOWNLOAD`], a close before the last byte, or a timeout.
+pub fn get(conn: &mut Conn, name: &str) -> Result<Vec<u8>, Failure> {
+    conn.send(format!("GET {name}\n").as_bytes(), "the request")?;
+    let what = format!("the 'OK <size>' line for {name}");
+    let line = conn.recv_line(MAX_HEADER, &what)?;
+    let Some(size) = line.strip_prefix("OK ") else {
+        return Err(conn.fail(format!(
+            "expected 'OK <size>' for an existing file, got {:?}",
+            crate::transfer::shorten(&line)
+        )));
+    };
+    let size: u64 = size
+        .trim()
+        .parse()
+        .map_err(|_| conn.fail(format!("'OK {size}': the size is not a number")))?;
+    if size > MAX_DOWNLOAD {
+        return Err(conn.fail(format!(
+            "the announced size {size} is over the checker's limit of {MAX_DOWNLOAD} bytes"
+        )));
+    }
+    conn.recv_exact(size as usize, &format!("the {size} bytes of {name}"))
+}
+
+/// Sends `request` and requires a refusal: an `ERROR ...` line, or (when
+/// `close_ok`) the server closing without an answer. An `OK` is a failure.
+///
+/// # Errors
+/// An `OK`, anything else than `ERROR`, or a timeout.
+pub fn expect_refusal(conn: &mut Conn, request: &str, close_ok: bool) -> Result<(), Failure> {
+    conn.send(request.as_bytes(), "the request")?;
+    match conn.recv_line(MAX_HEADER, "the 'ERROR <reason>' line") {
+        Ok(line) if line.starts_with("ERROR") => Ok(()),
+        Ok(line) if line.starts_with("OK") => Err(conn.fail(format!(
+            "the server answered {:?} instead of refusing",
+            crate::transfer::shorten(&line)
+        ))),
+        Ok(line) => Err(conn.fail(format!(
+            "expected 'ERROR <reason>', got {:?}",
+            crate::transfer::shorten(&line)
+        ))),
+        Err(f) if close_ok && f.reason.contains("closed the connection without sending") => Ok(()),
+        Err(f) => Err(f),
+    }
+}
+
+/// A name no server has: `tidak-ada-<time>.txt`.
+pub fn missing_name() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("tidak-ada-{}-{nanos}.txt", std::process::id())
+}
+
+/// The requirements of Tugas 1b, in order of importance: accepts a
+/// connection; `GET <file>` answers the whole file (and, with `expect`,
+/// the same bytes as the grader's copy); a missing file gets `ERROR`;
+/// names outside the served folder are refused; a malformed request is
+/// refused and the server keeps serving. `file` must exist on the server.
+pub fn download_checks(c: &mut Checker, file: &str, expect: Option<(&str, &[u8])>) {
+    c.note(PROTOCOL_NOTE);
+    c.check("server accepts a TCP connection", |o| o.connect().map(drop));
+    c.protocol_check(
+        format!("GET {file} answers 'OK <size>' and the whole file"),
+        |o| get(&mut o.connect()?, file).map(drop),
+    );
+    if let Some((path, want)) = expect {
+        c.protocol_check(format!("{file} arrives byte for byte as {path}"), |o| {
+            let mut conn = o.connect()?;
+            let got = get(&mut conn, file)?;
+            match difference(want, &got) {
+                None => Ok(()),
+                Some(d) => Err(conn.fail(format!("the file {d}"))),
+            }
+        });
+    }
+    c.protocol_check("a file that does not exist gives ERROR", |o| {
+        let name = missing_name();
+        expect_refusal(&mut o.connect()?, &format!("GET {name}\n"), false)
+    });
+    c.protocol_check(
+        "names outside the served folder are refused (../, /etc/passwd)",
+        |o| {
+            for name in ["../../../../../../../../etc/passwd", "/etc/passwd"] {
+                expect_refusal(&mut o.connect()?, &format!("GET {name}\n"), true)?;
+            }
+            Ok(())
+        },
+    );
+    c.protocol_check(
+        "a malformed request gets ERROR or a close, and the server keeps serving",
+        |o| {
+            let mut conn = o.connect()?;
+            expect_refusal(&mut conn, "HELLO \x01\x02 garbage\n", true)?;
+            get(&mut o.connect()?, file).map(drop)
+        },
+    );
+}

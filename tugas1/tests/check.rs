@@ -1,0 +1,230 @@
+//! The grader's check against our own echo server (all pass) and against
+//! deliberately broken echo servers (the right requirement fails, fast).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::check::{CheckOptions, Checker, Report, Status};
+use common::net::{self, ServeOptions};
+use tugas1::check::{run, CHECK};
+
+const SHORT: Duration = Duration::from_millis(300);
+
+fn check(ports: Vec<u16>, timeout: Duration) -> Report {
+    let mut opts = CheckOptions::local(ports[0], timeout);
+    opts.ports = ports;
+    let mut c = Checker::new(opts);
+    run(&mut c);
+    c.finish()
+}
+
+/// A broken server: every connection on its own thread runs `handler`.
+fn threaded(handler: fn(TcpStream)) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            thread::spawn(move || handler(s));
+        }
+    });
+    port
+}
+
+/// Reads everything and answers each read with `reply(data)`.
+fn answer_each_read(mut s: TcpStream, reply: fn(&[u8]) -> Vec<u8>) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n @ 1..) = s.read(&mut buf) {
+        if s.write_all(&reply(&buf[..n])).is_err() {
+            return;
+        }
+    }
+}
+
+#[test]
+fn our_server_passes_every_requirement_on_three_ports() {
+    common::logging::init_for_tests();
+    let listeners: Vec<TcpListener> = (0..3).map(|_| net::bind("127.0.0.1", 0).unwrap()).collect();
+    let ports = listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect::<Vec<_>>();
+    thread::spawn(move || tugas1::run_server(listeners, ServeOptions::default()));
+    let r = check(ports.clone(), Duration::from_secs(10));
+    assert!(r.all_passed(), "{}", r.text());
+    assert_eq!(r.passed, 8, "{}", r.text());
+    for p in ports {
+        assert_eq!(
+            r.find(&format!("port {p} echoes")).unwrap().status,
+            Status::Pass
+        );
+    }
+    assert!(r.text().ends_with("\n8 passed, 0 failed\n"));
+}
+
+#[test]
+fn uppercasing_server_fails_the_byte_values() {
+    let port = threaded(|s| answer_each_read(s, |d| d.to_ascii_uppercase()));
+    let r = check(vec![port], SHORT);
+    // The course's message is upper case already: only lower-case data shows it.
+    assert_eq!(
+        r.failures(),
+        [
+            "every byte value 0-255 comes back unchanged",
+            "two clients at once: the second is answered while the first stays connected"
+        ],
+        "{}",
+        r.text()
+    );
+    let o = r.find("every byte value").unwrap();
+    assert_eq!(
+        o.reason.as_deref(),
+        Some("the echo of bytes 0-255 differs at byte 97 of 1024 (expected \"a\", got \"A\")")
+    );
+    assert!(
+        o.sent.as_deref().unwrap().starts_with("\"\\x00\\x01"),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn silent_server_fails_everything_by_timeout() {
+    let port = threaded(|mut s| {
+        let _ = std::io::copy(&mut s, &mut std::io::sink());
+    });
+    let start = Instant::now();
+    let r = check(vec![port], SHORT);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(r.passed, 0, "{}", r.text());
+    assert_eq!(r.failed, 6);
+    let first = &r.requirements[0];
+    assert_eq!(
+        first.line(),
+        format!(
+            "FAIL  server on port {port} echoes \"PEMROGRAMAN JARINGAN TEKNIK INFORMATIKA\": \
+             timed out after 0.3s waiting for the echo \
+             (sent \"PEMROGRAMAN JARINGAN TEKNIK INFORMATIKA\", got nothing)"
+        )
+    );
+}
+
+#[test]
+fn server_that_closes_at_once_fails_everything() {
+    let port = threaded(drop);
+    let r = check(vec![port], SHORT);
+    assert_eq!(r.passed, 0, "{}", r.text());
+    let reason = r.requirements[0].reason.clone().unwrap();
+    assert!(
+        reason.contains("closed the connection after 0 of 39 bytes")
+            || reason.contains("connection reset"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn server_echoing_only_ten_bytes_fails_with_the_count() {
+    let port = threaded(|mut s| {
+        let mut buf = [0u8; 64];
+        let mut echoed = 0;
+        while let Ok(n @ 1..) = s.read(&mut buf) {
+            let k = n.min(10 - echoed);
+            if s.write_all(&buf[..k]).is_err() {
+                return;
+            }
+            echoed += k;
+        }
+    });
+    let r = check(vec![port], SHORT);
+    assert_eq!(r.passed, 0, "{}", r.text());
+    let o = &r.requirements[0];
+    assert_eq!(
+        o.reason.as_deref(),
+        Some("timed out after 0.3s waiting for the echo (got 10 of 39 bytes)")
+    );
+    assert_eq!(o.got.as_deref(), Some("\"PEMROGRAMA\""));
+}
+
+#[test]
+fn endless_garbage_is_a_bounded_failure() {
+    let port = threaded(|mut s| {
+        let junk: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
+        while s.write_all(&junk).is_ok() {}
+    });
+    let start = Instant::now();
+    let r = check(vec![port], SHORT);
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(r.passed, 0, "{}", r.text());
+    assert!(
+        r.requirements[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("the echo differs at byte 0"),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn single_threaded_server_fails_only_two_clients_at_once() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            answer_each_read(s, |d| d.to_vec()); // one client at a time
+        }
+    });
+    let r = check(vec![port], SHORT);
+    assert_eq!(
+        r.failures(),
+        ["two clients at once: the second is answered while the first stays connected"],
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        r.find("two clients").unwrap().reason.as_deref(),
+        Some(
+            "timed out after 0.3s waiting for the echo on the second connection \
+             (the first is still open)"
+        )
+    );
+}
+
+#[test]
+fn nothing_listening_fails_with_connection_refused() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let r = check(vec![port], SHORT);
+    assert_eq!(r.failed, 6);
+    assert_eq!(
+        r.requirements[0].reason.as_deref(),
+        Some(format!("cannot connect to 127.0.0.1:{port}: connection refused").as_str())
+    );
+}
+
+#[test]
+fn flags_default_to_the_three_course_ports() {
+    let m = CHECK.parse(Vec::<String>::new()).unwrap();
+    let o = CheckOptions::from_matches(&CHECK, &m).unwrap();
+    assert_eq!(o.ports, [31000, 31001, 31002]);
+    assert_eq!(o.timeout, Duration::from_secs(5));
+    let m = CHECK
+        .parse(["--port", "5", "--json", "--timeout", "1"].map(String::from))
+        .unwrap();
+    let o = CheckOptions::from_matches(&CHECK, &m).unwrap();
+    assert_eq!((o.ports.as_slice(), o.json), (&[5][..], true));
+    assert!(CHECK.help().contains("[default: 31000,31001,31002]"));
+    assert!(CHECK.parse(["--bogus".to_string()]).is_err());
+}
