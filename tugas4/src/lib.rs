@@ -46,7 +46,7 @@
 //! - [`client`]: [`Client`], one connection, requests in flight.
 //! - [`programs`]: flags and bodies of the `server`, `list`, `get`, `put`
 //!   and `delete` programs.
-//! - [`bench`]: the benchmark behind `--bin bench`.
+//! - [`bench`](mod@bench): the benchmark behind `--bin bench`.
 
 pub mod bench;
 pub mod client;
