@@ -20,7 +20,12 @@
 //! ```text
 //! cargo run -p tugas1a --bin server
 //! cargo run -p tugas1a --bin client -- --file tugas1a/file.txt
+//! cargo run -p tugas1a --bin check                 # grader: test any upload server
 //! ```
+//!
+//! Modules: [`check`], the grader's conformance check of any upload server.
+
+pub mod check;
 
 use std::fs::File;
 use std::io::{self, BufReader, Write};
