@@ -188,6 +188,12 @@ fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(usize, SocketA
     }
 }
 
+/// Whether to log the `n`-th bad datagram: the first 10, then every
+/// 1000th, so a flood of garbage cannot flood the log too.
+fn quiet_log(n: u64) -> bool {
+    n <= 10 || n % 1000 == 0
+}
+
 struct Receiver<'a> {
     socket: &'a UdpSocket,
     opts: &'a ReceiveOptions,
@@ -210,7 +216,9 @@ impl Receiver<'_> {
             Ok(d) => d,
             Err(e) => {
                 self.stats.garbage += 1;
-                log::warn!("{peer}: ignoring a datagram: {e}");
+                if quiet_log(self.stats.garbage) {
+                    log::warn!("{peer}: ignoring a datagram: {e}");
+                }
                 return Ok(());
             }
         };
@@ -345,10 +353,12 @@ impl Receiver<'_> {
         s.ack_due = true;
         if seq >= s.count || bytes.len() != chunk_len(s.size, s.chunk, seq) {
             self.stats.garbage += 1;
-            log::warn!(
-                "{peer}: DATA {seq} with {} bytes does not fit the file; ignored",
-                bytes.len()
-            );
+            if quiet_log(self.stats.garbage) {
+                log::warn!(
+                    "{peer}: DATA {seq} with {} bytes does not fit the file; ignored",
+                    bytes.len()
+                );
+            }
             return Ok(());
         }
         if seq < s.cumulative {

@@ -371,7 +371,7 @@ fn receiver_survives_garbage_and_then_serves_a_real_transfer() {
 fn a_transfer_that_stops_halfway_leaves_no_file() {
     let dir = TempDir::new("partial");
     let opts = ReceiveOptions {
-        idle_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_secs(1),
         max_transfers: Some(1),
         ..receive_options(&dir)
     };
