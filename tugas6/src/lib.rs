@@ -49,7 +49,7 @@
 //! The request-head parser and response writer are `common::http`, shared
 //! with Tugas 8.
 
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -99,7 +99,10 @@ pub const SERVER: Command = Command {
 /// (threads are reused, see [`pool`]), with `opts.timeout` on every read
 /// and write and at most `opts.max_connections` at once.
 pub fn run_server(listener: TcpListener, opts: ServeOptions) {
-    pool::serve(listener, opts, handle_connection);
+    let timeout = opts.timeout;
+    pool::serve(listener, opts, move |stream, peer| {
+        handle_connection(stream, peer, timeout)
+    });
 }
 
 /// Starts [`run_server`] on a background thread and returns its address
@@ -174,22 +177,36 @@ pub fn path_of(target: &str) -> &str {
 }
 
 /// Serves one connection: reads requests and answers them until the client
-/// closes, asks to close, or is silent for the stream's read timeout.
+/// closes, asks to close, or is silent for `timeout`.
 ///
 /// One `BufReader` lives as long as the connection, so a request that
 /// arrives in pieces, or several pipelined requests in one segment, are
-/// read correctly; each response leaves in one `write`.
+/// read correctly; each response leaves in one `write`. The stream's own
+/// read timeout bounds each wait for bytes; `timeout` also bounds the
+/// whole of one request, so a client sending a byte now and then cannot
+/// hold the connection for ever.
 ///
 /// # Errors
 /// Socket failures other than the client closing or going silent.
-pub fn handle_connection(stream: TcpStream, peer: SocketAddr) -> io::Result<()> {
-    let mut reader = BufReader::with_capacity(4096, &stream);
+pub fn handle_connection(stream: TcpStream, peer: SocketAddr, timeout: Duration) -> io::Result<()> {
+    let mut reader = BufReader::with_capacity(
+        4096,
+        DeadlineReader {
+            stream: &stream,
+            deadline: None,
+        },
+    );
     let mut out: Vec<u8> = Vec::with_capacity(512);
     let mut served = 0u64;
     loop {
-        if served > 0 && !wait_for_next_request(&mut reader, peer)? {
-            return Ok(());
+        if served > 0 {
+            // Between requests only the socket's idle timeout applies.
+            reader.get_mut().deadline = None;
+            if !wait_for_next_request(&mut reader, peer)? {
+                return Ok(());
+            }
         }
+        reader.get_mut().deadline = Some(Instant::now() + timeout);
         let req = match http::read_request_head(&mut reader, MAX_HEAD) {
             Ok(Some(req)) => req,
             Ok(None) => return Ok(()),
@@ -247,7 +264,7 @@ fn body_to_skip(req: &Request) -> Result<(bool, u64), HeadError> {
 /// Between keep-alive requests: waits for the next request's first byte.
 /// A client that goes quiet or closes here has done nothing wrong, so the
 /// connection just ends (no 408).
-fn wait_for_next_request(reader: &mut BufReader<&TcpStream>, peer: SocketAddr) -> io::Result<bool> {
+fn wait_for_next_request(reader: &mut Conn<'_>, peer: SocketAddr) -> io::Result<bool> {
     match reader.fill_buf() {
         Ok([]) => Ok(false),
         Ok(_) => Ok(true),
@@ -263,7 +280,7 @@ fn wait_for_next_request(reader: &mut BufReader<&TcpStream>, peer: SocketAddr) -
 /// Answers a request that could not be read (400, 408, 431) and closes.
 fn answer_error(
     stream: &TcpStream,
-    reader: &mut BufReader<&TcpStream>,
+    reader: &mut Conn<'_>,
     out: &mut Vec<u8>,
     peer: SocketAddr,
     e: HeadError,
@@ -290,13 +307,14 @@ fn answer_error(
 /// a moment, so the kernel does not answer those bytes with a reset that
 /// would wipe the response from the client's receive buffer before it is
 /// read ("lingering close", as Apache and nginx do).
-fn linger_close(stream: &TcpStream, reader: &mut BufReader<&TcpStream>) {
+fn linger_close(stream: &TcpStream, reader: &mut Conn<'_>) {
     const LINGER: Duration = Duration::from_secs(2);
     const MAX_DRAIN: usize = 1024 * 1024;
     if stream.shutdown(Shutdown::Write).is_err() {
         return;
     }
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    reader.get_mut().deadline = None;
     let start = Instant::now();
     let mut drained = 0usize;
     while drained < MAX_DRAIN && start.elapsed() < LINGER {
@@ -308,5 +326,31 @@ fn linger_close(stream: &TcpStream, reader: &mut BufReader<&TcpStream>) {
                 reader.consume(n);
             }
         }
+    }
+}
+
+/// The reading side of a connection, buffered.
+type Conn<'a> = BufReader<DeadlineReader<'a>>;
+
+/// Reads from the socket, but fails with `TimedOut` once a deadline has
+/// passed. Each read still waits at most the socket's read timeout, so a
+/// request takes at most about twice `--timeout` however its bytes trickle
+/// in; checking the clock costs no system call.
+struct DeadlineReader<'a> {
+    stream: &'a TcpStream,
+    deadline: Option<Instant>,
+}
+
+impl Read for DeadlineReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            if Instant::now() >= deadline {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "request not complete within the timeout",
+                ));
+            }
+        }
+        self.stream.read(buf)
     }
 }

@@ -199,6 +199,41 @@ fn a_silent_client_gets_408_after_the_timeout_and_is_closed() {
 }
 
 #[test]
+fn a_client_trickling_bytes_gets_408_too() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    // Each byte comes well within the 400 ms read timeout, but the request
+    // never ends: the whole-request deadline stops it.
+    let addr = start_with_timeout(Duration::from_millis(400));
+    let mut s = connect(addr);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let mut s = s.try_clone().unwrap();
+        let stop = Arc::clone(&stop);
+        thread::spawn(move || {
+            let bytes = b"GET / HTTP/1.0\r\nX-Slow: "
+                .iter()
+                .chain(std::iter::repeat(&b'a'));
+            for b in bytes.take(100) {
+                if stop.load(Ordering::Relaxed) || s.write_all(&[*b]).is_err() {
+                    return;
+                }
+                // Pacing is what is under test here, not synchronisation.
+                thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let started = Instant::now();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    assert_eq!(parse_one(&got, false).status(), 408);
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+}
+
+#[test]
 fn an_idle_keep_alive_connection_is_closed_quietly() {
     let addr = start_with_timeout(Duration::from_millis(300));
     let mut s = connect(addr);
