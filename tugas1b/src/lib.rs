@@ -21,7 +21,12 @@
 //! cargo run -p tugas1b --bin server -- --dir tugas1b/files
 //! cargo run -p tugas1b --bin client            # asks: nama file:
 //! cargo run -p tugas1b --bin client -- --file gambar.png
+//! cargo run -p tugas1b --bin check                 # grader: test any download server
 //! ```
+//!
+//! Modules: [`check`], the grader's conformance check of any download server.
+
+pub mod check;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -28,6 +28,14 @@ pub const MAX_DOWNLOAD: u64 = 256 * 1024 * 1024;
 /// [`MAX_DOWNLOAD`], a close before the last byte, or a timeout.
 pub fn get(conn: &mut Conn, name: &str) -> Result<Vec<u8>, Failure> {
     conn.send(format!("GET {name}\n").as_bytes(), "the request")?;
+    read_download(conn, name)
+}
+
+/// Reads the answer to `GET <name>`: `OK <size>` and exactly that many bytes.
+///
+/// # Errors
+/// As [`get`].
+pub fn read_download(conn: &mut Conn, name: &str) -> Result<Vec<u8>, Failure> {
     let what = format!("the 'OK <size>' line for {name}");
     let line = conn.recv_line(MAX_HEADER, &what)?;
     let Some(size) = line.strip_prefix("OK ") else {
@@ -45,7 +53,7 @@ pub fn get(conn: &mut Conn, name: &str) -> Result<Vec<u8>, Failure> {
             "the announced size {size} is over the checker's limit of {MAX_DOWNLOAD} bytes"
         )));
     }
-    conn.recv_exact(size as usize, &format!("the {size} bytes of {name}"))
+    conn.recv_exact(size as usize, name)
 }
 
 /// Sends `request` and requires a refusal: an `ERROR ...` line, or (when
@@ -95,12 +103,17 @@ pub fn missing_name() -> String {
     format!("tidak-ada-{}-{nanos}.txt", std::process::id())
 }
 
-/// The requirements of Tugas 1b, in order of importance: accepts a
-/// connection; `GET <file>` answers the whole file (and, with `expect`,
-/// the same bytes as the grader's copy); a missing file gets `ERROR`;
-/// names outside the served folder are refused; a malformed request is
-/// refused and the server keeps serving. `file` must exist on the server.
+/// The requirements of Tugas 1b, in order of importance: [`fetch_checks`]
+/// then [`refusal_checks`]. `file` must exist on the server.
 pub fn download_checks(c: &mut Checker, file: &str, expect: Option<(&str, &[u8])>) {
+    fetch_checks(c, file, expect);
+    refusal_checks(c, file);
+}
+
+/// Notes the protocol, then: the server accepts a connection; `GET <file>`
+/// answers `OK <size>` and the whole file; with `expect` (the grader's
+/// path and copy), the bytes are the same.
+pub fn fetch_checks(c: &mut Checker, file: &str, expect: Option<(&str, &[u8])>) {
     c.note(PROTOCOL_NOTE);
     c.check("server accepts a TCP connection", |o| o.connect().map(drop));
     c.protocol_check(
@@ -117,6 +130,12 @@ pub fn download_checks(c: &mut Checker, file: &str, expect: Option<(&str, &[u8])
             }
         });
     }
+}
+
+/// A missing file gets `ERROR`; names outside the served folder are
+/// refused; a malformed request is refused and the server keeps serving
+/// (`file` is downloaded again to see that).
+pub fn refusal_checks(c: &mut Checker, file: &str) {
     c.protocol_check("a file that does not exist gives ERROR", |o| {
         let name = missing_name();
         expect_refusal(&mut o.connect()?, format!("GET {name}\n").as_bytes(), false)

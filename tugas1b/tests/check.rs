@@ -1,0 +1,279 @@
+//! The grader's check against our own download server (all pass) and
+//! against deliberately broken servers (the right requirement fails, fast).
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::check::{CheckOptions, Checker, Report, Status};
+use common::net::{self, ServeOptions};
+use tugas1b::check::{run, Target, CHECK};
+
+const SHORT: Duration = Duration::from_millis(300);
+const CONTOH: &[u8] = b"Ini contoh file teks untuk Tugas 1b.\nbaris kedua\n";
+
+/// A served folder holding contoh.txt.
+fn folder(tag: &str) -> PathBuf {
+    let dir = common::files::temp_dir(&format!("tugas1b-check-{tag}"));
+    fs::write(dir.join("contoh.txt"), CONTOH).unwrap();
+    dir
+}
+
+fn target(dir: &std::path::Path) -> Target {
+    let path = dir.join("contoh.txt");
+    Target {
+        file: "contoh.txt".into(),
+        expect: Some((path.display().to_string(), fs::read(&path).unwrap())),
+    }
+}
+
+fn check(port: u16, timeout: Duration, skip_protocol: bool, t: &Target) -> Report {
+    let mut opts = CheckOptions::local(port, timeout);
+    opts.skip_protocol = skip_protocol;
+    let mut c = Checker::new(opts);
+    run(&mut c, t);
+    c.finish()
+}
+
+/// A one-request-per-connection server answering each request line with
+/// `reply(line)`, then closing.
+fn fake(reply: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let reply = Arc::new(reply);
+    thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let reply = Arc::clone(&reply);
+            thread::spawn(move || {
+                let mut line = Vec::new();
+                let mut r = BufReader::new((&s).take(4096));
+                if r.read_until(b'\n', &mut line).is_ok() {
+                    let line = String::from_utf8_lossy(&line);
+                    let _ = (&s).write_all(&reply(line.trim_end()));
+                }
+            });
+        }
+    });
+    port
+}
+
+/// `OK <size>\n` and the bytes.
+fn ok(bytes: &[u8]) -> Vec<u8> {
+    let mut out = format!("OK {}\n", bytes.len()).into_bytes();
+    out.extend_from_slice(bytes);
+    out
+}
+
+/// Serves `dir` the naive way: any name, joined onto the folder as it is.
+fn naive(dir: PathBuf, name: &str) -> Vec<u8> {
+    match name.strip_prefix("GET ").map(|n| fs::read(dir.join(n))) {
+        Some(Ok(bytes)) => ok(&bytes),
+        Some(Err(_)) => b"ERROR file not found\n".to_vec(),
+        None => b"ERROR bad request\n".to_vec(),
+    }
+}
+
+#[test]
+fn our_server_passes_every_requirement() {
+    common::logging::init_for_tests();
+    let dir = folder("ours");
+    let listener = net::bind("127.0.0.1", 0).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = dir.clone();
+    thread::spawn(move || tugas1b::run_server(listener, ServeOptions::default(), served));
+    let r = check(port, Duration::from_secs(10), false, &target(&dir));
+    assert!(r.all_passed(), "{}", r.text());
+    assert_eq!(r.passed, 6, "{}", r.text());
+    assert!(r.requirements[2]
+        .requirement
+        .starts_with("contoh.txt arrives byte for byte as "));
+}
+
+#[test]
+fn server_that_serves_any_path_fails_the_folder_requirement() {
+    let dir = folder("naive");
+    let d = dir.clone();
+    let port = fake(move |line| naive(d.clone(), line));
+    let r = check(port, SHORT, false, &target(&dir));
+    assert_eq!(
+        r.failures(),
+        ["names outside the served folder are refused (../, /etc/passwd)"],
+        "{}",
+        r.text()
+    );
+    let o = r.find("outside").unwrap();
+    assert!(
+        o.reason
+            .as_deref()
+            .unwrap()
+            .starts_with("the server answered \"OK "),
+        "{o:?}"
+    );
+    assert_eq!(
+        o.sent.as_deref(),
+        Some("\"GET ../../../../../../../../etc/passwd\\n\"")
+    );
+}
+
+#[test]
+fn different_bytes_fail_the_comparison_only() {
+    let dir = folder("differ");
+    let port = fake(|line| {
+        if line == "GET contoh.txt" {
+            let mut wrong = CONTOH.to_vec();
+            wrong[4] = b'X';
+            ok(&wrong)
+        } else if line.starts_with("GET ") {
+            b"ERROR file not found\n".to_vec()
+        } else {
+            Vec::new()
+        }
+    });
+    let r = check(port, SHORT, false, &target(&dir));
+    assert_eq!(r.failures().len(), 1, "{}", r.text());
+    let o = &r.requirements[2];
+    assert_eq!(o.status, Status::Fail);
+    assert_eq!(
+        o.reason.as_deref(),
+        Some("the file differs at byte 4 of 49 (expected \"c\", got \"X\")")
+    );
+}
+
+#[test]
+fn a_size_that_lies_fails_the_download() {
+    let dir = folder("lie");
+    let port = fake(|line| {
+        if line == "GET contoh.txt" {
+            let mut out = format!("OK {}\n", CONTOH.len() + 10).into_bytes();
+            out.extend_from_slice(CONTOH);
+            out
+        } else {
+            b"ERROR no\n".to_vec()
+        }
+    });
+    let r = check(port, SHORT, false, &target(&dir));
+    let o = &r.requirements[1];
+    assert_eq!(
+        o.requirement,
+        "GET contoh.txt answers 'OK <size>' and the whole file"
+    );
+    assert_eq!(
+        o.reason.as_deref(),
+        Some("the server closed the connection after 49 of 59 bytes of contoh.txt")
+    );
+    assert_eq!(r.passed, 3, "{}", r.text());
+}
+
+#[test]
+fn ok_for_a_missing_file_fails_that_requirement() {
+    let dir = folder("okmissing");
+    let d = dir.clone();
+    let port = fake(move |line| {
+        let answer = naive(d.clone(), line);
+        if answer.starts_with(b"ERROR file not found") {
+            b"OK 0\n".to_vec()
+        } else {
+            answer
+        }
+    });
+    let r = check(port, SHORT, false, &target(&dir));
+    assert!(
+        r.failures()
+            .contains(&"a file that does not exist gives ERROR"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        r.find("does not exist").unwrap().reason.as_deref(),
+        Some("the server answered \"OK 0\" instead of refusing")
+    );
+}
+
+#[test]
+fn server_that_closes_at_once_fails_all_but_the_connection() {
+    let dir = folder("close");
+    let port = fake(|_| Vec::new());
+    let r = check(port, SHORT, false, &target(&dir));
+    // Closing on a name outside the folder is a refusal: that one passes.
+    assert_eq!((r.passed, r.failed), (2, 4), "{}", r.text());
+    assert_eq!(
+        r.requirements[1].reason.as_deref(),
+        Some(
+            "the server closed the connection without sending the 'OK <size>' line for contoh.txt"
+        )
+    );
+    // --skip-protocol: only the connection is checked, the rest is listed as skipped.
+    let r = check(port, SHORT, true, &target(&dir));
+    assert_eq!((r.passed, r.failed, r.skipped), (1, 0, 5), "{}", r.text());
+}
+
+#[test]
+fn endless_garbage_is_a_bounded_failure() {
+    let dir = folder("garbage");
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            thread::spawn(move || {
+                let junk = [0xeeu8; 8192];
+                while s.write_all(&junk).is_ok() {}
+            });
+        }
+    });
+    let start = Instant::now();
+    let r = check(port, SHORT, false, &target(&dir));
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!((r.passed, r.failed), (1, 5), "{}", r.text());
+    assert!(r.requirements[1]
+        .reason
+        .as_deref()
+        .unwrap()
+        .starts_with("no \"\\n\" in the first 4096 bytes"));
+}
+
+#[test]
+fn silent_server_fails_by_timeout() {
+    let dir = folder("silent");
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let mut held: Vec<TcpStream> = Vec::new();
+        for s in l.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let r = check(port, SHORT, false, &target(&dir));
+    assert_eq!((r.passed, r.failed), (1, 5), "{}", r.text());
+    assert_eq!(
+        r.requirements[1].line(),
+        "FAIL  GET contoh.txt answers 'OK <size>' and the whole file: timed out after 0.3s \
+         waiting for the 'OK <size>' line for contoh.txt (sent \"GET contoh.txt\\n\", got nothing)"
+    );
+}
+
+#[test]
+fn flags_and_a_missing_expect_file() {
+    let m = CHECK.parse(Vec::<String>::new()).unwrap();
+    let t = Target::from_matches(&m).unwrap();
+    assert_eq!((t.file.as_str(), t.expect.is_none()), ("contoh.txt", true));
+    assert_eq!(
+        CheckOptions::from_matches(&CHECK, &m).unwrap().ports,
+        [31200]
+    );
+    let m = CHECK
+        .parse(["--expect-file", "/nonexistent/contoh.txt"].map(String::from))
+        .unwrap();
+    let err = Target::from_matches(&m).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "cannot read --expect-file /nonexistent/contoh.txt: no such file or directory"
+    );
+}
