@@ -44,7 +44,7 @@
 //! - this file: the server ([`run_server`], [`handle_connection`], [`route`]);
 //! - [`pool`]: the accept loop, one thread per connection, threads reused;
 //! - [`limits`]: raising the open-files limit for thousands of connections;
-//! - [`bench`]: running `ab`, reading its report, the table and the SVG chart.
+//! - [`bench`](mod@bench): running `ab`, reading its report, the table and the SVG chart.
 //!
 //! The request-head parser and response writer are `common::http`, shared
 //! with Tugas 8.
