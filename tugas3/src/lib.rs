@@ -19,7 +19,12 @@
 //! cargo run -p tugas3 --bin server -- --dir tugas3/files
 //! cargo run -p tugas3 --bin client -- contoh.txt gambar.png besar.txt
 //! cargo run -p tugas3 --bin client -- --sequential contoh.txt gambar.png besar.txt
+//! cargo run -p tugas3 --bin check                 # grader: test any threaded file server
 //! ```
+//!
+//! Modules: [`check`], the grader's conformance check of any threaded file server.
+
+pub mod check;
 
 use std::fmt::Write as _;
 use std::io::{self, BufReader, IsTerminal, Write};

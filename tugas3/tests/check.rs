@@ -1,0 +1,145 @@
+//! The grader's check against our own threaded server (all pass) and
+//! against servers that serve one client at a time (the concurrency
+//! requirements fail, fast).
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::check::{CheckOptions, Checker, Report, Status};
+use common::net::{self, ServeOptions};
+use tugas3::check::{run, Target, CHECK};
+
+const SHORT: Duration = Duration::from_millis(300);
+const CONCURRENT: &str =
+    "8 downloads at the same time all complete (all 8 connections open together)";
+const SILENT: &str =
+    "a silent connection (and one with half a request) does not block another client's download";
+
+/// A served folder with contoh.txt and a 2 MiB besar.bin.
+fn folder(tag: &str) -> PathBuf {
+    let dir = common::files::temp_dir(&format!("tugas3-check-{tag}"));
+    fs::write(dir.join("contoh.txt"), b"contoh file untuk Tugas 3\n").unwrap();
+    let big: Vec<u8> = (0..2u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    fs::write(dir.join("besar.bin"), big).unwrap();
+    dir
+}
+
+fn target(dir: &Path, file: &str) -> Target {
+    let path = dir.join(file);
+    Target {
+        file: file.into(),
+        expect: Some((path.display().to_string(), fs::read(&path).unwrap())),
+        clients: 8,
+    }
+}
+
+fn check(port: u16, timeout: Duration, t: &Target) -> Report {
+    let mut c = Checker::new(CheckOptions::local(port, timeout));
+    run(&mut c, t);
+    c.finish()
+}
+
+#[test]
+fn our_server_passes_every_requirement() {
+    common::logging::init_for_tests();
+    let dir = folder("ours");
+    let listener = net::bind("127.0.0.1", 0).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = dir.clone();
+    thread::spawn(move || tugas3::run_server(listener, ServeOptions::default(), served));
+    for file in ["contoh.txt", "besar.bin"] {
+        let r = check(port, Duration::from_secs(20), &target(&dir, file));
+        assert!(r.all_passed(), "{}", r.text());
+        assert_eq!(r.passed, 8, "{}", r.text());
+        assert_eq!(r.find(CONCURRENT).unwrap().status, Status::Pass);
+    }
+}
+
+#[test]
+fn one_connection_at_a_time_fails_both_concurrency_requirements() {
+    // Our own protocol code, but in the accept loop's thread: the next
+    // client waits until the previous one closes.
+    let dir = folder("single");
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let served = dir.clone();
+    thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let _ = common::transfer::serve_downloads(s, &served);
+        }
+    });
+    let start = Instant::now();
+    let r = check(port, SHORT, &target(&dir, "contoh.txt"));
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    let failures = r.failures();
+    assert!(failures.contains(&CONCURRENT), "{}", r.text());
+    assert!(failures.contains(&SILENT), "{}", r.text());
+    assert_eq!(r.requirements[1].status, Status::Pass, "{}", r.text());
+    assert_eq!(
+        r.find(CONCURRENT).unwrap().reason.as_deref(),
+        Some(
+            "download 2 of 8: timed out after 0.3s waiting for \
+             the 'OK <size>' line for contoh.txt"
+        )
+    );
+    assert!(r
+        .find(SILENT)
+        .unwrap()
+        .reason
+        .as_deref()
+        .unwrap()
+        .ends_with("(while a silent connection and a half-sent request are open)"));
+}
+
+#[test]
+fn one_request_then_close_fails_only_the_silent_client_requirement() {
+    // Course-style: accept, read one request, answer, close, next.
+    let dir = folder("oneshot");
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let served = dir.clone();
+    thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let mut line = Vec::new();
+            let mut r = BufReader::new((&s).take(4096));
+            if r.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+                continue;
+            }
+            let line = String::from_utf8_lossy(&line);
+            let name = line.trim_end().strip_prefix("GET ").unwrap_or("");
+            let answer = match common::files::resolve_in_dir(&served, name)
+                .ok()
+                .and_then(|p| fs::read(p).ok())
+            {
+                Some(bytes) => [format!("OK {}\n", bytes.len()).into_bytes(), bytes].concat(),
+                None => b"ERROR tidak ada\n".to_vec(),
+            };
+            let _ = (&s).write_all(&answer);
+        }
+    });
+    let r = check(port, SHORT, &target(&dir, "besar.bin"));
+    assert_eq!(r.failures(), [SILENT], "{}", r.text());
+}
+
+#[test]
+fn flags() {
+    let m = CHECK.parse(["--clients", "3"].map(String::from)).unwrap();
+    let t = Target::from_matches(&m).unwrap();
+    assert_eq!((t.file.as_str(), t.clients), ("contoh.txt", 3));
+    assert_eq!(
+        CheckOptions::from_matches(&CHECK, &m).unwrap().ports,
+        [31300]
+    );
+    let m = CHECK.parse(["--clients", "0"].map(String::from)).unwrap();
+    assert!(Target::from_matches(&m).is_err());
+}
