@@ -99,6 +99,7 @@ fn run(m: &Matches) -> Result<(), MainError> {
         source.display()
     );
     write_source(&source, size).map_err(fail(format!("cannot write {}", source.display())))?;
+    flush(&source)?;
 
     let server = Server::start(&served)?;
     let mut rows: Vec<[f64; 4]> = Vec::new();
@@ -113,6 +114,9 @@ fn run(m: &Matches) -> Result<(), MainError> {
 
             let put = child(&["--role", "put"], server.port, &source)?;
             same_bytes(&source, &served.join(REMOTE))?;
+            // Write the upload to disk now, so the download is not timed
+            // while the kernel flushes the gigabyte the upload left dirty.
+            flush(&served.join(REMOTE))?;
             let got = root.join("got.bin");
             let get = child(&["--role", "get"], server.port, &got)?;
             same_bytes(&source, &got)?;
@@ -398,6 +402,13 @@ where
         .join()
         .map_err(|_| io::Error::other("receiver thread panicked"))??;
     Ok(secs)
+}
+
+/// Writes a file's data to disk (outside the timed parts).
+fn flush(path: &Path) -> Result<(), AppError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(fail(format!("cannot flush {}", path.display())))
 }
 
 /// Compares two files byte for byte.
