@@ -23,7 +23,7 @@
 use std::time::Duration;
 
 use common::check::{self, difference, Checker, Conn, Failure};
-use common::cli::Command;
+use common::cli::{Command, Flag};
 
 use crate::DEFAULT_MESSAGE;
 
@@ -34,7 +34,12 @@ pub const CHECK: Command = Command {
     args: "",
     flags: &[
         check::host(),
-        check::port("31000,31001,31002"),
+        Flag::value(
+            "port",
+            "PORT",
+            "31000,31001,31002",
+            "the server's port; repeat or separate with commas for several",
+        ),
         check::TIMEOUT,
         check::JSON,
     ],
