@@ -104,6 +104,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -926,7 +927,10 @@ impl Conn {
 
     /// Sends `data` while reading `n` bytes back at the same time (a large
     /// echo would fill both directions' buffers if done one after the
-    /// other). Both sides have the timeout.
+    /// other). Both sides have the timeout. If the `n` bytes arrive (or the
+    /// read fails) while `data` is still going out, the server is not
+    /// reading: the connection is closed and the bytes returned for the
+    /// caller to judge.
     ///
     /// # Errors
     /// As [`Conn::send`] and [`Conn::recv_exact`].
@@ -938,20 +942,40 @@ impl Conn {
         let _ = writer.set_write_timeout(Some(self.timeout));
         self.sent.add(data);
         let timeout = self.timeout;
+        let (done_tx, done_rx) = mpsc::channel();
         let got = thread::scope(|s| {
-            let sending = s.spawn(move || writer.write_all(data));
+            let sending = s.spawn(move || {
+                let r = writer.write_all(data);
+                let _ = done_tx.send(());
+                r
+            });
             let got = self.recv_exact(n, what);
-            let sent = sending.join();
-            (got, sent)
+            // The answer is complete (or failed) while our data is still
+            // going out: the server does not read it. Close the connection
+            // so the sending thread stops now, not after its timeout.
+            let grace = if got.is_ok() {
+                Duration::from_millis(200)
+            } else {
+                Duration::ZERO
+            };
+            let unfinished = done_rx.recv_timeout(grace).is_err();
+            if unfinished {
+                let _ = self.stream.shutdown(Shutdown::Both);
+            }
+            (got, sending.join(), unfinished)
         });
         match got {
-            (Err(f), _) => Err(f),
-            (Ok(_), Ok(Err(e))) if is_timeout(&e) => {
+            (Err(f), ..) => Err(f),
+            // The caller judges the bytes (an echo of garbage, say).
+            (Ok(back), _, true) => Ok(back),
+            (Ok(_), Ok(Err(e)), _) if is_timeout(&e) => {
                 Err(self.fail(format!("timed out after {} sending {what}", secs(timeout))))
             }
-            (Ok(_), Ok(Err(e))) => Err(self.fail(format!("cannot send {what}: {}", io_cause(&e)))),
-            (Ok(_), Err(_)) => Err(self.fail(format!("sending {what} failed"))),
-            (Ok(back), Ok(Ok(()))) => Ok(back),
+            (Ok(_), Ok(Err(e)), _) => {
+                Err(self.fail(format!("cannot send {what}: {}", io_cause(&e))))
+            }
+            (Ok(_), Err(_), _) => Err(self.fail(format!("sending {what} failed"))),
+            (Ok(back), Ok(Ok(())), _) => Ok(back),
         }
     }
 }
@@ -1113,6 +1137,23 @@ mod tests {
         let mut c = Conn::connect("127.0.0.1", port, Duration::from_secs(10)).unwrap();
         let data: Vec<u8> = (0..=255u8).cycle().take(4 << 20).collect();
         assert!(c.exchange(&data, data.len(), "the echo").unwrap() == data);
+    }
+
+    #[test]
+    fn exchange_with_a_server_that_never_reads_ends_early() {
+        let port = serve(|mut s| {
+            let junk = [b'z'; 4096];
+            while s.write_all(&junk).is_ok() {}
+        });
+        let mut c = Conn::connect("127.0.0.1", port, Duration::from_secs(5)).unwrap();
+        let data = vec![b'a'; 8 << 20];
+        let start = Instant::now();
+        let back = c.exchange(&data, data.len(), "the echo").unwrap();
+        assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+        assert_eq!(
+            difference(&data, &back).unwrap(),
+            "differs at byte 0 of 8388608 (expected \"a\", got \"z\")"
+        );
     }
 
     #[test]
