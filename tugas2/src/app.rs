@@ -53,7 +53,7 @@ pub const UDP_FILECLIENT: Command = Command {
             "file",
             "PATH",
             "bart.png",
-            "file to send (default: bart.png here, else the one shipped in tugas2/)",
+            "file to send; without this flag and no bart.png here, the one shipped in tugas2/",
         ),
         Flag::value(
             "window",

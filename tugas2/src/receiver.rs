@@ -30,8 +30,12 @@ use crate::protocol::{chunk_count, chunk_len, Datagram, Message, MAX_DATAGRAM, M
 
 /// Transfers in progress at once; a START beyond this is refused with ERROR.
 pub const MAX_SESSIONS: usize = 16;
-/// Datagrams read in one batch before the acknowledgements go out.
-pub const BATCH: usize = 64;
+/// In-order DATA datagrams answered by one ACK (delayed acknowledgement,
+/// as TCP does with 2): fewer ACKs, less work on both sides. Anything out
+/// of order, a duplicate or a START is answered at once.
+pub const ACK_EVERY: u32 = 8;
+/// Longest time an ACK is held back waiting for more DATA.
+pub const ACK_DELAY: Duration = Duration::from_millis(1);
 /// How often the receiver wakes to expire silent transfers.
 pub const TICK: Duration = Duration::from_millis(200);
 /// With `max_transfers` reached, how long the receiver stays after the last
@@ -90,11 +94,38 @@ struct Session {
     /// Chunks after `cumulative` that arrived early, by `seq % MAX_WINDOW`.
     early: Vec<Option<Vec<u8>>>,
     highest_early: u32,
+    /// Something arrived that the sender has not been told about.
     ack_due: bool,
+    /// ...and it should hear about it at once (a gap, a duplicate, START).
+    ack_now: bool,
+    /// In-order DATA since the last ACK.
+    unacked: u32,
+    /// When the ACK due started being held back.
+    held_since: Option<Instant>,
     started: Instant,
     last_heard: Instant,
     next_mark: u64,
     step: u64,
+}
+
+/// The ACK describing what `s` has: chunks in order, then a bitmap of the
+/// early ones.
+fn ack_for(s: &Session) -> Message {
+    let mut sack = Vec::new();
+    if !s.early.is_empty() && s.highest_early > s.cumulative {
+        let span = (s.highest_early - s.cumulative) as usize; // chunks cumulative+1..=highest
+        sack.resize(span.div_ceil(8), 0u8);
+        for i in 0..span {
+            let seq = s.cumulative + 1 + i as u32;
+            if s.early[(seq % MAX_WINDOW) as usize].is_some() {
+                sack[i / 8] |= 1 << (i % 8);
+            }
+        }
+    }
+    Message::Ack {
+        cumulative: s.cumulative,
+        sack,
+    }
 }
 
 struct Finished {
@@ -127,27 +158,16 @@ pub fn serve(
     let mut packet = [0u8; 65536];
     let mut last_sweep = Instant::now();
     let mut last_datagram = Instant::now();
+    let mut holding = false; // an ACK is held back: wake up soon to send it
     loop {
-        // Block for the first datagram, then take whatever else is already
-        // queued, so one ACK answers a whole batch.
         if let Some((n, peer)) = recv(socket, &mut packet)? {
             last_datagram = Instant::now();
             r.handle(&packet[..n], peer, out)?;
-            socket.set_nonblocking(true)?;
-            let mut taken = 1;
-            while taken < BATCH {
-                match recv(socket, &mut packet) {
-                    Ok(Some((n, peer))) => r.handle(&packet[..n], peer, out)?,
-                    Ok(None) => break,
-                    Err(e) => {
-                        socket.set_nonblocking(false)?;
-                        return Err(e);
-                    }
-                }
-                taken += 1;
-            }
-            socket.set_nonblocking(false)?;
-            r.send_acks();
+        }
+        let still_holding = r.send_acks();
+        if still_holding != holding {
+            holding = still_holding;
+            socket.set_read_timeout(Some(if holding { ACK_DELAY } else { TICK }))?;
         }
         if last_sweep.elapsed() >= TICK {
             last_sweep = Instant::now();
@@ -264,6 +284,7 @@ impl Receiver<'_> {
         let (peer, id) = key;
         if let Some(s) = self.sessions.get_mut(&key) {
             s.ack_due = true; // our ACK to START was lost
+            s.ack_now = true;
             s.last_heard = Instant::now();
             return Ok(());
         }
@@ -314,6 +335,9 @@ impl Receiver<'_> {
             early: Vec::new(),
             highest_early: 0,
             ack_due: true,
+            ack_now: true,
+            unacked: 0,
+            held_since: None,
             started: now,
             last_heard: now,
             next_mark: step,
@@ -350,7 +374,6 @@ impl Receiver<'_> {
             return Ok(());
         };
         s.last_heard = Instant::now();
-        s.ack_due = true;
         if seq >= s.count || bytes.len() != chunk_len(s.size, s.chunk, seq) {
             self.stats.garbage += 1;
             if quiet_log(self.stats.garbage) {
@@ -360,6 +383,11 @@ impl Receiver<'_> {
                 );
             }
             return Ok(());
+        }
+        s.ack_due = true;
+        if seq != s.cumulative {
+            // Out of order or a duplicate: the sender should know now.
+            s.ack_now = true;
         }
         if seq < s.cumulative {
             self.stats.duplicates += 1;
@@ -385,12 +413,14 @@ impl Receiver<'_> {
         // seq == cumulative: write it and every early chunk that now follows.
         let mut result = s.file.write_all(&bytes);
         s.cumulative += 1;
+        s.unacked += 1;
         while result.is_ok() && s.cumulative <= s.highest_early {
             let Some(next) = s.early[(s.cumulative % MAX_WINDOW) as usize].take() else {
                 break;
             };
             result = s.file.write_all(&next);
             s.cumulative += 1;
+            s.ack_now = true; // a gap was filled
         }
         if let Err(e) = result {
             let reason = format!(
@@ -478,37 +508,31 @@ impl Receiver<'_> {
         });
     }
 
-    /// One ACK per transfer that received something since the last one.
-    fn send_acks(&mut self) {
-        let keys: Vec<(SocketAddr, u32)> = self
-            .sessions
-            .iter()
-            .filter(|(_, s)| s.ack_due)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in keys {
-            let s = self.sessions.get_mut(&key).expect("key from the map");
-            s.ack_due = false;
-            let mut sack = Vec::new();
-            if !s.early.is_empty() && s.highest_early > s.cumulative {
-                let span = (s.highest_early - s.cumulative) as usize; // bits cumulative+1..=highest
-                sack.resize(span.div_ceil(8), 0u8);
-                for i in 0..span {
-                    let seq = s.cumulative + 1 + i as u32;
-                    if s.early[(seq % MAX_WINDOW) as usize].is_some() {
-                        sack[i / 8] |= 1 << (i % 8);
-                    }
-                }
+    /// Sends the ACKs that are due: at once after anything unusual, after
+    /// [`ACK_EVERY`] in-order datagrams, or once held back for [`ACK_DELAY`].
+    /// Returns whether an ACK is still being held back.
+    fn send_acks(&mut self) -> bool {
+        let mut holding = false;
+        let mut to_send = Vec::new();
+        for (key, s) in &mut self.sessions {
+            if !s.ack_due {
+                continue;
             }
-            let ack = Datagram::new(
-                key.1,
-                Message::Ack {
-                    cumulative: s.cumulative,
-                    sack,
-                },
-            );
-            self.send(key.0, &ack);
+            let held = *s.held_since.get_or_insert_with(Instant::now);
+            if s.ack_now || s.unacked >= ACK_EVERY || held.elapsed() >= ACK_DELAY {
+                s.ack_due = false;
+                s.ack_now = false;
+                s.unacked = 0;
+                s.held_since = None;
+                to_send.push((*key, ack_for(s)));
+            } else {
+                holding = true;
+            }
         }
+        for ((peer, id), ack) in to_send {
+            self.send(peer, &Datagram::new(id, ack));
+        }
+        holding
     }
 
     /// Drops transfers whose sender went silent, and old memories of finished ones.

@@ -213,6 +213,7 @@ pub fn send_reader(
         give_up: opts.give_up,
         source,
         slots: VecDeque::new(),
+        in_flight: 0,
         base: 0,
         next: 0,
         tx_counter: 0,
@@ -264,6 +265,8 @@ struct Sender<'a, R> {
     source: R,
     /// Chunks `base..next`, sent and not yet known to have arrived in order.
     slots: VecDeque<Slot>,
+    /// Slots not yet acknowledged in any way (the "pipe" of RFC 6675).
+    in_flight: u32,
     base: u32,
     next: u32,
     tx_counter: u64,
@@ -397,7 +400,14 @@ impl<R: Read> Sender<'_, R> {
 
     /// Sends new chunks while the window has room.
     fn fill_window(&mut self) -> Result<(), SendError> {
-        while self.next < self.count && self.next - self.base < self.window {
+        // The window limits datagrams in flight, not the distance from the
+        // oldest missing chunk: while a lost chunk is being resent, chunks
+        // after it keep the ACKs coming (which also reveal a resent chunk
+        // lost again). The receiver's buffer bounds the distance.
+        while self.next < self.count
+            && self.in_flight < self.window
+            && self.next - self.base < MAX_WINDOW
+        {
             let len = chunk_len(self.size, self.chunk, self.next);
             let mut bytes = vec![0u8; len];
             self.source.read_exact(&mut bytes).map_err(|e| {
@@ -413,6 +423,7 @@ impl<R: Read> Sender<'_, R> {
             }
             self.next += 1;
             self.tx_counter += 1;
+            self.in_flight += 1;
             self.slots.push_back(Slot {
                 bytes,
                 tx: self.tx_counter,
@@ -527,8 +538,8 @@ impl<R: Read> Sender<'_, R> {
             return Ok(());
         }
         let now = Instant::now();
-        let before = self.highest_acked_tx;
         let base_before = self.base;
+        let mut sacked_new = false;
         // Everything below `cumulative` arrived.
         while self.base < cumulative {
             let slot = self
@@ -536,6 +547,9 @@ impl<R: Read> Sender<'_, R> {
                 .pop_front()
                 .expect("slot for every chunk in flight");
             self.base += 1;
+            if !slot.acked {
+                self.in_flight -= 1;
+            }
             self.note_acked(&slot, now);
         }
         // Selective acks: chunk cumulative+1+i for each set bit i.
@@ -553,13 +567,12 @@ impl<R: Read> Sender<'_, R> {
                 continue;
             }
             slot.acked = true;
+            self.in_flight -= 1;
             let (tx, sent_at, resent) = (slot.tx, slot.sent_at, slot.resent);
-            self.highest_acked_tx = self.highest_acked_tx.max(tx);
-            if !resent {
-                self.rtt.sample(now - sent_at);
-            }
+            self.note_delivered(tx, sent_at, resent, now);
+            sacked_new = true;
         }
-        if self.base != base_before || self.highest_acked_tx != before {
+        if self.base != base_before || sacked_new {
             // The path delivers again: stop backing off even if every chunk
             // acknowledged was a retransmission (no RTT sample from those).
             self.rtt.reset_backoff();
@@ -577,12 +590,20 @@ impl<R: Read> Sender<'_, R> {
     }
 
     fn note_acked(&mut self, slot: &Slot, now: Instant) {
-        if slot.acked {
-            return;
+        if !slot.acked {
+            self.note_delivered(slot.tx, slot.sent_at, slot.resent, now);
         }
-        self.highest_acked_tx = self.highest_acked_tx.max(slot.tx);
-        if !slot.resent {
-            self.rtt.sample(now - slot.sent_at);
+    }
+
+    /// A chunk has arrived. If it was sent only once, its round trip is a
+    /// sample and its transmission order tells which older ones are lost.
+    /// If it was sent twice, the ACK may be for either copy (Karn's
+    /// ambiguity): taking it as the newer one would declare every chunk
+    /// sent in between lost, so it counts for neither.
+    fn note_delivered(&mut self, tx: u64, sent_at: Instant, resent: bool, now: Instant) {
+        if !resent {
+            self.highest_acked_tx = self.highest_acked_tx.max(tx);
+            self.rtt.sample(now - sent_at);
         }
     }
 }
