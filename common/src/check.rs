@@ -12,7 +12,7 @@
 //!
 //! ```text
 //! PASS  server on port 31000 echoes "PEMROGRAMAN JARINGAN TEKNIK INFORMATIKA"
-//! FAIL  two clients at once: timed out after 5s waiting for the echo on the second connection (sent "kedua", got nothing)
+//! FAIL  two clients at once: the second is answered while the first stays connected: timed out after 5s waiting for the echo on the second connection (the first is still open) (sent "klien kedua", got nothing)
 //! 1 passed, 1 failed
 //! ```
 //!
@@ -89,6 +89,38 @@
 //!     })
 //! }
 //! ```
+//!
+//! # The toolbox
+//!
+//! - [`CheckOptions::connect`] / [`CheckOptions::connect_port`]: a [`Conn`]
+//!   within the timeout (TCP_NODELAY set, so small sends leave at once).
+//! - Sending: [`Conn::send`], [`Conn::send_in_pieces`] (separate TCP
+//!   segments, to catch servers that assume one `recv` is one message),
+//!   [`Conn::finish_sending`] (half-close), [`Conn::exchange`] (send and read
+//!   back at the same time, for large echoes).
+//! - Reading, each with a deadline and a cap: [`Conn::recv_exact`],
+//!   [`Conn::recv_until`] (e.g. `b"\r\n\r\n"` for an HTTP head or a Tugas 4
+//!   message), [`Conn::recv_line`], [`Conn::expect_line_starting`],
+//!   [`Conn::recv_to_end`] / [`Conn::expect_close`]. Bytes read past a
+//!   delimiter are kept for the next read, so a head and its body can be
+//!   read in two steps.
+//! - Judging: [`difference`] ("differs at byte 3 of 38 ..."), [`Conn::fail`]
+//!   (a reason plus this connection's transcript), [`Failure::new`] (a
+//!   reason alone), [`show`] (bytes escaped and shortened for a report).
+//! - Requirements on several connections at once: open them, then read them
+//!   on `std::thread::scope` threads; a [`Conn`] is `Send`.
+//!
+//! # Testing a check
+//!
+//! In the crate's `tests/check.rs`: start the crate's own server in-process
+//! on `127.0.0.1:0` and require [`Report::all_passed`]; then write small
+//! broken servers in the test (one that sends nothing, closes at once,
+//! answers wrongly, streams garbage forever, serves one client at a time)
+//! and require that [`Report::failures`] names exactly the requirement that
+//! should fail, with a short timeout (300 ms) so the test stays fast.
+//! `tugas1/tests/check.rs` is an example.
+//!
+//! # Protocol checks
 //!
 //! Protocol-level requirements (our own `FILE`/`GET` format of Tugas 1a,
 //! 1b, 3, the JSON protocol of Tugas 4) go through
@@ -1149,7 +1181,11 @@ mod tests {
         let data = vec![b'a'; 8 << 20];
         let start = Instant::now();
         let back = c.exchange(&data, data.len(), "the echo").unwrap();
-        assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
         assert_eq!(
             difference(&data, &back).unwrap(),
             "differs at byte 0 of 8388608 (expected \"a\", got \"z\")"
