@@ -6,8 +6,9 @@
 //! - writes the chunks that arrive in order straight to a temporary file
 //!   ([`common::files::AtomicFile`]) and keeps early ones (at most
 //!   [`MAX_WINDOW`] chunks ahead) in memory until the gap before them fills;
-//! - acknowledges after each batch of datagrams it finds waiting: how many
-//!   chunks arrived in order, plus a bitmap of the ones after that;
+//! - acknowledges how many chunks arrived in order, plus a bitmap of the
+//!   ones after that: every [`ACK_EVERY`] in-order datagrams (or
+//!   [`ACK_DELAY`] after the last), and at once after anything unusual;
 //! - renames the file into place only when every chunk arrived, then says
 //!   DONE (and says it again if the sender did not hear it);
 //! - forgets a transfer whose sender went silent for the idle timeout,
