@@ -11,6 +11,9 @@ use common::net::{self, ServeOptions};
 use tugas1::check::{run, CHECK};
 
 const SHORT: Duration = Duration::from_millis(300);
+/// For broken servers that must still pass some requirements: generous,
+/// so a loaded machine does not turn a pass into a timeout.
+const PATIENT: Duration = Duration::from_secs(2);
 
 fn check(ports: Vec<u16>, timeout: Duration) -> Report {
     let mut opts = CheckOptions::local(ports[0], timeout);
@@ -66,7 +69,7 @@ fn our_server_passes_every_requirement_on_three_ports() {
 #[test]
 fn uppercasing_server_fails_the_byte_values() {
     let port = threaded(|s| answer_each_read(s, |d| d.to_ascii_uppercase()));
-    let r = check(vec![port], SHORT);
+    let r = check(vec![port], PATIENT);
     // The course's message is upper case already: only lower-case data shows it.
     assert_eq!(
         r.failures(),
@@ -183,7 +186,7 @@ fn single_threaded_server_fails_only_two_clients_at_once() {
             answer_each_read(s, |d| d.to_vec()); // one client at a time
         }
     });
-    let r = check(vec![port], SHORT);
+    let r = check(vec![port], PATIENT);
     assert_eq!(
         r.failures(),
         ["two clients at once: the second is answered while the first stays connected"],
@@ -193,7 +196,7 @@ fn single_threaded_server_fails_only_two_clients_at_once() {
     assert_eq!(
         r.find("two clients").unwrap().reason.as_deref(),
         Some(
-            "timed out after 0.3s waiting for the echo on the second connection \
+            "timed out after 2s waiting for the echo on the second connection \
              (the first is still open)"
         )
     );

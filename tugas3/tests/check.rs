@@ -13,7 +13,10 @@ use common::check::{CheckOptions, Checker, Report, Status};
 use common::net::{self, ServeOptions};
 use tugas3::check::{run, Target, CHECK};
 
-const SHORT: Duration = Duration::from_millis(300);
+const SHORT: Duration = Duration::from_secs(1);
+/// For a broken server that must still pass the rest: generous, so a
+/// loaded machine does not turn a pass into a timeout.
+const PATIENT: Duration = Duration::from_secs(3);
 const CONCURRENT: &str =
     "8 downloads at the same time all complete (all 8 connections open together)";
 const SILENT: &str =
@@ -88,7 +91,7 @@ fn one_connection_at_a_time_fails_both_concurrency_requirements() {
     assert_eq!(
         r.find(CONCURRENT).unwrap().reason.as_deref(),
         Some(
-            "download 2 of 8: timed out after 0.3s waiting for \
+            "download 2 of 8: timed out after 1s waiting for \
              the 'OK <size>' line for contoh.txt"
         )
     );
@@ -127,7 +130,7 @@ fn one_request_then_close_fails_only_the_silent_client_requirement() {
             let _ = (&s).write_all(&answer);
         }
     });
-    let r = check(port, SHORT, &target(&dir, "besar.bin"));
+    let r = check(port, PATIENT, &target(&dir, "besar.bin"));
     assert_eq!(r.failures(), [SILENT], "{}", r.text());
 }
 
