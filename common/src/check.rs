@@ -107,6 +107,8 @@
 //! - Judging: [`difference`] ("differs at byte 3 of 38 ..."), [`Conn::fail`]
 //!   (a reason plus this connection's transcript), [`Failure::new`] (a
 //!   reason alone), [`show`] (bytes escaped and shortened for a report).
+//! - UDP (Tugas 2): [`CheckOptions::udp`] gives a [`UdpPeer`] with
+//!   [`UdpPeer::send`] and [`UdpPeer::recv`] (deadline and size cap too).
 //! - Requirements on several connections at once: open them, then read them
 //!   on `std::thread::scope` threads; a [`Conn`] is `Send`.
 //!
@@ -133,7 +135,7 @@ pub mod transfer;
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, TcpStream, UdpSocket};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -247,6 +249,15 @@ impl CheckOptions {
     /// A [`Failure`] saying why ("connection refused", "timed out").
     pub fn connect(&self) -> Result<Conn, Failure> {
         self.connect_port(self.port())
+    }
+
+    /// A UDP socket bound to a free local port and connected to the main
+    /// port, for datagram assignments (Tugas 2).
+    ///
+    /// # Errors
+    /// A [`Failure`] if the host does not resolve or no socket can be made.
+    pub fn udp(&self) -> Result<UdpPeer, Failure> {
+        UdpPeer::connect(&self.host, self.port(), self.timeout)
     }
 
     /// Connects to `port` on the host within the timeout.
@@ -1012,6 +1023,106 @@ impl Conn {
     }
 }
 
+/// A UDP peer of the server under check: datagrams out, datagrams in with
+/// a deadline and a size cap, and what went each way kept for the report.
+#[derive(Debug)]
+pub struct UdpPeer {
+    socket: UdpSocket,
+    timeout: Duration,
+    sent: Log,
+    got: Log,
+}
+
+impl UdpPeer {
+    /// Binds a free local port and connects it to `host:port` (datagrams
+    /// from anyone else are ignored; a closed port shows as "connection
+    /// refused" on a later receive).
+    ///
+    /// # Errors
+    /// A [`Failure`] if the name does not resolve or no socket can be made.
+    pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<UdpPeer, Failure> {
+        let target = join_host_port(host, port);
+        let fail =
+            |e: io::Error| Failure::new(format!("cannot reach {target} (UDP): {}", io_cause(&e)));
+        let addr = resolve(host, port).map_err(fail)?[0];
+        let local = if addr.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
+        let socket = UdpSocket::bind(local).map_err(fail)?;
+        socket.connect(addr).map_err(fail)?;
+        Ok(UdpPeer {
+            socket,
+            timeout,
+            sent: Log::default(),
+            got: Log::default(),
+        })
+    }
+
+    /// The socket (for its local address, say).
+    pub fn socket(&self) -> &UdpSocket {
+        &self.socket
+    }
+
+    /// A failure with `reason` and what went each way.
+    pub fn fail(&self, reason: impl Into<String>) -> Failure {
+        Failure {
+            reason: reason.into(),
+            sent: (self.sent.total > 0).then(|| self.sent.show()),
+            got: Some(self.got.show()),
+        }
+    }
+
+    /// Sends one datagram.
+    ///
+    /// # Errors
+    /// The OS refused it (too large, port known closed, ...).
+    pub fn send(&mut self, datagram: &[u8], what: &str) -> Result<(), Failure> {
+        self.sent.add(datagram);
+        match self.socket.send(datagram) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.fail(format!("cannot send {what}: {}", io_cause(&e)))),
+        }
+    }
+
+    /// Receives one datagram (at most `cap` bytes kept) within the timeout.
+    ///
+    /// # Errors
+    /// A timeout naming `what`, or "connection refused" when nothing
+    /// listens on the server's port.
+    pub fn recv(&mut self, cap: usize, what: &str) -> Result<Vec<u8>, Failure> {
+        let deadline = Instant::now() + self.timeout;
+        let mut buf = vec![0u8; cap.max(1)];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.fail(format!(
+                    "timed out after {} waiting for {what}",
+                    secs(self.timeout)
+                )));
+            }
+            let _ = self
+                .socket
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))));
+            match self.socket.recv(&mut buf) {
+                Ok(n) => {
+                    self.got.add(&buf[..n]);
+                    buf.truncate(n);
+                    return Ok(buf);
+                }
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(self.fail(format!(
+                        "no {what}: {} (is anything listening on that UDP port?)",
+                        io_cause(&e)
+                    )))
+                }
+            }
+        }
+    }
+}
+
 fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -1190,6 +1301,28 @@ mod tests {
             difference(&data, &back).unwrap(),
             "differs at byte 0 of 8388608 (expected \"a\", got \"z\")"
         );
+    }
+
+    #[test]
+    fn udp_round_trip_timeout_and_refusal() {
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = server.local_addr().unwrap().port();
+        let mut p = UdpPeer::connect("127.0.0.1", port, SHORT).unwrap();
+        p.send(b"ini angka 1", "a datagram").unwrap();
+        let mut buf = [0u8; 64];
+        let (n, from) = server.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"ini angka 1");
+        server.send_to(b"ACK 1", from).unwrap();
+        assert_eq!(p.recv(1024, "the ack").unwrap(), b"ACK 1");
+        let f = p.recv(1024, "the next ack").unwrap_err();
+        assert_eq!(
+            f.to_string(),
+            "timed out after 0.3s waiting for the next ack (sent \"ini angka 1\", got \"ACK 1\")"
+        );
+        drop(server);
+        p.send(b"x", "a datagram").unwrap();
+        let f = p.recv(1024, "the ack").unwrap_err();
+        assert!(f.reason.contains("connection refused"), "{f}");
     }
 
     #[test]
