@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use common::error::{io_cause, AppError};
 use common::fileproto::{
-    check_name, decode_data, encode_put, read_message, FileInfo, Request, Response, MAX_CHUNK,
+    check_name, decode_data, decode_data_to, encode_put, read_message, DecodeToError, FileInfo,
+    Request, Response, MAX_CHUNK,
 };
 use common::framing::FrameError;
 
@@ -193,15 +194,16 @@ impl Client {
                     "the file changed on the server during the download",
                 )));
             }
-            decode_data(&data, &mut self.data).map_err(|e| bad_answer(&self.peer, e))?;
-            if self.data.len() as u64 != got_len {
+            let n = decode_data_to(&data, &mut self.data, sink).map_err(|e| match e {
+                DecodeToError::Data(e) => bad_answer(&self.peer, e),
+                DecodeToError::Write(e) => AppError::io(format!("cannot write {name}"), &e).into(),
+            })?;
+            if n != got_len {
                 return Err(bad_answer(
                     &self.peer,
                     "data length differs from \"length\"",
                 ));
             }
-            sink.write_all(&self.data)
-                .map_err(|e| AppError::io(format!("cannot write {name}"), &e))?;
             done += got_len;
             progress(done, total);
             while asked.len() < self.window.max(1) && next < total {

@@ -13,8 +13,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use common::error::io_cause;
 use common::fileproto::{
-    check_name, decode_data, encode_get_ok, quote, read_message, FileInfo, Request, Response,
-    MAX_CHUNK, MAX_MESSAGE,
+    check_name, decode_data_to, encode_get_ok, quote, read_message, DecodeToError, FileInfo,
+    Request, Response, MAX_CHUNK, MAX_MESSAGE,
 };
 use common::files::{resolve_in_dir, AtomicFile, ServeError};
 use common::framing::FrameError;
@@ -254,7 +254,6 @@ impl<'d> Session<'d> {
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
         check_name(name)?;
-        decode_data(data, &mut self.data).map_err(|e| e.0)?;
         if offset == 0 {
             if let Some(old) = self.upload.take() {
                 log::warn!(
@@ -294,10 +293,10 @@ impl<'d> Session<'d> {
                 ))
             }
         };
-        up.file
-            .write_all(&self.data)
-            .map_err(|e| format!("cannot write {}: {}", quote(name), io_cause(&e)))?;
-        up.received += self.data.len() as u64;
+        up.received += decode_data_to(data, &mut self.data, &mut up.file).map_err(|e| match e {
+            DecodeToError::Data(e) => e.0,
+            DecodeToError::Write(e) => format!("cannot write {}: {}", quote(name), io_cause(&e)),
+        })?;
         let received = up.received;
         log::debug!("{}: PUT {} now {received} bytes", self.peer, quote(name));
         if last {
