@@ -457,10 +457,10 @@ impl<R: Read> Sender<'_, R> {
     /// brings news. When it runs out, the first unacknowledged chunk is
     /// sent again as a probe and the timeout doubles. Only the probe: if the
     /// receiver was merely slow (a busy machine), resending the whole window
-    /// would pile duplicates onto a queue that is already long. Its ACK then
-    /// shows what else is missing, and the early-retransmission rule in
-    /// [`Sender::on_ack`] resends those. Returns how long until the timer
-    /// runs out.
+    /// would pile duplicates onto a queue that is already long. Its ACK
+    /// makes room in the window for new chunks, and their ACKs show what
+    /// else is missing (the early-retransmission rule in
+    /// [`Sender::on_ack`]). Returns how long until the timer runs out.
     fn retransmit_expired(&mut self) -> Result<Duration, SendError> {
         let rto = self.rtt.rto();
         let Some(first) = self.slots.iter().position(|s| !s.acked) else {
