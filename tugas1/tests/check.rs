@@ -13,7 +13,7 @@ use tugas1::check::{run, CHECK};
 const SHORT: Duration = Duration::from_millis(300);
 /// For broken servers that must still pass some requirements: generous,
 /// so a loaded machine does not turn a pass into a timeout.
-const PATIENT: Duration = Duration::from_secs(2);
+const PATIENT: Duration = Duration::from_secs(5);
 
 fn check(ports: Vec<u16>, timeout: Duration) -> Report {
     let mut opts = CheckOptions::local(ports[0], timeout);
@@ -196,7 +196,7 @@ fn single_threaded_server_fails_only_two_clients_at_once() {
     assert_eq!(
         r.find("two clients").unwrap().reason.as_deref(),
         Some(
-            "timed out after 2s waiting for the echo on the second connection \
+            "timed out after 5s waiting for the echo on the second connection \
              (the first is still open)"
         )
     );
