@@ -7,6 +7,8 @@
 //! - [`read_request_head`] reads one request head (request line and header
 //!   lines up to the blank line) through the connection's `BufRead`, in any
 //!   segmentation, with a size cap, and parses it into a [`Request`].
+//!   [`read_head_into`] and [`RequestView`] do the same into a buffer the
+//!   caller reuses, without allocating (a server's hot path).
 //! - [`Response`] holds a status, headers and a body, and
 //!   [`Response::write_to`] sends it in one write with `Date`, `Server`,
 //!   `Content-Length` and `Connection` filled in.
@@ -48,11 +50,6 @@ pub const MAX_HEAD: usize = 8 * 1024;
 /// The `Server` header every response carries.
 pub const SERVER_NAME: &str = "progjar-rust";
 
-/// What ends a head: a blank line, typed with `\r\n` or `\n` endings (or a
-/// mix of the two). The first delimiter wins when two end at the same byte,
-/// so a proper `\r\n\r\n` is consumed whole.
-const HEAD_ENDS: [&[u8]; 3] = [b"\r\n\r\n", b"\n\n", b"\n\r\n"];
-
 /// One parsed request head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
@@ -83,18 +80,13 @@ impl Request {
     /// unless the client sent `Connection: close`; HTTP/1.0 only if it
     /// sent `Connection: keep-alive` (what `ab -k` sends).
     pub fn keep_alive(&self) -> bool {
-        let has = |token: &str| {
+        keep_alive_of(
+            &self.version,
             self.headers
                 .iter()
                 .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-                .flat_map(|(_, v)| v.split(','))
-                .any(|t| t.trim().eq_ignore_ascii_case(token))
-        };
-        if self.version == "HTTP/1.0" {
-            has("keep-alive") && !has("close")
-        } else {
-            !has("close")
-        }
+                .map(|(_, v)| v.as_bytes()),
+        )
     }
 
     /// The target's path, without a `?query` or `#fragment`.
@@ -110,33 +102,12 @@ impl Request {
     /// [`HeadError::Malformed`] (400) when the value is not a decimal
     /// number, or when several `Content-Length` headers disagree.
     pub fn content_length(&self) -> Result<Option<u64>, HeadError> {
-        let mut found: Option<u64> = None;
-        for (name, value) in &self.headers {
-            if !name.eq_ignore_ascii_case("content-length") {
-                continue;
-            }
-            // "5, 5" is allowed by RFC 9110 8.6 when all parts agree.
-            for part in value.split(',') {
-                let part = part.trim();
-                if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(HeadError::Malformed(format!(
-                        "bad Content-Length {value:?}: expected a number of bytes"
-                    )));
-                }
-                let n: u64 = part.parse().map_err(|_| {
-                    HeadError::Malformed(format!("Content-Length {part} is too large"))
-                })?;
-                match found {
-                    Some(m) if m != n => {
-                        return Err(HeadError::Malformed(format!(
-                            "conflicting Content-Length values {m} and {n}"
-                        )))
-                    }
-                    _ => found = Some(n),
-                }
-            }
-        }
-        Ok(found)
+        content_length_of(
+            self.headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+                .map(|(_, v)| v.as_bytes()),
+        )
     }
 }
 
@@ -216,23 +187,108 @@ pub fn read_request_head<R: BufRead + ?Sized>(
     r: &mut R,
     max: usize,
 ) -> Result<Option<Request>, HeadError> {
+    let mut head = Vec::new();
+    if !read_head_into(r, max, &mut head)? {
+        return Ok(None);
+    }
+    parse_head(&head).map(Some)
+}
+
+/// Reads the bytes of one request head into `buf` (cleared first), without
+/// the blank line that ends it and without the line end before that.
+/// [`RequestView::parse`] then parses it without allocating, so a server
+/// that keeps one `buf` per connection reads request after request with no
+/// allocation at all.
+///
+/// Returns `Ok(false)` when the client closed before sending a request.
+/// Blank lines before the request line are skipped (RFC 9112 2.2), but
+/// count towards `max`, so a stream of them cannot go on for ever. Only
+/// new bytes are searched for the end, so a head arriving one byte at a
+/// time, or many pipelined requests in one read, cost no extra scanning.
+///
+/// # Errors
+/// [`HeadError::TooLarge`] as soon as the head is longer than `max` (not
+/// more than a few bytes past it are read); [`HeadError::Malformed`] if the
+/// client closes in the middle; [`HeadError::Timeout`] and
+/// [`HeadError::Io`] from the reader.
+pub fn read_head_into<R: BufRead + ?Sized>(
+    r: &mut R,
+    max: usize,
+    buf: &mut Vec<u8>,
+) -> Result<bool, HeadError> {
+    // buf holds complete lines with their line ends, then the line being
+    // read. Its longest legal content: max bytes of head plus "\r\n".
+    let limit = max.saturating_add(2);
+    buf.clear();
+    let mut line_start = 0usize;
     let mut skipped = 0usize;
     loop {
-        let Some(head) = framing::read_delimited(r, &HEAD_ENDS, max.saturating_sub(skipped))?
-        else {
-            return Ok(None);
+        let chunk = match r.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if framing::is_timeout(&e) => return Err(HeadError::Timeout),
+            Err(e) => return Err(HeadError::Io(e)),
         };
-        // Blank lines before the request line (a telnet user pressing Enter
-        // early) are skipped, but count towards the cap so that a stream of
-        // blank lines cannot keep the connection busy for ever.
-        if head.iter().all(|&b| b == b'\r' || b == b'\n') {
-            skipped += head.len() + 2;
-            if skipped > max {
+        if chunk.is_empty() {
+            return if buf.is_empty() {
+                Ok(false)
+            } else {
+                Err(bad(
+                    "connection closed before the blank line that ends the request head",
+                ))
+            };
+        }
+        // Look no further than the cap allows, plus a blank line's "\r\n".
+        let window = chunk.len().min(limit - buf.len() + 2);
+        let mut pos = 0;
+        let mut end = None;
+        while let Some(off) = chunk[pos..window].iter().position(|&b| b == b'\n') {
+            let nl = pos + off;
+            let line_len = buf.len() - line_start + (nl - pos);
+            let before_nl = if nl > pos {
+                chunk.get(nl - 1)
+            } else {
+                buf.last()
+            };
+            let blank = line_len == 0 || (line_len == 1 && before_nl == Some(&b'\r'));
+            if blank && line_start == 0 {
+                // A blank line before the request line: skip it.
+                buf.clear();
+                skipped += line_len + 1;
+                if skipped > max {
+                    return Err(HeadError::TooLarge);
+                }
+                pos = nl + 1;
+                continue;
+            }
+            if blank {
+                end = Some(nl + 1);
+                break;
+            }
+            buf.extend_from_slice(&chunk[pos..=nl]);
+            line_start = buf.len();
+            pos = nl + 1;
+            let ending = if buf.ends_with(b"\r\n") { 2 } else { 1 };
+            if buf.len() - ending > max {
                 return Err(HeadError::TooLarge);
             }
-            continue;
         }
-        return parse_head(&head).map(Some);
+        if let Some(consumed) = end {
+            r.consume(consumed);
+            buf.truncate(line_start);
+            buf.pop(); // the "\n" of the last header line
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+            return Ok(true);
+        }
+        buf.extend_from_slice(&chunk[pos..window]);
+        r.consume(window);
+        // The line being read may end in the "\r" of its "\r\n".
+        let partial = buf.len() - usize::from(buf.last() == Some(&b'\r'));
+        if partial > max {
+            return Err(HeadError::TooLarge);
+        }
     }
 }
 
@@ -241,40 +297,209 @@ pub fn read_request_head<R: BufRead + ?Sized>(
 /// # Errors
 /// [`HeadError::Malformed`] naming the first problem found.
 pub fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
-    let mut lines = head.split(|&b| b == b'\n').map(|line| match line {
+    RequestView::parse(head).map(|view| view.to_request())
+}
+
+/// A request head parsed in place: it borrows the bytes it was parsed from
+/// and allocates nothing. Every line was checked by [`RequestView::parse`];
+/// [`RequestView::to_request`] gives an owned [`Request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestView<'a> {
+    /// The method as sent.
+    pub method: &'a str,
+    /// The request target as sent.
+    pub target: &'a str,
+    /// `"HTTP/1.0"` or `"HTTP/1.1"`.
+    pub version: &'static str,
+    /// The header lines, after the request line's line end.
+    fields: &'a [u8],
+}
+
+impl<'a> RequestView<'a> {
+    /// Parses and checks a head (what [`read_head_into`] reads).
+    ///
+    /// # Errors
+    /// [`HeadError::Malformed`] naming the first problem found.
+    pub fn parse(head: &'a [u8]) -> Result<RequestView<'a>, HeadError> {
+        // Skip blank lines before the request line.
+        let mut rest = head;
+        let request_line = loop {
+            let (line, after) = split_line(rest);
+            if !line.is_empty() {
+                rest = after.unwrap_or(&[]);
+                break line;
+            }
+            match after {
+                Some(after) => rest = after,
+                None => return Err(bad("empty request")),
+            }
+        };
+        let (method, target, version) = parse_request_line(request_line)?;
+        let view = RequestView {
+            method,
+            target,
+            version,
+            fields: rest,
+        };
+        for line in view.header_lines() {
+            if line.is_empty() {
+                // read_head_into stops at the first blank line, so only a
+                // head from elsewhere can have one inside.
+                return Err(bad("blank line inside the head"));
+            }
+            parse_header_line(line)?;
+        }
+        Ok(view)
+    }
+
+    /// Every header line as received (without its line end), in order.
+    pub fn header_lines(&self) -> impl Iterator<Item = &'a [u8]> {
+        let fields = self.fields;
+        (!fields.is_empty())
+            .then(|| fields.split(|&b| b == b'\n').map(strip_cr))
+            .into_iter()
+            .flatten()
+    }
+
+    /// Every header as (name, value), values with surrounding spaces
+    /// removed, in order.
+    pub fn headers(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> {
+        self.fields_named(None).map(|(n, v)| (ascii(n), v))
+    }
+
+    /// The value of the first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.values(name).next()
+    }
+
+    /// The values of every header called `name` (case-insensitive).
+    pub fn values<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + 'n
+    where
+        'a: 'n,
+    {
+        self.fields_named(Some(name.as_bytes())).map(|(_, v)| v)
+    }
+
+    /// (name, value) pairs of the lines [`RequestView::parse`] checked (so
+    /// not checked again): all of them, or those called `only`.
+    fn fields_named<'n>(
+        &self,
+        only: Option<&'n [u8]>,
+    ) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'n
+    where
+        'a: 'n,
+    {
+        self.header_lines().filter_map(move |line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            let name = &line[..colon];
+            match only {
+                Some(want) if !name.eq_ignore_ascii_case(want) => None,
+                _ => Some((name, trim_ows(&line[colon + 1..]))),
+            }
+        })
+    }
+
+    /// As [`Request::keep_alive`].
+    pub fn keep_alive(&self) -> bool {
+        keep_alive_of(self.version, self.values("connection"))
+    }
+
+    /// As [`Request::content_length`].
+    ///
+    /// # Errors
+    /// As [`Request::content_length`].
+    pub fn content_length(&self) -> Result<Option<u64>, HeadError> {
+        content_length_of(self.values("content-length"))
+    }
+
+    /// The same request with owned strings.
+    pub fn to_request(&self) -> Request {
+        let lines = self.header_lines().count();
+        let mut headers = Vec::with_capacity(lines);
+        let mut head_lines = Vec::with_capacity(lines);
+        for (line, (name, value)) in self.header_lines().zip(self.fields_named(None)) {
+            headers.push((ascii(name).to_string(), text(value)));
+            head_lines.push(text(line));
+        }
+        Request {
+            method: self.method.to_string(),
+            target: self.target.to_string(),
+            version: self.version.to_string(),
+            headers,
+            head_lines,
+        }
+    }
+}
+
+/// The first line of `bytes` without its line end, and what follows the
+/// `\n` (`None` when there is no `\n`).
+fn split_line(bytes: &[u8]) -> (&[u8], Option<&[u8]>) {
+    match bytes.iter().position(|&b| b == b'\n') {
+        Some(i) => (strip_cr(&bytes[..i]), Some(&bytes[i + 1..])),
+        None => (strip_cr(bytes), None),
+    }
+}
+
+fn strip_cr(line: &[u8]) -> &[u8] {
+    match line {
         [rest @ .., b'\r'] => rest,
         _ => line,
-    });
-    let request_line = lines
-        .by_ref()
-        .find(|l| !l.is_empty())
-        .ok_or_else(|| bad("empty request"))?;
-    let (method, target, version) = parse_request_line(request_line)?;
-    // One allocation each, not a few as the vectors grow.
-    let lines_left = head.iter().filter(|&&b| b == b'\n').count();
-    let mut headers = Vec::with_capacity(lines_left);
-    let mut head_lines = Vec::with_capacity(lines_left);
-    for line in lines {
-        if line.is_empty() {
-            // Only possible with mixed endings such as "\r\n\n\r\n" inside;
-            // read_delimited stops at the first blank line, so not reached.
-            return Err(bad("blank line inside the head"));
-        }
-        let (name, value) = parse_header_line(line)?;
-        headers.push((name, value));
-        head_lines.push(text(line));
     }
-    Ok(Request {
-        method,
-        target,
-        version,
-        headers,
-        head_lines,
-    })
+}
+
+/// Whether a connection stays open, from the version and the values of
+/// the `Connection` headers.
+fn keep_alive_of<'v>(version: &str, connection: impl Iterator<Item = &'v [u8]>) -> bool {
+    let (mut close, mut keep) = (false, false);
+    for token in connection.flat_map(|v| v.split(|&b| b == b',')) {
+        let token = trim_ows(token);
+        close |= token.eq_ignore_ascii_case(b"close");
+        keep |= token.eq_ignore_ascii_case(b"keep-alive");
+    }
+    if version == "HTTP/1.0" {
+        keep && !close
+    } else {
+        !close
+    }
+}
+
+/// The body length from the values of the `Content-Length` headers.
+fn content_length_of<'v>(values: impl Iterator<Item = &'v [u8]>) -> Result<Option<u64>, HeadError> {
+    let mut found: Option<u64> = None;
+    for value in values {
+        let shown = || String::from_utf8_lossy(value).into_owned();
+        // "5, 5" is allowed by RFC 9110 8.6 when all parts agree.
+        for part in value.split(|&b| b == b',') {
+            let part = trim_ows(part);
+            if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+                return Err(HeadError::Malformed(format!(
+                    "bad Content-Length {:?}: expected a number of bytes",
+                    shown()
+                )));
+            }
+            let n = part
+                .iter()
+                .try_fold(0u64, |n, &d| {
+                    n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+                })
+                .ok_or_else(|| {
+                    HeadError::Malformed(format!("Content-Length {} is too large", shown()))
+                })?;
+            match found {
+                Some(m) if m != n => {
+                    return Err(HeadError::Malformed(format!(
+                        "conflicting Content-Length values {m} and {n}"
+                    )))
+                }
+                _ => found = Some(n),
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// `METHOD SP TARGET SP HTTP/1.x`, strictly.
-fn parse_request_line(line: &[u8]) -> Result<(String, String, String), HeadError> {
+fn parse_request_line(line: &[u8]) -> Result<(&str, &str, &'static str), HeadError> {
     let shown = || String::from_utf8_lossy(line).into_owned();
     let mut parts = line.split(|&b| b == b' ');
     let (Some(method), Some(target), Some(version), None) =
@@ -301,13 +526,14 @@ fn parse_request_line(line: &[u8]) -> Result<(String, String, String), HeadError
             )))
         }
     };
-    Ok((text(method), text(target), version.to_string()))
+    // Both are ASCII, checked above.
+    Ok((ascii(method), ascii(target), version))
 }
 
-/// `name ":" OWS value OWS`.
-fn parse_header_line(line: &[u8]) -> Result<(String, String), HeadError> {
+/// `name ":" OWS value OWS`; the name is a token (ASCII).
+fn parse_header_line(line: &[u8]) -> Result<(&str, &[u8]), HeadError> {
     let shown = || String::from_utf8_lossy(line).into_owned();
-    if line[0] == b' ' || line[0] == b'\t' {
+    if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
         return Err(bad(format!(
             "folded header line {:?} (obsolete line folding is not accepted)",
             shown()
@@ -325,7 +551,12 @@ fn parse_header_line(line: &[u8]) -> Result<(String, String), HeadError> {
     if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
         return Err(bad(format!("control byte in header {:?}", shown())));
     }
-    Ok((text(name), text(value)))
+    Ok((ascii(name), value))
+}
+
+/// Bytes already checked to be ASCII, as text.
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or("")
 }
 
 fn trim_ows(mut v: &[u8]) -> &[u8] {
@@ -338,9 +569,38 @@ fn trim_ows(mut v: &[u8]) -> &[u8] {
     v
 }
 
-/// RFC 9110 5.6.2 token characters.
+/// RFC 9110 5.6.2 token characters, as a table: checked for every byte
+/// of every method and header name.
+const TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        i += 1;
+    }
+    table
+};
+
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
 }
 
 /// Bytes as text: UTF-8 if valid, else ISO-8859-1 (never lossy).
@@ -681,6 +941,50 @@ mod tests {
                 ("GET".into(), "/y".into(), vec!["B: 2".to_string()]),
             ]
         );
+    }
+
+    #[test]
+    fn view_without_allocation_matches_the_owned_request() {
+        let wire = b"\r\nGET /x?y HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Close\r\n\r\n\
+                     HEAD / HTTP/1.0\nConnection: keep-alive\nContent-Length: 3\n\r\nabc";
+        // Cursor hands the whole rest out at once: pipelined requests.
+        let mut r = Cursor::new(wire.to_vec());
+        let mut buf = Vec::new();
+        assert!(read_head_into(&mut r, MAX_HEAD, &mut buf).unwrap());
+        assert_eq!(
+            buf,
+            b"GET /x?y HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Close"
+        );
+        let v = RequestView::parse(&buf).unwrap();
+        assert_eq!((v.method, v.target, v.version), ("GET", "/x?y", "HTTP/1.1"));
+        assert_eq!(v.header("HOST"), Some(&b"h"[..]));
+        assert!(!v.keep_alive());
+        assert_eq!(v.content_length().unwrap(), None);
+        let owned = v.to_request();
+        assert_eq!(owned, parse_head(&buf).unwrap());
+        assert_eq!(
+            owned.head_lines,
+            ["Host: h", "Connection: keep-alive, Close"]
+        );
+
+        assert!(read_head_into(&mut r, MAX_HEAD, &mut buf).unwrap());
+        let v = RequestView::parse(&buf).unwrap();
+        assert_eq!((v.method, v.version), ("HEAD", "HTTP/1.0"));
+        assert!(v.keep_alive());
+        assert_eq!(v.content_length().unwrap(), Some(3));
+        assert_eq!(v.header_lines().count(), 2);
+        let mut body = String::new();
+        r.read_to_string(&mut body).unwrap();
+        assert_eq!(body, "abc");
+        assert!(!read_head_into(&mut r, MAX_HEAD, &mut buf).unwrap());
+    }
+
+    #[test]
+    fn token_table_matches_the_rfc_list() {
+        for b in 0..=255u8 {
+            let want = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_tchar(b), want, "byte {b}");
+        }
     }
 
     #[test]

@@ -56,7 +56,7 @@ use std::time::{Duration, Instant};
 
 use common::cli::{self, Command, Flag};
 use common::framing;
-use common::http::{self, HeadError, Request, Response, MAX_HEAD};
+use common::http::{self, HeadError, RequestView, Response, MAX_HEAD};
 use common::net::ServeOptions;
 
 pub mod bench;
@@ -147,14 +147,14 @@ fn pages() -> &'static Pages {
     })
 }
 
-/// The answer to a parsed request: `GET`/`HEAD` of `/` is the page, any
-/// other path 404, any other method 501.
-pub fn route(req: &Request) -> &'static Response {
+/// The answer to a request: `GET`/`HEAD` of `/` is the page, any other
+/// path 404, any other method 501.
+pub fn route(method: &str, target: &str) -> &'static Response {
     let pages = pages();
-    if req.method != "GET" && req.method != "HEAD" {
+    if method != "GET" && method != "HEAD" {
         return &pages.not_implemented;
     }
-    if path_of(&req.target) == "/" {
+    if path_of(target) == "/" {
         &pages.home
     } else {
         &pages.not_found
@@ -196,6 +196,9 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, timeout: Duration)
             deadline: None,
         },
     );
+    // Both buffers live as long as the connection: after the first request
+    // reading and answering allocate nothing.
+    let mut head: Vec<u8> = Vec::with_capacity(1024);
     let mut out: Vec<u8> = Vec::with_capacity(512);
     let mut served = 0u64;
     loop {
@@ -207,9 +210,13 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, timeout: Duration)
             }
         }
         reader.get_mut().deadline = Some(Instant::now() + timeout);
-        let req = match http::read_request_head(&mut reader, MAX_HEAD) {
-            Ok(Some(req)) => req,
-            Ok(None) => return Ok(()),
+        match http::read_head_into(&mut reader, MAX_HEAD, &mut head) {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(e) => return answer_error(&stream, &mut reader, &mut out, peer, e),
+        }
+        let req = match RequestView::parse(&head) {
+            Ok(req) => req,
             Err(e) => return answer_error(&stream, &mut reader, &mut out, peer, e),
         };
         // A body would be read as the next request: read it away, or close.
@@ -222,7 +229,7 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, timeout: Duration)
             framing::copy_exact(&mut reader, &mut io::sink(), discard, 8192, |_| ())
                 .map_err(io::Error::from)?;
         }
-        let resp = route(&req);
+        let resp = route(req.method, req.target);
         log::info!(
             "{peer} \"{} {} {}\" {} {}",
             req.method,
@@ -232,7 +239,7 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, timeout: Duration)
             resp.body.len()
         );
         out.clear();
-        resp.encode_into(&mut out, &req.version, req.method == "HEAD", keep_alive);
+        resp.encode_into(&mut out, req.version, req.method == "HEAD", keep_alive);
         (&stream).write_all(&out)?;
         served += 1;
         if !keep_alive {
@@ -248,7 +255,7 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, timeout: Duration)
 
 /// Whether the request's body (if any) can be read away, and how many
 /// bytes it has; `false` means answer and close.
-fn body_to_skip(req: &Request) -> Result<(bool, u64), HeadError> {
+fn body_to_skip(req: &RequestView<'_>) -> Result<(bool, u64), HeadError> {
     let len = req.content_length()?;
     if req.header("transfer-encoding").is_some() {
         // A chunked body has no length up front; not worth parsing here.
