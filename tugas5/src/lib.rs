@@ -38,6 +38,7 @@
 //! cargo run -p tugas5 --bin chat-cli                    # in another terminal
 //! cargo run -p tugas5 --bin server -- --users users.example.json
 //! cargo run -p tugas5 --release --bin bench
+//! cargo run -p tugas5 --bin check -- --host HOST --port 8889   # grade a server
 //! ```
 //!
 //! # Modules
@@ -48,10 +49,12 @@
 //! - [`token`]: session tokens from the OS's randomness.
 //! - [`client`]: one connection, request in, response out.
 //! - [`cli`]: the interactive `chat-cli`.
+//! - [`check`]: the grader's check of any chat server (`--bin check`).
 //! - [`bench`](mod@bench): round trips per second and p99 latency for 1, 10, 100 clients.
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod client;
 pub mod server;
