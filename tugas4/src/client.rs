@@ -152,8 +152,9 @@ impl Client {
     /// `progress(done, size)` after each piece. Returns the size.
     ///
     /// # Errors
-    /// [`ClientError::Server`] e.g. for a missing file or a file that
-    /// changed during the download; connection and `sink` errors.
+    /// [`ClientError::Server`] e.g. for a missing file; [`ClientError::App`]
+    /// for a file that changed on the server during the download, and for
+    /// connection and `sink` errors.
     pub fn get(
         &mut self,
         name: &str,
@@ -194,6 +195,14 @@ impl Client {
                     "the file changed on the server during the download",
                 )));
             }
+            // Ask for the next ranges before decoding this one, so the
+            // server reads and encodes them meanwhile.
+            while asked.len() < self.window.max(1) && next < total {
+                let len = chunk.min(total - next);
+                ask(self, next, len)?;
+                asked.push_back((next, len));
+                next += len;
+            }
             let n = decode_data_to(&data, &mut self.data, sink).map_err(|e| match e {
                 DecodeToError::Data(e) => bad_answer(&self.peer, e),
                 DecodeToError::Write(e) => AppError::io(format!("cannot write {name}"), &e).into(),
@@ -206,12 +215,6 @@ impl Client {
             }
             done += got_len;
             progress(done, total);
-            while asked.len() < self.window.max(1) && next < total {
-                let len = chunk.min(total - next);
-                ask(self, next, len)?;
-                asked.push_back((next, len));
-                next += len;
-            }
         }
         Ok(size.unwrap_or(0))
     }
