@@ -49,12 +49,14 @@
 //! cargo run -p tugas8 --bin server                 # http://127.0.0.1:10002/sending.html
 //! cargo run -p tugas8 --bin server -- --port 0 --dir some/folder --max-body 65536
 //! curl -d kirim=ISILAH http://127.0.0.1:10002/sending.html
+//! cargo run -p tugas8 --bin check -- --host HOST --port 10002   # grade a server
 //! ```
 //!
 //! # Modules
 //!
 //! - [`server`]: the connection loop, static files, the POST answer, limits.
 //! - [`bench`]: the load generator of the `bench` program.
+//! - [`check`]: the grader's check of any Tugas 8 server (`--bin check`).
 //! - [`body`]: reading a body by Content-Length or chunked, with a cap.
 //! - [`form`]: `application/x-www-form-urlencoded` decoding.
 //! - [`multipart`]: `multipart/form-data` parsing.
@@ -68,6 +70,7 @@
 
 pub mod bench;
 pub mod body;
+pub mod check;
 pub mod form;
 pub mod html;
 pub mod mime;

@@ -1,0 +1,766 @@
+//! The grader's check for Tugas 8: tests any HTTP server with a form POST
+//! (the course's `http.py` made to answer, a student's Python or Java
+//! server, ours) against the assignment.
+//!
+//! ```text
+//! cargo run -p tugas8 --bin check                                 # 127.0.0.1:10002
+//! cargo run -p tugas8 --bin check -- --host 10.0.0.5 --port 10002 --timeout 10
+//! ```
+//!
+//! Requirements, in order of importance, in the assignment's words where
+//! it has them:
+//!
+//! 1. `GET /sending.html` answers 200 with Content-Type `text/html`;
+//! 2. the page has a form with `method="post"` and an input named `kirim`;
+//! 3. a urlencoded POST `kirim=ISILAH` gets back a page with "ISILAH"
+//!    (and not the starter server's "kosong");
+//! 4. that page shows the request's header lines (each name with its value:
+//!    a distinctive `X-Check`, `Content-Type:
+//!    application/x-www-form-urlencoded`, `User-Agent`, `Host`, ...);
+//! 5. the value is percent-decoded: `kirim=halo+dunia%21` shows
+//!    "halo dunia!";
+//! 6. a body that arrives in several TCP segments is read whole (by its
+//!    Content-Length, not by one `recv`);
+//! 7. responses are valid HTTP: a status line, and a Content-Length that
+//!    matches the body (the request says `Connection: close`, so the
+//!    server closes after the body);
+//! 8. a path-traversal GET (`/../../etc/passwd`, `%2e%2e`, an encoded
+//!    slash) does not return `/etc/passwd`;
+//! 9. several connections at once: five requests are answered while
+//!    another client is still sending its request;
+//! 10. safety, beyond the assignment: a submitted `<script>` does not come
+//!     back as HTML: escaped, removed, or not in a `text/html` page.
+//!
+//! `--page` and `--field` name the form page and its field if a server
+//! uses others. Every response is read with a deadline (`--timeout`) and a
+//! size cap, by its Content-Length, as chunks, or until the server closes.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::thread;
+use std::time::Duration;
+
+use common::check::{self, CheckOptions, Checker, Conn, Failure};
+use common::cli::{Command, Flag, Matches};
+use common::transfer::shorten;
+
+/// The check program's flags.
+pub const CHECK: Command = Command {
+    name: "check",
+    about: "Tugas 8 grader's check: tests an HTTP server with a form POST (any language).",
+    args: "",
+    flags: &[
+        check::host(),
+        check::port("10002"),
+        Flag::value(
+            "page",
+            "PATH",
+            "/sending.html",
+            "the form page; the form is posted to it",
+        ),
+        Flag::value("field", "NAME", "kirim", "the form's text field"),
+        check::TIMEOUT,
+        check::JSON,
+    ],
+};
+
+/// Largest response head read (bytes).
+pub const MAX_HEAD: usize = 64 * 1024;
+
+/// Largest response body read (bytes).
+pub const MAX_BODY: usize = 4 << 20;
+
+/// Connections that ask at the same time in the concurrency requirement.
+pub const AT_ONCE: usize = 5;
+
+/// The form page and its field.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// Path of the form page (`/sending.html`).
+    pub page: String,
+    /// Name of the text field (`kirim`).
+    pub field: String,
+}
+
+impl Default for Setup {
+    /// The assignment's `/sending.html` and `kirim`.
+    fn default() -> Setup {
+        Setup {
+            page: "/sending.html".to_string(),
+            field: "kirim".to_string(),
+        }
+    }
+}
+
+impl Setup {
+    /// The setup from the flags of [`CHECK`].
+    pub fn from_matches(m: &Matches) -> Setup {
+        let page = m.value("page");
+        Setup {
+            page: if page.starts_with('/') {
+                page.to_string()
+            } else {
+                format!("/{page}")
+            },
+            field: m.value("field").to_string(),
+        }
+    }
+}
+
+/// How a response's body was delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// By `Content-Length`.
+    Length(usize),
+    /// By `Transfer-Encoding: chunked`.
+    Chunked,
+    /// By the server closing the connection.
+    Close,
+}
+
+/// One HTTP response as read by the check.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// `HTTP/1.1 200 OK`.
+    pub status_line: String,
+    /// The status code.
+    pub status: u16,
+    /// Header lines, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// How the body's end was found.
+    pub framing: Framing,
+}
+
+impl HttpResponse {
+    /// The first header named `name` (any case), trimmed.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A request as bytes: the request line, `Host`, a `User-Agent`,
+/// `Connection: close`, `extra` header lines, and for a body its
+/// `Content-Length`.
+pub fn request(
+    o: &CheckOptions,
+    method: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: progjar-check/1.0\r\n",
+        o.target()
+    );
+    for (name, value) in extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if method == "POST" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Reads the status line and headers of a response to `what`.
+///
+/// # Errors
+/// A timeout, a close, no `\r\n\r\n` within [`MAX_HEAD`], a status line
+/// that is not `HTTP/1.x NNN ...`, a header line without `:`.
+pub fn read_head(conn: &mut Conn, what: &str) -> Result<HttpResponse, Failure> {
+    let head = conn.recv_until(
+        b"\r\n\r\n",
+        MAX_HEAD,
+        &format!("the response to {what} (status line and headers, then \\r\\n\\r\\n)"),
+    )?;
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("").to_string();
+    let mut parts = status_line.splitn(3, ' ');
+    let version = parts.next().unwrap_or("");
+    let code = parts.next().unwrap_or("");
+    let status = match code.parse::<u16>() {
+        Ok(n) if version.starts_with("HTTP/1.") && code.len() == 3 => n,
+        _ => {
+            return Err(conn.fail(format!(
+                "the status line is not HTTP (`HTTP/1.x NNN reason`): {:?}",
+                shorten(&status_line)
+            )))
+        }
+    };
+    let mut headers = Vec::new();
+    for line in lines {
+        match line.split_once(':') {
+            Some((name, value)) if !name.trim().is_empty() => {
+                headers.push((name.trim().to_string(), value.trim().to_string()))
+            }
+            _ => {
+                return Err(conn.fail(format!(
+                    "a header line without `name:` in the response to {what}: {:?}",
+                    shorten(line)
+                )))
+            }
+        }
+    }
+    Ok(HttpResponse {
+        status_line,
+        status,
+        headers,
+        body: Vec::new(),
+        framing: Framing::Close,
+    })
+}
+
+/// The Content-Length of a response, if it has one.
+///
+/// # Errors
+/// A value that is not a number, or two different values.
+fn content_length(conn: &Conn, r: &HttpResponse) -> Result<Option<usize>, Failure> {
+    let mut found: Option<usize> = None;
+    for (_, v) in r
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+    {
+        let n = v
+            .parse::<usize>()
+            .map_err(|_| conn.fail(format!("Content-Length is not a number: {:?}", shorten(v))))?;
+        if found.is_some_and(|f| f != n) {
+            return Err(conn.fail("two different Content-Length headers"));
+        }
+        found = Some(n);
+    }
+    Ok(found)
+}
+
+/// Reads a whole response to `what`: the head, then the body by its
+/// Content-Length, as chunks, or until the server closes; at most
+/// [`MAX_BODY`] bytes.
+///
+/// # Errors
+/// As [`read_head`], a body shorter than announced, a timeout, a server
+/// that keeps sending.
+pub fn read_response(conn: &mut Conn, what: &str) -> Result<HttpResponse, Failure> {
+    let mut r = read_head(conn, what)?;
+    let chunked = r
+        .header("transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    if chunked {
+        r.framing = Framing::Chunked;
+        r.body = read_chunked(conn, what)?;
+    } else if let Some(n) = content_length(conn, &r)? {
+        if n > MAX_BODY {
+            return Err(conn.fail(format!(
+                "the response to {what} announces {n} bytes (Content-Length), more than the check reads ({MAX_BODY})"
+            )));
+        }
+        r.framing = Framing::Length(n);
+        r.body = conn.recv_exact(
+            n,
+            &format!("the body of the response to {what} ({n} bytes, as its Content-Length says)"),
+        )?;
+    } else {
+        r.body = conn.recv_to_end(
+            MAX_BODY,
+            &format!(
+                "the body of the response to {what} (no Content-Length: until the server closes)"
+            ),
+        )?;
+    }
+    Ok(r)
+}
+
+/// A chunked body (`Transfer-Encoding: chunked`), at most [`MAX_BODY`].
+fn read_chunked(conn: &mut Conn, what: &str) -> Result<Vec<u8>, Failure> {
+    let what = format!("a chunk of the response to {what}");
+    let mut body = Vec::new();
+    loop {
+        let line = conn.recv_line(1024, &what)?;
+        let size = line.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size, 16)
+            .map_err(|_| conn.fail(format!("bad chunk size line {:?}", shorten(&line))))?;
+        if size == 0 {
+            while !conn.recv_line(MAX_HEAD, &what)?.is_empty() {}
+            return Ok(body);
+        }
+        if body.len() + size > MAX_BODY {
+            return Err(conn.fail(format!("more than {MAX_BODY} bytes of chunks")));
+        }
+        body.extend(conn.recv_exact(size, &what)?);
+        if conn.recv_exact(2, &what)? != b"\r\n" {
+            return Err(conn.fail("a chunk does not end in \\r\\n"));
+        }
+    }
+}
+
+/// Sends `req` on a new connection and reads the whole response.
+fn exchange(o: &CheckOptions, req: &[u8], what: &str) -> Result<(Conn, HttpResponse), Failure> {
+    let mut conn = o.connect()?;
+    conn.send(req, what)?;
+    let r = read_response(&mut conn, what)?;
+    Ok((conn, r))
+}
+
+/// Requires status 200.
+fn expect_200(conn: &Conn, r: &HttpResponse, what: &str) -> Result<(), Failure> {
+    if r.status == 200 {
+        Ok(())
+    } else {
+        Err(conn.fail(format!(
+            "expected status 200 to {what}, got {:?}",
+            shorten(&r.status_line)
+        )))
+    }
+}
+
+/// POSTs `body` urlencoded to the form page with `extra` headers and
+/// requires a 200 answer.
+fn post(
+    o: &CheckOptions,
+    s: &Setup,
+    body: &str,
+    extra: &[(&str, &str)],
+) -> Result<(Conn, HttpResponse), Failure> {
+    let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+    headers.extend_from_slice(extra);
+    let what = format!("POST {} {body:?}", s.page);
+    let (conn, r) = exchange(
+        o,
+        &request(o, "POST", &s.page, &headers, body.as_bytes()),
+        &what,
+    )?;
+    expect_200(&conn, &r, &what)?;
+    Ok((conn, r))
+}
+
+/// A random word, so that an answer cannot be canned.
+fn nonce() -> String {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(std::process::id() as u64);
+    format!("{:010x}", h.finish() & 0xff_ffff_ffff)
+}
+
+/// The opening tags `<name ...>` in `html` (lower case).
+fn tags<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
+    let open = format!("<{name}");
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = html[from..].find(&open) {
+        let start = from + i;
+        let after = html[start + open.len()..].chars().next();
+        let end = html[start..]
+            .find('>')
+            .map_or(html.len(), |e| start + e + 1);
+        if after.is_some_and(|c| c.is_whitespace() || c == '>' || c == '/') {
+            out.push(&html[start..end]);
+        }
+        from = end.max(start + 1);
+    }
+    out
+}
+
+/// The value of attribute `name` in a lower-case tag: quoted or bare.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let mut from = 0;
+    while let Some(i) = tag[from..].find(name) {
+        let at = from + i;
+        from = at + name.len();
+        let before = tag[..at].chars().next_back();
+        if !before.is_some_and(char::is_whitespace) {
+            continue;
+        }
+        let rest = tag[from..].trim_start();
+        let Some(rest) = rest.strip_prefix('=') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        return Some(match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => rest[1..].split(q).next().unwrap_or("").to_string(),
+            _ => rest
+                .split(|c: char| c.is_whitespace() || c == '>')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches('/')
+                .to_string(),
+        });
+    }
+    None
+}
+
+/// Whether `page` (lower case) shows header `name` with `value`: the name,
+/// then the value within a short distance (a line, or a table row).
+fn shows_header(page: &str, name: &str, value: &str) -> bool {
+    let (name, value) = (name.to_ascii_lowercase(), value.to_ascii_lowercase());
+    let mut from = 0;
+    while let Some(i) = page[from..].find(&name) {
+        let after = from + i + name.len();
+        let window_end = (after + 200 + value.len()).min(page.len());
+        let window_end = (window_end..=page.len())
+            .find(|&e| page.is_char_boundary(e))
+            .unwrap_or(page.len());
+        if page[after..window_end].contains(&value) {
+            return true;
+        }
+        from = after;
+    }
+    false
+}
+
+/// Whether `body` looks like a Unix password file (`root:x:0:0:`).
+fn looks_like_passwd(body: &str) -> bool {
+    body.lines().any(|l| {
+        let fields: Vec<&str> = l.split(':').collect();
+        fields.len() >= 6 && fields[0].ends_with("root") && fields[2] == "0" && fields[3] == "0"
+    })
+}
+
+/// Runs every Tugas 8 requirement against the server of `c`'s options.
+pub fn run(c: &mut Checker, s: &Setup) {
+    let n = nonce();
+    let page = s.page.as_str();
+    let field = s.field.as_str();
+
+    c.check(
+        format!("GET {page} answers 200 with Content-Type text/html"),
+        |o| {
+            let what = format!("GET {page}");
+            let (conn, r) = exchange(o, &request(o, "GET", page, &[], b""), &what)?;
+            expect_200(&conn, &r, &what)?;
+            match r.header("content-type") {
+                Some(ct) if ct.to_ascii_lowercase().starts_with("text/html") => Ok(()),
+                Some(ct) => Err(conn.fail(format!(
+                    "Content-Type is {:?}, expected text/html",
+                    shorten(ct)
+                ))),
+                None => Err(conn.fail("no Content-Type header (expected text/html)")),
+            }
+        },
+    );
+    c.check(
+        format!("{page} has a form with method post and an input named {field}"),
+        |o| {
+            let what = format!("GET {page}");
+            let (conn, r) = exchange(o, &request(o, "GET", page, &[], b""), &what)?;
+            expect_200(&conn, &r, &what)?;
+            let html = r.text().to_ascii_lowercase();
+            let forms = tags(&html, "form");
+            if forms.is_empty() {
+                return Err(conn.fail(format!("no <form> in {page}")));
+            }
+            if !forms
+                .iter()
+                .any(|f| attribute(f, "method").as_deref() == Some("post"))
+            {
+                return Err(conn.fail(format!(
+                    "no <form method=\"post\"> in {page} (forms: {})",
+                    shorten(&forms.join(" "))
+                )));
+            }
+            let named = |t: &&str| attribute(t, "name").as_deref() == Some(field);
+            if !tags(&html, "input").iter().any(named) && !tags(&html, "textarea").iter().any(named)
+            {
+                return Err(conn.fail(format!("no <input name=\"{field}\"> in {page}")));
+            }
+            Ok(())
+        },
+    );
+    c.check(
+        format!("a POST {field}=ISILAH gets back a page with ISILAH (not \"kosong\")"),
+        |o| {
+            let (conn, r) = post(o, s, &format!("{field}=ISILAH"), &[])?;
+            let text = r.text();
+            if text.contains("ISILAH") {
+                Ok(())
+            } else if text.to_ascii_lowercase().contains("kosong") {
+                Err(conn.fail(
+                    "the answer says \"kosong\", as the starter server did: the form's value is not shown",
+                ))
+            } else {
+                Err(conn.fail("the answer does not contain ISILAH, the value sent"))
+            }
+        },
+    );
+    c.check(
+        "the POST answer shows the request's header lines (X-Check, Content-Type, User-Agent, Host, ...)",
+        |o| {
+            let check_value = format!("progjar-{n}");
+            let (conn, r) = post(
+                o,
+                s,
+                &format!("{field}=ISILAH"),
+                &[("X-Check", &check_value), ("Accept-Language", "id-ID")],
+            )?;
+            let shown = r.text().to_ascii_lowercase();
+            let host = o.target();
+            let expected = [
+                ("X-Check", check_value.as_str()),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("User-Agent", "progjar-check/1.0"),
+                ("Accept-Language", "id-ID"),
+                ("Host", host.as_str()),
+                ("Content-Length", &format!("{}", field.len() + 7)),
+            ];
+            let missing: Vec<String> = expected
+                .iter()
+                .filter(|(name, value)| !shows_header(&shown, name, value))
+                .map(|(name, value)| format!("{name}: {value}"))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(conn.fail(format!(
+                    "the answer does not show the header line{} {}",
+                    if missing.len() > 1 { "s" } else { "" },
+                    missing.join(", ")
+                )))
+            }
+        },
+    );
+    c.check(
+        format!("the value is percent-decoded: {field}=halo+dunia%21 shows \"halo dunia!\""),
+        |o| {
+            let (conn, r) = post(o, s, &format!("{field}=halo+dunia%21"), &[])?;
+            let text = r.text();
+            if text.contains("halo dunia!") {
+                Ok(())
+            } else if text.contains("halo+dunia%21") {
+                Err(conn.fail(
+                    "the value is shown as sent, \"halo+dunia%21\": `+` is a space and %21 is `!`",
+                ))
+            } else {
+                Err(conn.fail("the answer does not contain \"halo dunia!\""))
+            }
+        },
+    );
+    c.check(
+        "a POST body that arrives in several TCP segments is read whole",
+        |o| {
+            let value = format!("TERPISAH-{n}");
+            let body = format!("{field}={value}");
+            let req = request(
+                o,
+                "POST",
+                page,
+                &[("Content-Type", "application/x-www-form-urlencoded")],
+                body.as_bytes(),
+            );
+            let head_len = req.len() - body.len();
+            let what = format!("POST {page} with the body in 4-byte pieces");
+            let mut conn = o.connect()?;
+            conn.send(&req[..head_len], &what)?;
+            let sent = conn.send_in_pieces(&req[head_len..], 4, Duration::from_millis(15), &what);
+            // A server that answers after the first piece and closes makes
+            // the later pieces fail: judge its answer if it came.
+            let r = match (read_response(&mut conn, &what), sent) {
+                (Ok(r), _) => r,
+                (Err(_), Err(f)) => return Err(f),
+                (Err(f), Ok(())) => return Err(f),
+            };
+            expect_200(&conn, &r, &what)?;
+            if r.text().contains(&value) {
+                Ok(())
+            } else {
+                Err(conn.fail(format!(
+                    "the answer does not contain {value:?}, the value sent in {} pieces after the head \
+                     (read the body by its Content-Length, not by one recv)",
+                    body.len().div_ceil(4)
+                )))
+            }
+        },
+    );
+    c.check(
+        "responses are valid HTTP (status line, Content-Length matching the body)",
+        |o| {
+            let get = request(o, "GET", page, &[], b"");
+            let body = format!("{field}=ISILAH");
+            let post = request(
+                o,
+                "POST",
+                page,
+                &[("Content-Type", "application/x-www-form-urlencoded")],
+                body.as_bytes(),
+            );
+            for (req, what) in [(get, format!("GET {page}")), (post, format!("POST {page}"))] {
+                let mut conn = o.connect()?;
+                conn.send(&req, &what)?;
+                let r = read_head(&mut conn, &what)?;
+                let Some(length) = content_length(&conn, &r)? else {
+                    return Err(conn.fail(format!(
+                        "no Content-Length header in the response to {what}"
+                    )));
+                };
+                if length > MAX_BODY {
+                    return Err(conn.fail(format!("Content-Length {length} is too large")));
+                }
+                conn.recv_exact(
+                    length,
+                    &format!("the body that its Content-Length announces (response to {what})"),
+                )?;
+                let extra = conn.expect_close(
+                    MAX_BODY,
+                    &format!("the end of the connection after the body (response to {what}, Connection: close)"),
+                )?;
+                if !extra.is_empty() {
+                    return Err(conn.fail(format!(
+                        "{} more bytes came after the {length} that Content-Length announces \
+                         (response to {what})",
+                        extra.len()
+                    )));
+                }
+            }
+            Ok(())
+        },
+    );
+    c.check(
+        "a path-traversal GET does not return /etc/passwd",
+        |o| {
+            for path in [
+                "/../../../../../../etc/passwd",
+                "/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+                "/..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
+            ] {
+                let what = format!("GET {path}");
+                let (conn, r) = exchange(o, &request(o, "GET", path, &[], b""), &what)?;
+                if looks_like_passwd(&r.text()) {
+                    return Err(conn.fail(format!(
+                        "{what} returned /etc/passwd ({:?}): files outside the served folder must be refused (403 or 404)",
+                        shorten(&r.status_line)
+                    )));
+                }
+            }
+            Ok(())
+        },
+    );
+    c.check(
+        format!("several connections at once: {AT_ONCE} requests are answered while another client is still sending"),
+        |o| {
+            let what = format!("GET {page}");
+            let req = request(o, "GET", page, &[], b"");
+            // The slow client: the request line and Host, but not the end.
+            let cut = req.iter().position(|&b| b == b'\n').map_or(1, |i| i + 1);
+            let mut slow = o.connect()?;
+            slow.send(&req[..cut], "the first line of a request")?;
+            let mut others = Vec::new();
+            for _ in 0..AT_ONCE {
+                let mut conn = o.connect()?;
+                conn.send(&req, &what)?;
+                others.push(conn);
+            }
+            let results: Vec<Result<(), Failure>> = thread::scope(|scope| {
+                let handles: Vec<_> = others
+                    .into_iter()
+                    .map(|mut conn| {
+                        let what = &what;
+                        scope.spawn(move || {
+                            let r = read_response(&mut conn, what)?;
+                            expect_200(&conn, &r, what)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join().unwrap_or_else(|_| Err(Failure::new("the reading thread failed")))
+                    })
+                    .collect()
+            });
+            for (i, result) in results.into_iter().enumerate() {
+                result.map_err(|mut f| {
+                    f.reason = format!(
+                        "connection {} of {AT_ONCE} (another client's request still incomplete): {}",
+                        i + 1,
+                        f.reason
+                    );
+                    f
+                })?;
+            }
+            slow.send(&req[cut..], "the rest of the request")?;
+            let r = read_response(&mut slow, &format!("{what} sent in two parts"))?;
+            expect_200(&slow, &r, &what)
+        },
+    );
+    c.check(
+        "safety (beyond the assignment): a submitted <script> does not come back as HTML (escaped or removed)",
+        |o| {
+            let (conn, r) = post(
+                o,
+                s,
+                &format!("{field}=%3Cscript%3Ealert%28{n}%29%3C%2Fscript%3E"),
+                &[],
+            )?;
+            let html = r
+                .header("content-type")
+                .map_or(true, |ct| ct.to_ascii_lowercase().starts_with("text/html"));
+            let raw = format!("<script>alert({n})");
+            if html && r.text().to_ascii_lowercase().contains(&raw) {
+                Err(conn.fail(
+                    "the value comes back as a live <script> tag: escape < > & \" as &lt; &gt; &amp; &quot;",
+                ))
+            } else {
+                Ok(())
+            }
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_and_attributes() {
+        let html = "<form method=post action='/x'><input type=\"text\" name = \"kirim\"/><inputx name=a><textarea name=b></textarea></form><formal>";
+        let forms = tags(html, "form");
+        assert_eq!(forms, ["<form method=post action='/x'>"]);
+        assert_eq!(attribute(forms[0], "method").as_deref(), Some("post"));
+        assert_eq!(attribute(forms[0], "action").as_deref(), Some("/x"));
+        let inputs = tags(html, "input");
+        assert_eq!(inputs.len(), 1);
+        assert_eq!(attribute(inputs[0], "name").as_deref(), Some("kirim"));
+        assert_eq!(attribute(inputs[0], "type").as_deref(), Some("text"));
+        assert_eq!(attribute("<input data-name=x>", "name"), None);
+        assert_eq!(
+            attribute("<input name=kirim/>", "name").as_deref(),
+            Some("kirim")
+        );
+        assert_eq!(
+            attribute(tags("<textarea name=b>", "textarea")[0], "name").as_deref(),
+            Some("b")
+        );
+    }
+
+    #[test]
+    fn headers_are_found_near_their_values() {
+        let page = "<tr><td>x-check</td><td>progjar-1</td></tr>\nhost: 127.0.0.1:80";
+        assert!(shows_header(page, "X-Check", "progjar-1"));
+        assert!(shows_header(page, "Host", "127.0.0.1:80"));
+        assert!(!shows_header(page, "User-Agent", "progjar-1"));
+        assert!(!shows_header(
+            "x-check: other ... progjar-1",
+            "X-Check",
+            "progjar-2"
+        ));
+    }
+
+    #[test]
+    fn passwd_is_recognised() {
+        assert!(looks_like_passwd("root:x:0:0:root:/root:/bin/bash\n"));
+        assert!(looks_like_passwd(
+            "<pre>root:x:0:0:root:/root:/bin/sh</pre>"
+        ));
+        assert!(!looks_like_passwd("<h1>404 Not Found</h1>"));
+        assert!(!looks_like_passwd("root: x"));
+    }
+}

@@ -1,0 +1,403 @@
+//! The grader's check against our own server (all pass) and against small
+//! servers written here, each broken in one way (the right requirement
+//! fails, fast).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::check::{CheckOptions, Checker, Report};
+use tugas8::check::{run, Setup, CHECK};
+use tugas8::{form, html, server, Config};
+
+const SHORT: Duration = Duration::from_millis(300);
+/// For servers that must still pass some requirements: generous, so a
+/// loaded machine does not turn a pass into a timeout.
+const PATIENT: Duration = Duration::from_secs(2);
+
+const GET: &str = "GET /sending.html answers 200 with Content-Type text/html";
+const FORM: &str = "/sending.html has a form with method post and an input named kirim";
+const ISILAH: &str = "a POST kirim=ISILAH gets back a page with ISILAH (not \"kosong\")";
+const HEADERS: &str =
+    "the POST answer shows the request's header lines (X-Check, Content-Type, User-Agent, Host, ...)";
+const DECODED: &str = "the value is percent-decoded: kirim=halo+dunia%21 shows \"halo dunia!\"";
+const SPLIT: &str = "a POST body that arrives in several TCP segments is read whole";
+const VALID: &str = "responses are valid HTTP (status line, Content-Length matching the body)";
+const TRAVERSAL: &str = "a path-traversal GET does not return /etc/passwd";
+const AT_ONCE: &str =
+    "several connections at once: 5 requests are answered while another client is still sending";
+const SCRIPT: &str =
+    "safety (beyond the assignment): a submitted <script> does not come back as HTML (escaped or removed)";
+
+fn check(port: u16, timeout: Duration) -> Report {
+    let mut c = Checker::new(CheckOptions::local(port, timeout));
+    run(&mut c, &Setup::default());
+    c.finish()
+}
+
+/// Our server on the crate's own `www/`.
+fn our_server() -> u16 {
+    common::logging::init_for_tests();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    server::spawn(listener, Config::new(tugas8::crate_www()))
+        .unwrap()
+        .port()
+}
+
+/// The form page every small server serves.
+const FORM_PAGE: &str = "<html><body><form method=\"post\" action=\"/sending.html\">\
+    <input type=\"text\" name=\"kirim\"><input type=\"submit\"></form></body></html>";
+
+/// What a small server does wrong (one thing each).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Nothing: the assignment done right, one thread per connection.
+    None,
+    /// POST answers "kosong", as the course's starter server.
+    Kosong,
+    /// POST shows the body as sent, not decoded.
+    Undecoded,
+    /// POST reads one `read` as the body, not by Content-Length.
+    OneRead,
+    /// No Content-Length: the end of the body is the close.
+    NoLength,
+    /// Content-Length 5 less than the body.
+    ShortLength,
+    /// One connection at a time.
+    SingleThreaded,
+    /// Any other path is read from the folder joined as is.
+    Traversal,
+    /// The value goes into the page unescaped.
+    Unescaped,
+}
+
+/// A small HTTP server with `fault`: reads a head, a body by
+/// Content-Length, answers and closes.
+fn mini(fault: Fault) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            if fault == Fault::SingleThreaded {
+                serve_one(s, fault);
+            } else {
+                thread::spawn(move || serve_one(s, fault));
+            }
+        }
+    });
+    port
+}
+
+fn serve_one(s: TcpStream, fault: Fault) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut out = s.try_clone().unwrap();
+    let mut r = BufReader::new(s);
+    let mut lines = Vec::new();
+    loop {
+        let mut line = String::new();
+        if !matches!(r.read_line(&mut line), Ok(1..)) {
+            return;
+        }
+        let line = line.trim_end().to_string();
+        if line.is_empty() {
+            break;
+        }
+        lines.push(line);
+    }
+    let length: usize = lines
+        .iter()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    if fault == Fault::OneRead && length > 0 {
+        let n = r.read(&mut body).unwrap_or(0);
+        body.truncate(n);
+    } else if r.read_exact(&mut body).is_err() {
+        return;
+    }
+    let mut words = lines[0].split(' ');
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let page = if method == "POST" {
+        let value = form::parse_urlencoded(&body)
+            .into_iter()
+            .find(|(n, _)| n == "kirim")
+            .map(|(_, v)| v)
+            .unwrap_or_default();
+        let value = match fault {
+            Fault::Kosong => "kosong".to_string(),
+            Fault::Undecoded => html::escape(&String::from_utf8_lossy(&body)),
+            Fault::Unescaped => value,
+            _ => html::escape(&value),
+        };
+        let shown = if fault == Fault::Kosong {
+            String::new()
+        } else {
+            html::escape(&lines.join("\n"))
+        };
+        format!("<pre>{shown}</pre><p>{value}</p>\n<!-- end -->\n").into_bytes()
+    } else if path == "/sending.html" {
+        FORM_PAGE.as_bytes().to_vec()
+    } else if fault == Fault::Traversal {
+        std::fs::read(std::env::temp_dir().join(&path[1..])).unwrap_or_default()
+    } else {
+        b"<h1>404 Not Found</h1>".to_vec()
+    };
+    let mut head = "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n".to_string();
+    match fault {
+        Fault::NoLength => {}
+        Fault::ShortLength => head.push_str(&format!("Content-Length: {}\r\n", page.len() - 5)),
+        _ => head.push_str(&format!("Content-Length: {}\r\n", page.len())),
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    let _ = out.write_all(head.as_bytes());
+    let _ = out.write_all(&page);
+}
+
+/// A broken server: every connection on its own thread runs `handler`.
+fn threaded(handler: fn(TcpStream)) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            thread::spawn(move || handler(s));
+        }
+    });
+    port
+}
+
+fn reason<'a>(r: &'a Report, requirement: &str) -> &'a str {
+    r.find(requirement).unwrap().reason.as_deref().unwrap_or("")
+}
+
+#[test]
+fn our_server_passes_every_requirement() {
+    let port = our_server();
+    let r = check(port, Duration::from_secs(10));
+    assert!(r.all_passed(), "{}", r.text());
+    let names: Vec<&str> = r
+        .requirements
+        .iter()
+        .map(|o| o.requirement.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [GET, FORM, ISILAH, HEADERS, DECODED, SPLIT, VALID, TRAVERSAL, AT_ONCE, SCRIPT]
+    );
+    assert!(r.text().ends_with("\n10 passed, 0 failed\n"));
+}
+
+#[test]
+fn a_small_server_done_right_passes_too() {
+    let r = check(mini(Fault::None), PATIENT);
+    assert!(r.all_passed(), "{}", r.text());
+}
+
+#[test]
+fn the_kosong_starter_server_fails_the_post_requirements() {
+    let r = check(mini(Fault::Kosong), PATIENT);
+    assert_eq!(
+        r.failures(),
+        [ISILAH, HEADERS, DECODED, SPLIT],
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        reason(&r, ISILAH),
+        "the answer says \"kosong\", as the starter server did: the form's value is not shown"
+    );
+    let headers = reason(&r, HEADERS);
+    assert!(
+        headers.starts_with("the answer does not show the header lines X-Check: progjar-"),
+        "{headers}"
+    );
+    assert!(
+        headers.contains(", Content-Type: application/x-www-form-urlencoded, "),
+        "{headers}"
+    );
+}
+
+#[test]
+fn an_undecoding_server_fails_only_the_decoding() {
+    let r = check(mini(Fault::Undecoded), PATIENT);
+    assert_eq!(r.failures(), [DECODED], "{}", r.text());
+    assert_eq!(
+        reason(&r, DECODED),
+        "the value is shown as sent, \"halo+dunia%21\": `+` is a space and %21 is `!`"
+    );
+}
+
+#[test]
+fn a_server_taking_one_read_as_the_body_fails_the_split() {
+    let r = check(mini(Fault::OneRead), PATIENT);
+    assert_eq!(r.failures(), [SPLIT], "{}", r.text());
+    // The server answers after the first piece and closes; the answer is
+    // judged if it can still be read (a reset may destroy it).
+    let why = reason(&r, SPLIT);
+    assert!(
+        why.starts_with("the answer does not contain \"TERPISAH-")
+            || why.starts_with("cannot send POST /sending.html with the body in 4-byte pieces"),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn a_server_without_content_length_fails_only_valid_http() {
+    let r = check(mini(Fault::NoLength), PATIENT);
+    assert_eq!(r.failures(), [VALID], "{}", r.text());
+    assert_eq!(
+        reason(&r, VALID),
+        "no Content-Length header in the response to GET /sending.html"
+    );
+}
+
+#[test]
+fn a_server_with_a_wrong_content_length_fails_valid_http() {
+    let r = check(mini(Fault::ShortLength), PATIENT);
+    assert_eq!(r.failures(), [VALID], "{}", r.text());
+    assert_eq!(
+        reason(&r, VALID),
+        format!(
+            "5 more bytes came after the {} that Content-Length announces \
+             (response to GET /sending.html)",
+            FORM_PAGE.len() - 5
+        )
+    );
+}
+
+#[test]
+fn a_single_threaded_server_fails_only_several_at_once() {
+    let r = check(mini(Fault::SingleThreaded), PATIENT);
+    assert_eq!(r.failures(), [AT_ONCE], "{}", r.text());
+    assert!(
+        reason(&r, AT_ONCE).starts_with(
+            "connection 1 of 5 (another client's request still incomplete): timed out after 2s \
+             waiting for the response to GET /sending.html"
+        ),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn a_server_that_serves_any_path_fails_traversal() {
+    if !std::path::Path::new("/etc/passwd").is_file() {
+        panic!("this test needs /etc/passwd (a Unix machine)");
+    }
+    let r = check(mini(Fault::Traversal), PATIENT);
+    assert_eq!(r.failures(), [TRAVERSAL], "{}", r.text());
+    assert!(
+        reason(&r, TRAVERSAL).starts_with(
+            "GET /../../../../../../etc/passwd returned /etc/passwd (\"HTTP/1.0 200 OK\")"
+        ),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn an_unescaping_server_fails_only_the_safety_check() {
+    let r = check(mini(Fault::Unescaped), PATIENT);
+    assert_eq!(r.failures(), [SCRIPT], "{}", r.text());
+}
+
+#[test]
+fn a_silent_server_fails_everything_by_timeout_quickly() {
+    let port = threaded(|mut s| {
+        let _ = std::io::copy(&mut s, &mut std::io::sink());
+    });
+    let start = Instant::now();
+    let r = check(port, SHORT);
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!((r.passed, r.failed), (0, 10), "{}", r.text());
+    assert!(
+        reason(&r, GET).starts_with(
+            "timed out after 0.3s waiting for the response to GET /sending.html \
+             (status line and headers, then \\r\\n\\r\\n)"
+        ),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn a_server_that_closes_at_once_fails_everything() {
+    let port = threaded(drop);
+    let r = check(port, SHORT);
+    assert_eq!((r.passed, r.failed), (0, 10), "{}", r.text());
+    let why = reason(&r, GET);
+    assert!(
+        why.starts_with("the server closed the connection without sending the response")
+            || why.contains("connection reset")
+            || why.contains("broken pipe"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_server_that_streams_forever_is_a_bounded_failure() {
+    let port = threaded(|mut s| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n");
+        let junk = [b'x'; 16 * 1024];
+        while s.write_all(&junk).is_ok() {}
+    });
+    let start = Instant::now();
+    let r = check(port, SHORT);
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(r.passed, 0, "{}", r.text());
+    assert!(
+        reason(&r, GET).starts_with(
+            "more than 4194304 bytes of the body of the response to GET /sending.html"
+        ),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn a_server_answering_garbage_fails_with_the_status_line() {
+    let port = threaded(|mut s| {
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"kosong\r\n\r\n");
+    });
+    let r = check(port, SHORT);
+    assert_eq!(r.passed, 0, "{}", r.text());
+    assert_eq!(
+        reason(&r, ISILAH),
+        "the status line is not HTTP (`HTTP/1.x NNN reason`): \"kosong\""
+    );
+}
+
+#[test]
+fn flags_default_to_the_assignment_address() {
+    let m = CHECK.parse(Vec::<String>::new()).unwrap();
+    let o = CheckOptions::from_matches(&CHECK, &m).unwrap();
+    assert_eq!(
+        (o.host.as_str(), o.ports.as_slice()),
+        ("127.0.0.1", &[10002][..])
+    );
+    let s = Setup::from_matches(&m);
+    assert_eq!(
+        (s.page.as_str(), s.field.as_str()),
+        ("/sending.html", "kirim")
+    );
+    let m = CHECK
+        .parse(["--page", "form.html", "--field", "isi", "--json"].map(String::from))
+        .unwrap();
+    let s = Setup::from_matches(&m);
+    assert_eq!((s.page.as_str(), s.field.as_str()), ("/form.html", "isi"));
+    assert!(CheckOptions::from_matches(&CHECK, &m).unwrap().json);
+    assert!(CHECK.parse(["--bogus".to_string()]).is_err());
+}
