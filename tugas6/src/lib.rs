@@ -97,7 +97,9 @@ pub const SERVER: Command = Command {
 
 /// Serves HTTP on `listener` for ever: each connection on its own thread
 /// (threads are reused, see [`pool`]), with `opts.timeout` on every read
-/// and write and at most `opts.max_connections` at once.
+/// and write and at most `opts.max_connections` at once. TCP_NODELAY is
+/// set on every connection that is kept alive (`opts.nodelay` is not
+/// consulted).
 pub fn run_server(listener: TcpListener, opts: ServeOptions) {
     let timeout = opts.timeout;
     pool::serve(listener, opts, move |stream, peer| {
@@ -238,6 +240,13 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, timeout: Duration)
             resp.status,
             resp.body.len()
         );
+        if served == 1 {
+            // A second answer on this connection: send each answer at once
+            // rather than letting Nagle's algorithm hold it until the
+            // client acknowledges the previous one. (The first answer
+            // never waits, so a connection used once skips the syscall.)
+            let _ = stream.set_nodelay(true);
+        }
         out.clear();
         resp.encode_into(&mut out, req.version, req.method == "HEAD", keep_alive);
         (&stream).write_all(&out)?;

@@ -1,166 +1,171 @@
-//! The accept loop: one thread per connection, but threads are reused.
+//! The accept loop: one thread per connection, threads reused, and every
+//! thread accepts for itself.
 //!
-//! `common::net::serve` starts a new thread for every connection. That is
-//! the simplest correct design, and a load test without keep-alive
-//! (`ab -n 100000 -c 1000`) then starts 100 000 threads, one per request.
-//! Here a thread that has finished its connection waits a while for the
-//! next one instead of exiting, so under load no thread is started at all;
-//! a new thread is started only when every existing one is busy, so a slow
-//! or idle keep-alive client still never delays anyone else (the property
-//! a fixed-size pool would lose).
+//! `common::net::serve` has one thread that accepts and starts a new thread
+//! for every connection. That is the simplest correct design, but a load
+//! test without keep-alive (`ab -n 100000 -c 1000`) then starts 100 000
+//! threads, and every connection is handed from one thread to another.
 //!
-//! Bookkeeping: `idle` counts threads waiting for a connection. The accept
-//! loop *reserves* one by decrementing `idle` before it queues a stream,
-//! or, when none is idle, starts a new thread with the stream. A thread
-//! that waited too long leaves only if it can take itself off `idle`; if
-//! the count is already 0, a stream has been reserved for it and it stays
-//! to receive it. So a queued stream always has a thread coming for it.
+//! Here the threads take turns: an idle thread waits in `accept` itself
+//! (the kernel wakes exactly one waiter per new connection), serves the
+//! connection it got, and goes back to `accept`. Just before serving, a
+//! thread that sees no other thread left waiting in `accept` starts one, so
+//! there is always a thread ready for the next client: a slow or idle
+//! keep-alive client holds only its own thread and never delays anyone
+//! (the property a fixed-size pool would lose). When many threads are idle
+//! after a burst, those above [`MAX_IDLE_THREADS`] exit.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use common::error::io_cause;
 use common::net::{describe_io, set_timeouts, ServeOptions};
 
-/// How long a finished thread waits for another connection before exiting.
-pub const IDLE_THREAD_TIMEOUT: Duration = Duration::from_secs(30);
-
-type Job = (TcpStream, SocketAddr);
+/// Threads kept waiting in `accept` after a burst; more exit.
+pub const MAX_IDLE_THREADS: usize = 64;
 
 struct Shared<H> {
+    listener: TcpListener,
+    opts: ServeOptions,
     handler: H,
+    /// Threads in (or about to enter) `accept`.
     idle: AtomicUsize,
+    /// Connections being served.
     active: AtomicUsize,
-    queue: Mutex<Receiver<Job>>,
+    /// Consecutive `accept` failures, for back-off.
+    failures: AtomicUsize,
+    local: String,
 }
 
 /// Accepts connections for ever and runs `handler` for each on a thread of
-/// its own, with the timeouts and TCP_NODELAY of `opts` set; at most
-/// `opts.max_connections` at once (more are closed at once). A handler's
-/// error is logged with the peer address and ends only that connection.
+/// its own, with the timeouts of `opts` set; at most `opts.max_connections`
+/// at once (more are closed at once). A handler's error is logged with the
+/// peer address and ends only that connection. `opts.nodelay` is left to
+/// the handler (it knows whether a connection is kept alive).
 pub fn serve<H>(listener: TcpListener, opts: ServeOptions, handler: H)
 where
     H: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
 {
-    let (tx, rx) = mpsc::channel::<Job>();
-    let shared = Arc::new(Shared {
-        handler,
-        idle: AtomicUsize::new(0),
-        active: AtomicUsize::new(0),
-        queue: Mutex::new(rx),
-    });
     let local = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    let mut failures = 0u32;
+    let shared = Arc::new(Shared {
+        listener,
+        opts,
+        handler,
+        idle: AtomicUsize::new(1),
+        active: AtomicUsize::new(0),
+        failures: AtomicUsize::new(0),
+        local,
+    });
+    // The calling thread is the first acceptor, and never leaves: `serve`
+    // returns only when the process ends.
+    worker_loop(&shared, false);
+}
+
+/// Accepts and serves, connection after connection; returns only if
+/// `may_leave` and enough other threads wait in `accept`.
+fn worker_loop<H>(shared: &Arc<Shared<H>>, may_leave: bool)
+where
+    H: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
+{
+    // On entry this thread is already counted in `idle`.
     loop {
-        let (stream, peer) = match listener.accept() {
+        let accepted = shared.listener.accept();
+        let left_waiting = shared.idle.fetch_sub(1, Ordering::AcqRel) - 1;
+        let (stream, peer) = match accepted {
             Ok(pair) => {
-                failures = 0;
+                shared.failures.store(0, Ordering::Relaxed);
                 pair
             }
             Err(e) => {
-                if !matches!(
-                    e.kind(),
-                    io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
-                ) {
-                    // EMFILE (too many open files) and the like: say so and
-                    // back off a little instead of spinning.
-                    failures += 1;
-                    log::error!("accept on {local} failed: {}", io_cause(&e));
-                    thread::sleep(Duration::from_millis(10 * u64::from(failures.min(50))));
-                }
+                shared.idle.fetch_add(1, Ordering::AcqRel);
+                back_off(shared, &e);
                 continue;
             }
         };
-        if shared.active.load(Ordering::Relaxed) >= opts.max_connections {
-            log::warn!(
-                "{peer}: refused, {} connections already open",
-                opts.max_connections
-            );
-            continue;
+        if left_waiting == 0 {
+            spawn_acceptor(shared);
         }
-        if let Err(e) = set_timeouts(&stream, opts.timeout) {
-            log::warn!("{peer}: cannot set timeouts: {}", io_cause(&e));
-            continue;
-        }
-        if opts.nodelay {
-            let _ = stream.set_nodelay(true);
-        }
-        shared.active.fetch_add(1, Ordering::Relaxed);
-        let reserved = shared
-            .idle
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok();
-        if reserved {
-            if tx.send((stream, peer)).is_err() {
-                // Cannot happen: `shared` keeps the receiver alive.
-                shared.active.fetch_sub(1, Ordering::Relaxed);
-            }
-            continue;
-        }
-        let worker = Arc::clone(&shared);
-        let spawned = thread::Builder::new()
-            .name("http connection".to_string())
-            .spawn(move || worker_loop(&worker, stream, peer));
-        if let Err(e) = spawned {
-            // The closure (and the stream in it) is dropped: connection closed.
-            shared.active.fetch_sub(1, Ordering::Relaxed);
-            log::error!("{peer}: cannot start a thread: {}", io_cause(&e));
+        serve_one(shared, stream, peer);
+        // Back to accept, unless plenty of threads already wait there.
+        let waiting = shared.idle.fetch_add(1, Ordering::AcqRel) + 1;
+        if may_leave
+            && waiting > MAX_IDLE_THREADS
+            && shared
+                .idle
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n > MAX_IDLE_THREADS).then(|| n - 1)
+                })
+                .is_ok()
+        {
+            return;
         }
     }
 }
 
-/// Serves the first connection, then waits for more until idle too long.
-fn worker_loop<H>(shared: &Shared<H>, stream: TcpStream, peer: SocketAddr)
+/// Starts one more thread waiting in `accept`.
+fn spawn_acceptor<H>(shared: &Arc<Shared<H>>)
+where
+    H: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
+{
+    shared.idle.fetch_add(1, Ordering::AcqRel);
+    let next = Arc::clone(shared);
+    let spawned = thread::Builder::new()
+        .name("http connection".to_string())
+        .spawn(move || worker_loop(&next, true));
+    if let Err(e) = spawned {
+        // New clients wait in the listen backlog until a thread is free.
+        shared.idle.fetch_sub(1, Ordering::AcqRel);
+        log::error!("cannot start a thread: {}", io_cause(&e));
+    }
+}
+
+/// Serves one accepted connection with the limits of `opts`.
+fn serve_one<H>(shared: &Shared<H>, stream: TcpStream, peer: SocketAddr)
 where
     H: Fn(TcpStream, SocketAddr) -> io::Result<()>,
 {
-    let mut job = (stream, peer);
-    loop {
-        let (stream, peer) = job;
-        log::debug!("{peer}: connected");
-        match (shared.handler)(stream, peer) {
-            Ok(()) => log::debug!("{peer}: closed"),
-            Err(e) => log::warn!("{peer}: {}", describe_io(&e)),
-        }
-        shared.active.fetch_sub(1, Ordering::Relaxed);
-        shared.idle.fetch_add(1, Ordering::AcqRel);
-        job = match next_job(shared) {
-            Some(job) => job,
-            None => return,
-        };
+    let opts = &shared.opts;
+    if shared.active.fetch_add(1, Ordering::AcqRel) >= opts.max_connections {
+        shared.active.fetch_sub(1, Ordering::AcqRel);
+        log::warn!(
+            "{peer}: refused, {} connections already open",
+            opts.max_connections
+        );
+        return;
     }
-}
-
-/// Waits for a queued connection; `None` when this thread should exit.
-fn next_job<H>(shared: &Shared<H>) -> Option<Job> {
-    loop {
-        let got = match shared.queue.lock() {
-            Ok(queue) => queue.recv_timeout(IDLE_THREAD_TIMEOUT),
-            Err(_) => return None,
-        };
-        match got {
-            Ok(job) => return Some(job),
-            Err(RecvTimeoutError::Disconnected) => return None,
-            Err(RecvTimeoutError::Timeout) => {
-                // Leave only if no stream is reserved for an idle thread.
-                let left = shared
-                    .idle
-                    .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-                    .is_ok();
-                if left {
-                    return None;
-                }
+    match set_timeouts(&stream, opts.timeout) {
+        Ok(()) => {
+            log::debug!("{peer}: connected");
+            match (shared.handler)(stream, peer) {
+                Ok(()) => log::debug!("{peer}: closed"),
+                Err(e) => log::warn!("{peer}: {}", describe_io(&e)),
             }
         }
+        Err(e) => log::warn!("{peer}: cannot set timeouts: {}", io_cause(&e)),
     }
+    shared.active.fetch_sub(1, Ordering::AcqRel);
+}
+
+/// After a failed `accept`: routine for an aborted handshake; otherwise
+/// (EMFILE: too many open files, ...) say so and wait a little instead of
+/// spinning.
+fn back_off<H>(shared: &Shared<H>, e: &io::Error) {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+    ) {
+        return;
+    }
+    let failures = shared.failures.fetch_add(1, Ordering::Relaxed) + 1;
+    log::error!("accept on {} failed: {}", shared.local, io_cause(e));
+    thread::sleep(Duration::from_millis(10 * failures.min(50) as u64));
 }
 
 #[cfg(test)]
@@ -168,6 +173,7 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::sync::mpsc::channel;
+    use std::sync::Mutex;
 
     #[test]
     fn threads_are_reused_and_a_busy_one_blocks_nobody() {
@@ -185,34 +191,70 @@ mod tests {
                 s.write_all(&b)
             })
         });
-        let talk = |s: &mut TcpStream| {
+        let t = Some(Duration::from_secs(10));
+        // A connection that stays open and silent holds its thread...
+        let held = TcpStream::connect(addr).unwrap();
+        let held_thread = names_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        // ...while others are still served, one after another, and threads
+        // that served earlier ones serve the later ones too.
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(t).unwrap();
             s.write_all(b"x").unwrap();
             let mut b = [0u8; 1];
             s.read_exact(&mut b).unwrap();
             // Wait for the server side to finish (it closes after the echo).
             assert_eq!(s.read(&mut b).unwrap(), 0);
-        };
-        let t = Some(Duration::from_secs(10));
-        // A connection that stays open and silent holds its thread...
-        let held = TcpStream::connect(addr).unwrap();
-        let held_thread = names_rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        // ...while others are still served, one after another, and the
-        // thread that served the first of them serves the next ones too.
-        let mut seen = Vec::new();
-        for _ in 0..5 {
-            let mut s = TcpStream::connect(addr).unwrap();
-            s.set_read_timeout(t).unwrap();
-            talk(&mut s);
             seen.push(names_rx.recv_timeout(Duration::from_secs(10)).unwrap());
         }
         assert!(seen.iter().all(|n| *n != held_thread));
-        // Each connection was closed before the next began, so a thread
-        // was free each time; a new thread is started only if the previous
-        // one had not yet marked itself idle (a window of a few
-        // instructions), so five distinct threads would mean no reuse.
+        // Each connection was closed before the next began. A thread that
+        // accepts starts a spare only when none is left waiting, so two or
+        // three threads take turns; six distinct ones would mean no reuse.
         seen.sort();
         seen.dedup();
-        assert!(seen.len() < 5, "no thread was reused: {seen:?}");
+        assert!(seen.len() < 6, "no thread was reused: {seen:?}");
         drop(held);
+    }
+
+    #[test]
+    fn many_open_connections_each_get_a_thread_and_serve_goes_on() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            serve(listener, ServeOptions::default(), |mut s, _| {
+                let mut b = [0u8; 1];
+                s.read_exact(&mut b)?;
+                s.write_all(&b)
+            })
+        });
+        // More connections waiting at once than threads are kept idle
+        // afterwards, then answered in reverse order.
+        let mut conns: Vec<TcpStream> = (0..MAX_IDLE_THREADS + 36)
+            .map(|_| {
+                let s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                s
+            })
+            .collect();
+        for (i, s) in conns.iter_mut().enumerate().rev() {
+            s.write_all(&[i as u8]).unwrap();
+            let mut b = [0u8; 1];
+            s.read_exact(&mut b).unwrap();
+            assert_eq!(b[0], i as u8);
+        }
+        drop(conns);
+        // The surplus threads leave, but `serve` itself (the thread that
+        // called it) never returns, and new clients are still served.
+        for i in 0..3u8 {
+            let mut s = TcpStream::connect(addr).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(&[i]).unwrap();
+            let mut b = [0u8; 1];
+            s.read_exact(&mut b).unwrap();
+            assert_eq!(b[0], i);
+        }
+        assert!(!server.is_finished(), "serve returned");
     }
 }
