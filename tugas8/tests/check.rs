@@ -56,6 +56,8 @@ enum Fault {
     None,
     /// POST answers "kosong", as the course's starter server.
     Kosong,
+    /// POST answers 501 (as `python3 -m http.server`).
+    NoPost,
     /// POST shows the body as sent, not decoded.
     Undecoded,
     /// POST reads one `read` as the body, not by Content-Length.
@@ -145,7 +147,12 @@ fn serve_one(s: TcpStream, fault: Fault) {
     } else {
         b"<h1>404 Not Found</h1>".to_vec()
     };
-    let mut head = "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n".to_string();
+    let status = if method == "POST" && fault == Fault::NoPost {
+        "501 Not Implemented"
+    } else {
+        "200 OK"
+    };
+    let mut head = format!("HTTP/1.0 {status}\r\nContent-Type: text/html\r\n");
     match fault {
         Fault::NoLength => {}
         Fault::ShortLength => head.push_str(&format!("Content-Length: {}\r\n", page.len() - 5)),
@@ -216,6 +223,21 @@ fn the_kosong_starter_server_fails_the_post_requirements() {
     assert!(
         headers.contains(", Content-Type: application/x-www-form-urlencoded, "),
         "{headers}"
+    );
+}
+
+#[test]
+fn a_server_refusing_post_fails_the_post_requirements_not_the_softer_one() {
+    let r = check(mini(Fault::NoPost), PATIENT);
+    assert_eq!(
+        r.failures(),
+        [ISILAH, HEADERS, DECODED, SPLIT],
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        reason(&r, ISILAH),
+        "expected status 200 to POST /sending.html \"kirim=ISILAH\", got \"HTTP/1.0 501 Not Implemented\""
     );
 }
 
