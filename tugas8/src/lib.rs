@@ -55,7 +55,7 @@
 //! # Modules
 //!
 //! - [`server`]: the connection loop, static files, the POST answer, limits.
-//! - [`bench`]: the load generator of the `bench` program.
+//! - [`bench`](mod@bench): the load generator of the `bench` program.
 //! - [`check`]: the grader's check of any Tugas 8 server (`--bin check`).
 //! - [`body`]: reading a body by Content-Length or chunked, with a cap.
 //! - [`form`]: `application/x-www-form-urlencoded` decoding.
