@@ -35,10 +35,11 @@
 //!
 //! Modules: [`app`] (the programs' flags and bodies), [`simple`],
 //! [`protocol`], [`sender`], [`receiver`], [`relay`] (a lossy relay for
-//! tests and the benchmark).
+//! tests and the benchmark), [`check`] (the grader's check).
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod check;
 pub mod protocol;
 pub mod receiver;
 pub mod relay;
