@@ -68,6 +68,8 @@ enum Fault {
     ShortLength,
     /// One connection at a time.
     SingleThreaded,
+    /// Not a fault: the body as chunks (valid HTTP/1.1, no Content-Length).
+    Chunked,
     /// Any other path is read from the folder joined as is.
     Traversal,
     /// The value goes into the page unescaped.
@@ -153,6 +155,17 @@ fn serve_one(s: TcpStream, fault: Fault) {
         "200 OK"
     };
     let mut head = format!("HTTP/1.0 {status}\r\nContent-Type: text/html\r\n");
+    if fault == Fault::Chunked {
+        let mut out_bytes = format!("HTTP/1.1 {status}\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").into_bytes();
+        for chunk in page.chunks(50) {
+            out_bytes.extend_from_slice(format!("{:x};ext=1\r\n", chunk.len()).as_bytes());
+            out_bytes.extend_from_slice(chunk);
+            out_bytes.extend_from_slice(b"\r\n");
+        }
+        out_bytes.extend_from_slice(b"0\r\nX-Trailer: yes\r\n\r\n");
+        let _ = out.write_all(&out_bytes);
+        return;
+    }
     match fault {
         Fault::NoLength => {}
         Fault::ShortLength => head.push_str(&format!("Content-Length: {}\r\n", page.len() - 5)),
@@ -199,6 +212,12 @@ fn our_server_passes_every_requirement() {
 #[test]
 fn a_small_server_done_right_passes_too() {
     let r = check(mini(Fault::None), PATIENT);
+    assert!(r.all_passed(), "{}", r.text());
+}
+
+#[test]
+fn a_chunked_server_passes_too() {
+    let r = check(mini(Fault::Chunked), PATIENT);
     assert!(r.all_passed(), "{}", r.text());
 }
 
