@@ -47,8 +47,10 @@
 //! - [`programs`]: flags and bodies of the `server`, `list`, `get`, `put`
 //!   and `delete` programs.
 //! - [`bench`](mod@bench): the benchmark behind `--bin bench`.
+//! - [`check`]: the grader's check behind `--bin check`.
 
 pub mod bench;
+pub mod check;
 pub mod client;
 pub mod programs;
 pub mod server;
