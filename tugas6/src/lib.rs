@@ -44,7 +44,8 @@
 //! - this file: the server ([`run_server`], [`handle_connection`], [`route`]);
 //! - [`pool`]: the accept loop, one thread per connection, threads reused;
 //! - [`limits`]: raising the open-files limit for thousands of connections;
-//! - [`bench`](mod@bench): running `ab`, reading its report, the table and the SVG chart.
+//! - [`bench`](mod@bench): running `ab`, reading its report, the table and the SVG chart;
+//! - [`check`]: the grader's check behind `--bin check`.
 //!
 //! The request-head parser and response writer are `common::http`, shared
 //! with Tugas 8.
@@ -60,6 +61,7 @@ use common::http::{self, HeadError, RequestView, Response, MAX_HEAD};
 use common::net::ServeOptions;
 
 pub mod bench;
+pub mod check;
 pub mod limits;
 pub mod pool;
 
