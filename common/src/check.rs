@@ -129,8 +129,9 @@
 //! [`Checker::protocol_check`]: with `--skip-protocol` they are listed as
 //! `SKIP` and neither pass nor fail, for a student whose own protocol design
 //! legitimately differs. The download checks shared by Tugas 1b and 3 are in
-//! [`transfer`].
+//! [`transfer`]; reading HTTP responses (Tugas 6 and 8) is in [`http`].
 
+pub mod http;
 pub mod transfer;
 
 use std::fmt;

@@ -25,6 +25,7 @@
 //! - [`fileproto`]: the JSON file protocol of Tugas 4 (requests, responses,
 //!   `\r\n\r\n` framing with a size cap, file-name rules).
 //! - [`netns`]: two "computers" as Linux network namespaces, for tests.
+//! - [`telnet`]: drive a real telnet client in tmux, for tests and demos.
 //! - [`transfer`]: the `FILE`/`GET`/`OK`/`ERROR` file-transfer format of
 //!   Tugas 1a, 1b and 3.
 //!
@@ -45,4 +46,5 @@ pub mod http;
 pub mod logging;
 pub mod net;
 pub mod netns;
+pub mod telnet;
 pub mod transfer;

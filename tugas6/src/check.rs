@@ -28,6 +28,7 @@
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::check::http::{Reader, Response};
 use common::check::{self, difference, CheckOptions, Checker, Conn, Failure};
 use common::cli::Command;
 
@@ -50,172 +51,26 @@ pub const CHECK: Command = Command {
 pub const REQUEST: &[u8] = b"GET / HTTP/1.0\r\n\r\n";
 /// Connections open at once in requirement 3.
 pub const CONCURRENT: usize = 20;
-/// Longest response head read.
-const HEAD_CAP: usize = 64 * 1024;
-/// Longest response read in all.
-const RESPONSE_CAP: usize = 1024 * 1024;
+/// How responses are read: leniently (a body-only answer, bare `\n\n`
+/// heads), at most 1 MiB.
+const READER: Reader = Reader::lenient(1024 * 1024);
 
-/// A response as read from the wire.
-#[derive(Debug, Clone, Default)]
-pub struct Reply {
-    /// The first line, if the response starts with `HTTP/`.
-    pub status_line: Option<String>,
-    /// Header lines as (name, value), names as sent.
-    pub headers: Vec<(String, String)>,
-    /// The bytes after the blank line (the whole response when it has no head).
-    pub body: Vec<u8>,
-    /// Whether the head ended in `\r\n\r\n` (not bare `\n\n`).
-    pub crlf: bool,
-    /// Head lines after the status line that are not `Name: value`.
-    pub bad_lines: Vec<String>,
-    /// Bytes that came after `Content-Length` bytes of body.
-    pub extra: usize,
-    /// The server closed the connection after the response.
-    pub closed: bool,
-}
+/// A response as read from the wire (see [`common::check::http::Response`]).
+pub type Reply = Response;
 
-impl Reply {
-    /// The value of header `name` (any case), the first if repeated.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The status code, if the status line has one.
-    pub fn status(&self) -> Option<u16> {
-        let line = self.status_line.as_deref()?;
-        line.split_whitespace().nth(1)?.parse().ok()
-    }
-
-    /// Splits a whole response (read to the close) into head and body, with
-    /// bare `\n` line ends accepted.
-    pub fn parse(raw: &[u8]) -> Reply {
-        if !raw.starts_with(b"HTTP/") {
-            return Reply {
-                body: raw.to_vec(),
-                closed: true,
-                ..Reply::default()
-            };
-        }
-        let crlf = common::framing::find(raw, b"\r\n\r\n");
-        let lf = common::framing::find(raw, b"\n\n");
-        let (head_end, body_start, is_crlf) = match (crlf, lf) {
-            (Some(c), Some(l)) if l < c + 2 => (l, l + 2, false),
-            (Some(c), _) => (c, c + 4, true),
-            (None, Some(l)) => (l, l + 2, false),
-            (None, None) => (raw.len(), raw.len(), false),
-        };
-        let mut reply = Reply::from_head(&raw[..head_end]);
-        reply.body = raw[body_start..].to_vec();
-        reply.crlf = is_crlf;
-        reply.closed = true;
-        reply
-    }
-
-    fn from_head(head: &[u8]) -> Reply {
-        let text = String::from_utf8_lossy(head);
-        let mut lines = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-        let status_line = lines.next().map(str::to_string);
-        let mut reply = Reply {
-            status_line,
-            crlf: true,
-            ..Reply::default()
-        };
-        for l in lines {
-            match l.split_once(':') {
-                Some((n, v)) if !n.is_empty() && !n.contains(' ') => {
-                    reply.headers.push((n.to_string(), v.trim().to_string()))
-                }
-                _ => reply.bad_lines.push(l.to_string()),
-            }
-        }
-        reply
-    }
-}
-
-/// Reads one response to an HTTP/1.0 request: the head up to `\r\n\r\n`,
-/// then `Content-Length` bytes (or everything to the close without one).
-/// With `wait_close`, also waits for the close and counts extra bytes.
-/// A response with no `\r\n\r\n` head (only a body, or bare `\n\n`) is
-/// read to the close and split by [`Reply::parse`]; this needs the
-/// request sent again, so `request` is what `conn` was sent.
+/// Reads one response to an HTTP/1.0 request `request` sent on `conn`
+/// (see [`Reader::read_or_ask_again`]).
 ///
 /// # Errors
 /// Timeouts, closes and caps, as failures naming `what`.
 pub fn read_reply(
     o: &CheckOptions,
-    mut conn: Conn,
+    conn: Conn,
     request: &[u8],
     wait_close: bool,
     what: &str,
 ) -> Result<(Conn, Reply), Failure> {
-    // Without a CRLF CRLF head before the close (only a body, bare "\n\n",
-    // a Content-Length larger than the body): ask again and read it whole.
-    let whole = |what: &str| -> Result<(Conn, Reply), Failure> {
-        let mut again = o.connect()?;
-        again.send(request, "the request")?;
-        let raw = again.recv_to_end(RESPONSE_CAP, what)?;
-        Ok((again, Reply::parse(&raw)))
-    };
-    let head = match conn.recv_until(b"\r\n\r\n", HEAD_CAP, what) {
-        Ok(head) => head,
-        Err(f) if f.reason.contains("closed the connection in the middle") => return whole(what),
-        Err(f) => return Err(f),
-    };
-    let mut reply = Reply::from_head(&head);
-    if reply
-        .status_line
-        .as_deref()
-        .map_or(true, |l| !l.starts_with("HTTP/"))
-    {
-        // Not an HTTP head: whatever it was, it is the "body".
-        let rest = conn.recv_to_end(RESPONSE_CAP, what)?;
-        let mut body = head;
-        body.extend_from_slice(b"\r\n\r\n");
-        body.extend_from_slice(&rest);
-        return Ok((
-            conn,
-            Reply {
-                body,
-                closed: true,
-                ..Reply::default()
-            },
-        ));
-    }
-    let length = match reply.header("Content-Length") {
-        Some(v) => Some(
-            v.trim()
-                .parse::<usize>()
-                .map_err(|_| conn.fail(format!("Content-Length {v:?} is not a number")))?,
-        ),
-        None => None,
-    };
-    match length {
-        Some(n) if n > RESPONSE_CAP => {
-            return Err(conn.fail(format!(
-                "Content-Length {n} is implausibly large for this page"
-            )))
-        }
-        Some(n) => {
-            reply.body = match conn.recv_exact(n, &format!("the {n}-byte body (Content-Length)")) {
-                Ok(body) => body,
-                Err(f) if f.reason.contains("closed the connection after") => return whole(what),
-                Err(f) => return Err(f),
-            };
-            if wait_close {
-                let extra = conn.recv_to_end(RESPONSE_CAP, "the close after the body")?;
-                reply.extra = extra.len();
-                reply.closed = true;
-            }
-        }
-        None => {
-            reply.body = conn.recv_to_end(RESPONSE_CAP, what)?;
-            reply.closed = true;
-        }
-    }
-    Ok((conn, reply))
+    READER.read_or_ask_again(o, conn, request, wait_close, what)
 }
 
 /// Sends `request` on a new connection and reads the reply.
@@ -298,12 +153,11 @@ pub fn run(c: &mut Checker) {
     c.check("HEAD / gets the head and no body", |o| {
         let mut conn = o.connect()?;
         conn.send(b"HEAD / HTTP/1.0\r\n\r\n", "the request")?;
-        let head = conn.recv_until(b"\r\n\r\n", HEAD_CAP, "the head")?;
-        let reply = Reply::from_head(&head);
+        let reply = READER.read_head(&mut conn, "the head")?;
         if reply.status() != Some(200) {
             return Err(conn.fail(format!("expected status 200, got {:?}", reply.status_line)));
         }
-        let body = conn.recv_to_end(RESPONSE_CAP, "the close after the head")?;
+        let body = conn.recv_to_end(READER.body_cap, "the close after the head")?;
         if !body.is_empty() {
             return Err(conn.fail(format!("{} bytes of body came after the head", body.len())));
         }

@@ -1,5 +1,5 @@
 //! The server against the real clients the assignment names: telnet (in a
-//! tmux pane, typed like a person), curl, headless Chromium, and ab.
+//! tmux pane, typed like a person, driven by `common::telnet`), curl, headless Chromium, and ab.
 //! Each test needs its tool installed and is ignored by default; CI runs
 //! them with `cargo test -- --include-ignored` after installing the tools.
 
@@ -10,6 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::telnet::Telnet;
 use support::*;
 
 /// Fails with an install hint when `tool` cannot be started.
@@ -72,157 +73,27 @@ fn wait_with_limit(mut child: Child, limit: Duration) -> Output {
     }
 }
 
-/// A private tmux server (own socket name) holding one pane; killed on drop.
-struct Tmux {
-    socket: String,
-    socket_path: String,
-    dir: TempDir,
-}
-
-impl Tmux {
-    fn start(command: &str) -> Tmux {
-        let dir = TempDir::new("tmux");
-        let conf = dir.path().join("tmux.conf");
-        // Keep the pane after telnet exits, so its last screen can be read.
-        std::fs::write(
-            &conf,
-            "set -g remain-on-exit on\nset -g history-limit 10000\nset -g default-terminal screen\n",
-        )
-        .unwrap();
-        let socket = format!("tugas6-telnet-{}", std::process::id());
-        let mut t = Tmux {
-            socket,
-            socket_path: String::new(),
-            dir,
-        };
-        let out = t
-            .cmd()
-            .args(["-f", conf.to_str().unwrap()])
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                "t",
-                "-x",
-                "160",
-                "-y",
-                "50",
-                command,
-            ])
-            .env(
-                "TERM",
-                std::env::var("TERM").unwrap_or_else(|_| "xterm".into()),
-            )
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        t.socket_path = t
-            .run(&["display", "-p", "#{socket_path}"])
-            .trim()
-            .to_string();
-        t
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> String {
-        let out = self.cmd().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// The pane's text, scroll-back included, trailing blank rows dropped.
-    fn screen(&self) -> String {
-        let text = self.run(&["capture-pane", "-p", "-J", "-S", "-", "-t", "t"]);
-        let lines: Vec<&str> = text
-            .lines()
-            .filter(|l| !l.starts_with("Pane is dead"))
-            .collect();
-        let last = lines
-            .iter()
-            .rposition(|l| !l.trim().is_empty())
-            .map_or(0, |i| i + 1);
-        lines[..last].join("\n")
-    }
-
-    fn dead(&self) -> bool {
-        self.run(&["display", "-p", "-t", "t", "#{pane_dead}"])
-            .trim()
-            == "1"
-    }
-
-    /// Types `text` then Enter (`text` empty: just Enter).
-    fn type_line(&self, text: &str) {
-        if !text.is_empty() {
-            self.run(&["send-keys", "-t", "t", "-l", "--", text]);
-        }
-        self.run(&["send-keys", "-t", "t", "Enter"]);
-    }
-
-    /// Polls the screen until `done` holds, or fails after `limit`.
-    fn wait_for(&self, what: &str, limit: Duration, done: impl Fn(&str, bool) -> bool) -> String {
-        let started = Instant::now();
-        loop {
-            let screen = self.screen();
-            let dead = self.dead();
-            if done(&screen, dead) {
-                return screen;
-            }
-            if started.elapsed() > limit {
-                panic!("telnet: {what} did not happen within {limit:?}; screen:\n{screen}");
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self
-            .cmd()
-            .arg("kill-server")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        // tmux leaves its socket file behind.
-        if !self.socket_path.is_empty() {
-            let _ = std::fs::remove_file(&self.socket_path);
-        }
-        let _ = &self.dir;
-    }
-}
-
 #[test]
 #[ignore = "needs telnet"]
 fn telnet_get_shows_the_heading() {
-    require("telnet", "--version", "inetutils-telnet");
-    require("tmux", "-V", "tmux");
     let addr = start();
-    let tmux = Tmux::start(&format!("exec telnet {} {}", addr.ip(), addr.port()));
-    tmux.wait_for("connecting", T, |s, dead| {
-        assert!(!dead, "telnet exited before connecting:\n{s}");
-        s.contains("Escape character is")
-    });
+    let telnet = Telnet::start(addr).unwrap();
+    telnet
+        .wait_for("connecting", T, |s, exited| {
+            assert!(!exited, "telnet exited before connecting:\n{s}");
+            s.contains("Escape character is")
+        })
+        .unwrap();
     // What the assignment says to type: GET<space>/<space>HTTP/1.0<enter><enter>
-    tmux.type_line("GET / HTTP/1.0");
-    tmux.type_line("");
+    telnet.type_line("GET / HTTP/1.0").unwrap();
+    telnet.type_line("").unwrap();
     // HTTP/1.0 without keep-alive: the server closes after answering, and
     // telnet exits saying so.
-    let screen = tmux.wait_for("the server's answer and close", T, |s, dead| {
-        dead && s.contains("Connection closed by foreign host")
-    });
+    let screen = telnet
+        .wait_for("the server's answer and close", T, |s, exited| {
+            exited && s.contains("Connection closed by foreign host")
+        })
+        .unwrap();
     let lines: Vec<&str> = screen.lines().collect();
     let status = lines
         .iter()

@@ -41,6 +41,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::thread;
 use std::time::Duration;
 
+use common::check::http::{request, Reader, Response};
 use common::check::{self, CheckOptions, Checker, Conn, Failure};
 use common::cli::{Command, Flag, Matches};
 use common::transfer::shorten;
@@ -64,9 +65,6 @@ pub const CHECK: Command = Command {
         check::JSON,
     ],
 };
-
-/// Largest response head read (bytes).
-pub const MAX_HEAD: usize = 64 * 1024;
 
 /// Largest response body read (bytes).
 pub const MAX_BODY: usize = 4 << 20;
@@ -108,206 +106,21 @@ impl Setup {
     }
 }
 
-/// How a response's body was delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
-    /// By `Content-Length`.
-    Length(usize),
-    /// By `Transfer-Encoding: chunked`.
-    Chunked,
-    /// By the server closing the connection.
-    Close,
-}
+/// How responses are read: strict HTTP, chunks decoded, bodies up to
+/// [`MAX_BODY`].
+const READER: Reader = Reader::strict(MAX_BODY);
 
-/// One HTTP response as read by the check.
-#[derive(Debug, Clone)]
-pub struct HttpResponse {
-    /// `HTTP/1.1 200 OK`.
-    pub status_line: String,
-    /// The status code.
-    pub status: u16,
-    /// Header lines, names as sent.
-    pub headers: Vec<(String, String)>,
-    /// The body.
-    pub body: Vec<u8>,
-    /// How the body's end was found.
-    pub framing: Framing,
-}
-
-impl HttpResponse {
-    /// The first header named `name` (any case), trimmed.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The body as text (invalid UTF-8 replaced).
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// A request as bytes: the request line, `Host`, a `User-Agent`,
-/// `Connection: close`, `extra` header lines, and for a body its
-/// `Content-Length`.
-pub fn request(
-    o: &CheckOptions,
-    method: &str,
-    path: &str,
-    extra: &[(&str, &str)],
-    body: &[u8],
-) -> Vec<u8> {
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: progjar-check/1.0\r\n",
-        o.target()
-    );
-    for (name, value) in extra {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if method == "POST" {
-        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
-    }
-    head.push_str("Connection: close\r\n\r\n");
-    let mut out = head.into_bytes();
-    out.extend_from_slice(body);
-    out
-}
-
-/// Reads the status line and headers of a response to `what`.
+/// Reads a whole response to `what` (a request, "GET /x"): the head, then
+/// the body by its Content-Length, as chunks, or until the server closes.
 ///
 /// # Errors
-/// A timeout, a close, no `\r\n\r\n` within [`MAX_HEAD`], a status line
-/// that is not `HTTP/1.x NNN ...`, a header line without `:`.
-pub fn read_head(conn: &mut Conn, what: &str) -> Result<HttpResponse, Failure> {
-    let head = conn.recv_until(
-        b"\r\n\r\n",
-        MAX_HEAD,
-        &format!("the response to {what} (status line and headers, then \\r\\n\\r\\n)"),
-    )?;
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or("").to_string();
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
-    let code = parts.next().unwrap_or("");
-    let status = match code.parse::<u16>() {
-        Ok(n) if version.starts_with("HTTP/1.") && code.len() == 3 => n,
-        _ => {
-            return Err(conn.fail(format!(
-                "the status line is not HTTP (`HTTP/1.x NNN reason`): {:?}",
-                shorten(&status_line)
-            )))
-        }
-    };
-    let mut headers = Vec::new();
-    for line in lines {
-        match line.split_once(':') {
-            Some((name, value)) if !name.trim().is_empty() => {
-                headers.push((name.trim().to_string(), value.trim().to_string()))
-            }
-            _ => {
-                return Err(conn.fail(format!(
-                    "a header line without `name:` in the response to {what}: {:?}",
-                    shorten(line)
-                )))
-            }
-        }
-    }
-    Ok(HttpResponse {
-        status_line,
-        status,
-        headers,
-        body: Vec::new(),
-        framing: Framing::Close,
-    })
-}
-
-/// The Content-Length of a response, if it has one.
-///
-/// # Errors
-/// A value that is not a number, or two different values.
-fn content_length(conn: &Conn, r: &HttpResponse) -> Result<Option<usize>, Failure> {
-    let mut found: Option<usize> = None;
-    for (_, v) in r
-        .headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-    {
-        let n = v
-            .parse::<usize>()
-            .map_err(|_| conn.fail(format!("Content-Length is not a number: {:?}", shorten(v))))?;
-        if found.is_some_and(|f| f != n) {
-            return Err(conn.fail("two different Content-Length headers"));
-        }
-        found = Some(n);
-    }
-    Ok(found)
-}
-
-/// Reads a whole response to `what`: the head, then the body by its
-/// Content-Length, as chunks, or until the server closes; at most
-/// [`MAX_BODY`] bytes.
-///
-/// # Errors
-/// As [`read_head`], a body shorter than announced, a timeout, a server
-/// that keeps sending.
-pub fn read_response(conn: &mut Conn, what: &str) -> Result<HttpResponse, Failure> {
-    let mut r = read_head(conn, what)?;
-    let chunked = r
-        .header("transfer-encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-    if chunked {
-        r.framing = Framing::Chunked;
-        r.body = read_chunked(conn, what)?;
-    } else if let Some(n) = content_length(conn, &r)? {
-        if n > MAX_BODY {
-            return Err(conn.fail(format!(
-                "the response to {what} announces {n} bytes (Content-Length), more than the check reads ({MAX_BODY})"
-            )));
-        }
-        r.framing = Framing::Length(n);
-        r.body = conn.recv_exact(
-            n,
-            &format!("the body of the response to {what} ({n} bytes, as its Content-Length says)"),
-        )?;
-    } else {
-        r.body = conn.recv_to_end(
-            MAX_BODY,
-            &format!(
-                "the body of the response to {what} (no Content-Length: until the server closes)"
-            ),
-        )?;
-    }
-    Ok(r)
-}
-
-/// A chunked body (`Transfer-Encoding: chunked`), at most [`MAX_BODY`].
-fn read_chunked(conn: &mut Conn, what: &str) -> Result<Vec<u8>, Failure> {
-    let what = format!("a chunk of the response to {what}");
-    let mut body = Vec::new();
-    loop {
-        let line = conn.recv_line(1024, &what)?;
-        let size = line.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size, 16)
-            .map_err(|_| conn.fail(format!("bad chunk size line {:?}", shorten(&line))))?;
-        if size == 0 {
-            while !conn.recv_line(MAX_HEAD, &what)?.is_empty() {}
-            return Ok(body);
-        }
-        if body.len() + size > MAX_BODY {
-            return Err(conn.fail(format!("more than {MAX_BODY} bytes of chunks")));
-        }
-        body.extend(conn.recv_exact(size, &what)?);
-        if conn.recv_exact(2, &what)? != b"\r\n" {
-            return Err(conn.fail("a chunk does not end in \\r\\n"));
-        }
-    }
+/// As [`Reader::read`].
+pub fn read_response(conn: &mut Conn, what: &str) -> Result<Response, Failure> {
+    READER.read(conn, &format!("the response to {what}"))
 }
 
 /// Sends `req` on a new connection and reads the whole response.
-fn exchange(o: &CheckOptions, req: &[u8], what: &str) -> Result<(Conn, HttpResponse), Failure> {
+fn exchange(o: &CheckOptions, req: &[u8], what: &str) -> Result<(Conn, Response), Failure> {
     let mut conn = o.connect()?;
     conn.send(req, what)?;
     let r = read_response(&mut conn, what)?;
@@ -315,13 +128,13 @@ fn exchange(o: &CheckOptions, req: &[u8], what: &str) -> Result<(Conn, HttpRespo
 }
 
 /// Requires status 200.
-fn expect_200(conn: &Conn, r: &HttpResponse, what: &str) -> Result<(), Failure> {
-    if r.status == 200 {
+fn expect_200(conn: &Conn, r: &Response, what: &str) -> Result<(), Failure> {
+    if r.status() == Some(200) {
         Ok(())
     } else {
         Err(conn.fail(format!(
             "expected status 200 to {what}, got {:?}",
-            shorten(&r.status_line)
+            shorten(r.first_line())
         )))
     }
 }
@@ -333,7 +146,7 @@ fn post_any(
     s: &Setup,
     body: &str,
     extra: &[(&str, &str)],
-) -> Result<(Conn, HttpResponse, String), Failure> {
+) -> Result<(Conn, Response, String), Failure> {
     let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
     headers.extend_from_slice(extra);
     let what = format!("POST {} {body:?}", s.page);
@@ -348,7 +161,7 @@ fn post(
     s: &Setup,
     body: &str,
     extra: &[(&str, &str)],
-) -> Result<(Conn, HttpResponse), Failure> {
+) -> Result<(Conn, Response), Failure> {
     let (conn, r, what) = post_any(o, s, body, extra)?;
     expect_200(&conn, &r, &what)?;
     Ok((conn, r))
@@ -603,38 +416,28 @@ pub fn run(c: &mut Checker, s: &Setup) {
             for (req, what) in [(get, format!("GET {page}")), (post, format!("POST {page}"))] {
                 let mut conn = o.connect()?;
                 conn.send(&req, &what)?;
-                let r = read_head(&mut conn, &what)?;
-                let chunked = r
-                    .header("transfer-encoding")
-                    .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-                let length = if chunked {
-                    // Valid HTTP/1.1 too: the chunks say where the body ends.
-                    read_chunked(&mut conn, &what)?.len()
-                } else {
-                    let Some(length) = content_length(&conn, &r)? else {
-                        return Err(conn.fail(format!(
-                            "no Content-Length header in the response to {what}"
-                        )));
-                    };
-                    if length > MAX_BODY {
-                        return Err(conn.fail(format!("Content-Length {length} is too large")));
-                    }
-                    conn.recv_exact(
-                        length,
-                        &format!("the body that its Content-Length announces (response to {what})"),
-                    )?;
-                    length
-                };
-                let extra = conn.expect_close(
-                    MAX_BODY,
-                    &format!("the end of the connection after the body (response to {what}, Connection: close)"),
-                )?;
-                if !extra.is_empty() {
+                let response = format!("the response to {what}");
+                let mut r = READER.read_head(&mut conn, &response)?;
+                let chunked = r.is_chunked();
+                if !chunked && r.content_length().map_err(|e| conn.fail(e))?.is_none() {
                     return Err(conn.fail(format!(
-                        "{} more bytes came after the {length} that {} announces \
+                        "no Content-Length header in the response to {what}"
+                    )));
+                }
+                // Chunks are valid HTTP/1.1 too: they say where the body ends.
+                READER.read_body(&mut conn, &mut r, &response)?;
+                let length = r.body.len();
+                READER.read_close(&mut conn, &mut r, &response)?;
+                let extra = r.extra;
+                if extra > 0 {
+                    return Err(conn.fail(format!(
+                        "{extra} more bytes came after the {length} that {} announces \
                          (response to {what})",
-                        extra.len(),
-                        if chunked { "the last chunk" } else { "Content-Length" }
+                        if chunked {
+                            "the last chunk"
+                        } else {
+                            "Content-Length"
+                        }
                     )));
                 }
             }
@@ -654,7 +457,7 @@ pub fn run(c: &mut Checker, s: &Setup) {
                 if looks_like_passwd(&r.text()) {
                     return Err(conn.fail(format!(
                         "{what} returned /etc/passwd ({:?}): files outside the served folder must be refused (403 or 404)",
-                        shorten(&r.status_line)
+                        shorten(r.first_line())
                     )));
                 }
             }
