@@ -154,7 +154,8 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<Row>, AppError> {
     let opts = ServeOptions {
         timeout: Duration::from_secs(30),
         max_connections: 20_000,
-        nodelay: true,
+        nodelay: false,
+        ..ServeOptions::default()
     };
     let addr = crate::spawn_server(listener, opts)
         .map_err(|e| AppError::io("cannot start the server", &e))?;

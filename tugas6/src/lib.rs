@@ -42,7 +42,6 @@
 //! # Modules
 //!
 //! - this file: the server ([`run_server`], [`handle_connection`], [`route`]);
-//! - [`pool`]: the accept loop, one thread per connection, threads reused;
 //! - [`limits`]: raising the open-files limit for thousands of connections;
 //! - [`bench`](mod@bench): running `ab`, reading its report, the table and the SVG chart;
 //! - [`check`]: the grader's check behind `--bin check`.
@@ -58,12 +57,11 @@ use std::time::{Duration, Instant};
 use common::cli::{self, Command, Flag};
 use common::framing;
 use common::http::{self, HeadError, RequestView, Response, MAX_HEAD};
-use common::net::ServeOptions;
+use common::net::{self, ServeOptions};
 
 pub mod bench;
 pub mod check;
 pub mod limits;
-pub mod pool;
 
 /// The body of `GET /`, exactly as the assignment writes it.
 pub const BODY: &str = "<h1>SERVER HTTP</h1>";
@@ -98,13 +96,12 @@ pub const SERVER: Command = Command {
 };
 
 /// Serves HTTP on `listener` for ever: each connection on its own thread
-/// (threads are reused, see [`pool`]), with `opts.timeout` on every read
-/// and write and at most `opts.max_connections` at once. TCP_NODELAY is
-/// set on every connection that is kept alive (`opts.nodelay` is not
-/// consulted).
+/// (threads are reused, see [`common::net::serve`]), with `opts.timeout`
+/// on every read and write and at most `opts.max_connections` at once.
+/// TCP_NODELAY is set by the handler on every connection kept alive.
 pub fn run_server(listener: TcpListener, opts: ServeOptions) {
     let timeout = opts.timeout;
-    pool::serve(listener, opts, move |stream, peer| {
+    net::serve(listener, opts, move |stream, peer| {
         handle_connection(stream, peer, timeout)
     });
 }
@@ -130,7 +127,9 @@ pub fn serve_options(m: &cli::Matches) -> Result<ServeOptions, cli::CliError> {
     Ok(ServeOptions {
         timeout: m.timeout()?,
         max_connections: m.parse("max-connections")?,
-        nodelay: true,
+        // Set per connection by the handler, only on kept-alive ones.
+        nodelay: false,
+        ..ServeOptions::default()
     })
 }
 

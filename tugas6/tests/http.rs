@@ -412,7 +412,8 @@ fn server_flags_defaults_help_and_errors() {
     assert_eq!(m.parse::<u16>("port").unwrap(), 10001);
     let opts = tugas6::serve_options(&m).unwrap();
     assert_eq!(opts.timeout, Duration::from_secs(30));
-    assert!(opts.nodelay);
+    // The handler sets TCP_NODELAY itself, only on connections kept alive.
+    assert!(!opts.nodelay);
 
     let Err(CliError::Help(help)) = tugas6::SERVER.parse(["--help".to_string()]) else {
         panic!("--help should give the help text");

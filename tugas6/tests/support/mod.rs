@@ -19,7 +19,7 @@ pub fn start_with_timeout(timeout: Duration) -> SocketAddr {
     let opts = ServeOptions {
         timeout,
         max_connections: 20_000,
-        nodelay: true,
+        ..ServeOptions::default()
     };
     tugas6::spawn_server(listener, opts).unwrap()
 }
