@@ -107,9 +107,12 @@ impl TwoHosts {
     /// `tc qdisc ... netem loss` where the kernel has netem, otherwise an
     /// nftables rule on the interface's egress hook that drops at random.
     ///
+    /// Returns which of the two did it, for the test's log.
+    ///
     /// # Errors
     /// If neither tool works.
-    pub fn lossy(&self, percent: u32) -> io::Result<()> {
+    pub fn lossy(&self, percent: u32) -> io::Result<&'static str> {
+        let mut how = "tc netem";
         for i in 0..2 {
             let (ns, dev) = (&self.ns[i], &self.dev[i]);
             let netem = run(
@@ -133,11 +136,18 @@ impl TwoHosts {
                 continue;
             }
             let rules = format!(
-                "table netdev loss {{ chain out {{ type filter hook egress device \"{dev}\" priority 0; policy accept; numgen random mod 100 < {percent} drop; }} }}"
+                "table netdev loss {{\n  chain out {{\n    type filter hook egress device \"{dev}\" priority 0; policy accept;\n    numgen random mod 100 < {percent} counter drop\n  }}\n}}\n"
             );
-            run_with_stdin("ip", &["netns", "exec", ns, "nft", "-f", "-"], &rules)?;
+            run_with_stdin("ip", &["netns", "exec", ns, "nft", "-f", "-"], &rules).map_err(
+                |e| {
+                    io::Error::other(format!(
+                        "no tc netem, and nft failed ({e}); apt-get install nftables"
+                    ))
+                },
+            )?;
+            how = "nftables egress drop (no tc netem in this kernel)";
         }
-        Ok(())
+        Ok(how)
     }
 
     /// Runs `f` on a new thread inside `side`'s namespace and returns its
