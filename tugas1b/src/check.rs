@@ -27,8 +27,7 @@
 //! with Tugas 3.
 
 use common::check::{self, transfer, Checker};
-use common::cli::{Command, Flag, Matches};
-use common::error::{AppError, MainError};
+use common::cli::Command;
 
 use crate::DEFAULT_PORT;
 
@@ -40,18 +39,8 @@ pub const CHECK: Command = Command {
     flags: &[
         check::host(),
         check::port(DEFAULT_PORT),
-        Flag::value(
-            "file",
-            "NAME",
-            "contoh.txt",
-            "a file that exists in the server's folder",
-        ),
-        Flag::value(
-            "expect-file",
-            "PATH",
-            "",
-            "the grader's copy of that file, to compare byte for byte",
-        ),
+        transfer::FILE,
+        transfer::EXPECT_FILE,
         check::TIMEOUT,
         check::JSON,
         check::SKIP_PROTOCOL,
@@ -59,41 +48,9 @@ pub const CHECK: Command = Command {
 };
 
 /// Which file to ask for and, optionally, what it must contain.
-#[derive(Debug, Clone)]
-pub struct Target {
-    /// Name of a file in the server's folder.
-    pub file: String,
-    /// The grader's path and copy of the file.
-    pub expect: Option<(String, Vec<u8>)>,
-}
-
-impl Target {
-    /// `--file` and `--expect-file` (read now, so a wrong path is an error
-    /// before any check runs).
-    ///
-    /// # Errors
-    /// An unreadable `--expect-file` (exit 1).
-    pub fn from_matches(m: &Matches) -> Result<Target, MainError> {
-        let expect = match m.value("expect-file") {
-            "" => None,
-            path => {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| AppError::io(format!("cannot read --expect-file {path}"), &e))?;
-                Some((path.to_string(), bytes))
-            }
-        };
-        Ok(Target {
-            file: m.value("file").to_string(),
-            expect,
-        })
-    }
-}
+pub type Target = transfer::Download;
 
 /// Runs every Tugas 1b requirement against the server of `c`'s options.
 pub fn run(c: &mut Checker, target: &Target) {
-    let expect = target
-        .expect
-        .as_ref()
-        .map(|(path, bytes)| (path.as_str(), bytes.as_slice()));
-    transfer::download_checks(c, &target.file, expect);
+    transfer::download_checks(c, &target.file, target.expected());
 }

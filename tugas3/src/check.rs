@@ -33,7 +33,7 @@ use std::thread;
 use common::check::transfer::{self, get, read_download};
 use common::check::{self, difference, Checker, Conn, Failure};
 use common::cli::{Command, Flag, Matches};
-use common::error::{AppError, MainError};
+use common::error::MainError;
 
 use crate::DEFAULT_PORT;
 
@@ -45,18 +45,8 @@ pub const CHECK: Command = Command {
     flags: &[
         check::host(),
         check::port(DEFAULT_PORT),
-        Flag::value(
-            "file",
-            "NAME",
-            "contoh.txt",
-            "a file that exists in the server's folder",
-        ),
-        Flag::value(
-            "expect-file",
-            "PATH",
-            "",
-            "the grader's copy of that file, to compare byte for byte",
-        ),
+        transfer::FILE,
+        transfer::EXPECT_FILE,
         Flag::value("clients", "N", "8", "downloads at the same time"),
         check::TIMEOUT,
         check::JSON,
@@ -81,14 +71,7 @@ impl Target {
     /// # Errors
     /// An unreadable `--expect-file` (exit 1), a bad `--clients` (exit 2).
     pub fn from_matches(m: &Matches) -> Result<Target, MainError> {
-        let expect = match m.value("expect-file") {
-            "" => None,
-            path => {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| AppError::io(format!("cannot read --expect-file {path}"), &e))?;
-                Some((path.to_string(), bytes))
-            }
-        };
+        let download = transfer::Download::from_matches(m)?;
         let clients: usize = m.parse("clients")?;
         if !(1..=1000).contains(&clients) {
             return Err(common::cli::CliError::Usage(format!(
@@ -97,8 +80,8 @@ impl Target {
             .into());
         }
         Ok(Target {
-            file: m.value("file").to_string(),
-            expect,
+            file: download.file,
+            expect: download.expect,
             clients,
         })
     }

@@ -9,7 +9,64 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{difference, Checker, Conn, Failure};
+use crate::cli::{Flag, Matches};
+use crate::error::{AppError, MainError};
 use crate::transfer::MAX_HEADER;
+
+/// `--file NAME`: the file a download check asks for.
+pub const FILE: Flag = Flag::value(
+    "file",
+    "NAME",
+    "contoh.txt",
+    "a file that exists in the server's folder",
+);
+
+/// `--expect-file PATH`: the grader's copy of that file.
+pub const EXPECT_FILE: Flag = Flag::value(
+    "expect-file",
+    "PATH",
+    "",
+    "the grader's copy of that file, to compare byte for byte",
+);
+
+/// Which file a download check asks for and, optionally, what it must
+/// contain (from [`FILE`] and [`EXPECT_FILE`]).
+#[derive(Debug, Clone)]
+pub struct Download {
+    /// Name of a file in the server's folder.
+    pub file: String,
+    /// The grader's path and copy of the file.
+    pub expect: Option<(String, Vec<u8>)>,
+}
+
+impl Download {
+    /// `--file` and `--expect-file` (read now, so a wrong path is an error
+    /// before any check runs).
+    ///
+    /// # Errors
+    /// An unreadable `--expect-file` (exit 1).
+    pub fn from_matches(m: &Matches) -> Result<Download, MainError> {
+        let expect = match m.value("expect-file") {
+            "" => None,
+            path => {
+                let bytes = std::fs::read(path)
+                    .map_err(|e| AppError::io(format!("cannot read --expect-file {path}"), &e))?;
+                Some((path.to_string(), bytes))
+            }
+        };
+        Ok(Download {
+            file: m.value("file").to_string(),
+            expect,
+        })
+    }
+
+    /// The expected copy as (path, bytes), for [`download_checks`].
+    pub fn expected(&self) -> Option<(&str, &[u8])> {
+        self.expect
+            .as_ref()
+            .map(|(path, bytes)| (path.as_str(), bytes.as_slice()))
+    }
+}
 
 /// The note a download check prints first: which protocol it assumes.
 pub const PROTOCOL_NOTE: &str = "assumes this workspace's download protocol: the client sends \
