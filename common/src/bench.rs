@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::thread;
 use std::time::Instant;
@@ -16,74 +16,178 @@ use std::time::Instant;
 /// # Errors
 /// Socket failures.
 pub fn loopback_copy_mb_s(bytes: u64) -> io::Result<f64> {
+    Ok(crate::files::mb_per_s(bytes, memory_copy_secs(bytes)?))
+}
+
+/// Seconds to send `size` bytes from memory over a loopback TCP socket to
+/// a reader that throws them away: the loopback limit.
+///
+/// # Errors
+/// Socket failures.
+pub fn memory_copy_secs(size: u64) -> io::Result<f64> {
+    plain_copy(
+        move |s| {
+            let buf = vec![0x5au8; COPY];
+            let mut left = size;
+            while left > 0 {
+                let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                s.write_all(&buf[..n])?;
+                left -= n as u64;
+            }
+            Ok(())
+        },
+        move |s| {
+            let got = io::copy(s, &mut io::sink())?;
+            if got == size {
+                Ok(())
+            } else {
+                Err(io::Error::other(format!("copied {got} of {size} bytes")))
+            }
+        },
+    )
+}
+
+/// Seconds to send file `src` over a loopback TCP socket into file `dst`,
+/// plain bytes with 1 MiB buffers: what any file transfer protocol could
+/// at best reach on this machine (disk or page cache included).
+///
+/// # Errors
+/// File or socket failures.
+pub fn file_copy_secs(src: &Path, dst: &Path) -> io::Result<f64> {
+    let (src, dst) = (src.to_path_buf(), dst.to_path_buf());
+    plain_copy(
+        move |s| copy_all(&mut File::open(&src)?, s),
+        move |s| {
+            let mut out = File::create(&dst)?;
+            copy_all(s, &mut out)?;
+            out.flush()
+        },
+    )
+}
+
+/// Whether two files hold the same bytes.
+///
+/// # Errors
+/// If either cannot be read.
+pub fn same_bytes(a: &Path, b: &Path) -> io::Result<bool> {
+    let (mut fa, mut fb) = (File::open(a)?, File::open(b)?);
+    if fa.metadata()?.len() != fb.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut ba, mut bb) = (vec![0u8; COPY], vec![0u8; COPY]);
+    loop {
+        let n = read_full(&mut fa, &mut ba)?;
+        let m = read_full(&mut fb, &mut bb)?;
+        if n != m || ba[..n] != bb[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+const COPY: usize = 1 << 20;
+
+fn copy_all(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<()> {
+    let mut buf = vec![0u8; COPY];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        w.write_all(&buf[..n])?;
+    }
+}
+
+fn read_full(r: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// Times one connection: `send` on a client socket, `receive` on the
+/// server side until EOF, then a one-byte acknowledgement (so the time
+/// includes the receiver's last write).
+fn plain_copy<S, R>(send: S, receive: R) -> io::Result<f64>
+where
+    S: FnOnce(&mut TcpStream) -> io::Result<()>,
+    R: FnOnce(&mut TcpStream) -> io::Result<()> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    let sender = thread::spawn(move || -> io::Result<()> {
+    let server = thread::spawn(move || -> io::Result<()> {
         let (mut s, _) = listener.accept()?;
-        let buf = vec![0x5au8; 1 << 20];
-        let mut left = bytes;
-        while left > 0 {
-            let n = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-            s.write_all(&buf[..n])?;
-            left -= n as u64;
-        }
-        Ok(())
+        receive(&mut s)?;
+        s.write_all(b"k")
     });
     let start = Instant::now();
     let mut s = TcpStream::connect(addr)?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut got = 0u64;
-    loop {
-        let n = s.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        got += n as u64;
-    }
+    send(&mut s)?;
+    s.shutdown(Shutdown::Write)?;
+    let mut ack = [0u8; 1];
+    s.read_exact(&mut ack)?;
     let secs = start.elapsed().as_secs_f64();
-    sender
+    server
         .join()
-        .map_err(|_| io::Error::other("sender panicked"))??;
-    if got != bytes {
-        return Err(io::Error::other(format!("copied {got} of {bytes} bytes")));
-    }
-    Ok(crate::files::mb_per_s(bytes, secs))
+        .map_err(|_| io::Error::other("receiver thread panicked"))??;
+    Ok(secs)
 }
 
-/// Runs `transfer` (which moves `bytes` and returns its MB/s) `runs`
-/// times, each right after a plain loopback copy of the same size, and
-/// prints both per run, their medians, the ratio, the peak memory and the
-/// load. Returns the two medians (transfer, loopback).
+/// Runs `transfer` (which moves the file `source` once and returns its
+/// MB/s) `runs` times, each right after the two references of the same
+/// run: a plain file -> TCP -> file copy of `source` (written into
+/// `scratch`, removed again) and a memory-to-memory loopback copy. Prints
+/// a row per run, the medians, the ratio to the plain file copy, the peak
+/// memory and the load. Returns the medians (transfer, file copy, memory).
 ///
 /// # Errors
-/// The first failure of either measurement.
-pub fn compare_with_loopback<F>(
+/// The first failure of any measurement.
+pub fn compare_with_references<F>(
     label: &str,
-    bytes: u64,
+    source: &Path,
+    scratch: &Path,
     runs: usize,
     mut transfer: F,
-) -> io::Result<(f64, f64)>
+) -> io::Result<(f64, f64, f64)>
 where
     F: FnMut() -> io::Result<f64>,
 {
+    let bytes = std::fs::metadata(source)?.len();
+    let mb = |secs: f64| crate::files::mb_per_s(bytes, secs);
     println!(
         "{label}: {} per run, {runs} runs, load average {}",
         crate::files::human_bytes(bytes),
         load_average()
     );
-    println!("{:>4}  {:>14}  {:>14}", "run", "MB/s", "loopback MB/s");
-    let (mut ours, mut reference) = (Vec::new(), Vec::new());
-    for run in 1..=runs {
-        let base = loopback_copy_mb_s(bytes)?;
-        let mb = transfer()?;
-        println!("{run:>4}  {mb:>14.1}  {base:>14.1}");
-        ours.push(mb);
-        reference.push(base);
-    }
-    let (m, r) = (median(&ours), median(&reference));
     println!(
-        "median: {label} {m:.1} MB/s, loopback copy {r:.1} MB/s ({:.0}% of the loopback limit)",
-        m * 100.0 / r
+        "{:>4}  {:>12}  {:>20}  {:>20}",
+        "run", "MB/s", "plain file copy MB/s", "memory copy MB/s"
+    );
+    let (mut ours, mut files, mut memory) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 1..=runs {
+        let copy = scratch.join("plain-copy.bin");
+        let file = mb(file_copy_secs(source, &copy)?);
+        if !same_bytes(source, &copy)? {
+            return Err(io::Error::other("the plain copy differs from its source"));
+        }
+        std::fs::remove_file(&copy)?;
+        let mem = mb(memory_copy_secs(bytes)?);
+        let speed = transfer()?;
+        println!("{run:>4}  {speed:>12.1}  {file:>20.1}  {mem:>20.1}");
+        ours.push(speed);
+        files.push(file);
+        memory.push(mem);
+    }
+    let (m, f, r) = (median(&ours), median(&files), median(&memory));
+    println!(
+        "median: {label} {m:.1} MB/s = {:.0}% of a plain file -> TCP -> file copy ({f:.1} MB/s); memory-to-memory loopback copy {r:.1} MB/s",
+        m * 100.0 / f
     );
     match peak_rss_kib() {
         Some(kib) => println!(
@@ -92,15 +196,22 @@ where
         ),
         None => println!("peak memory: not available on this system"),
     }
-    Ok((m, r))
+    Ok((m, f, r))
+}
+
+/// `VmHWM` (peak resident memory) in KiB from the text of a
+/// `/proc/PID/status` file (Linux).
+pub fn vm_hwm(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// Peak resident memory of this process so far (VmHWM), in KiB; `None`
 /// where `/proc` does not exist (not Linux).
 pub fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    vm_hwm(&std::fs::read_to_string("/proc/self/status").ok()?)
 }
 
 /// The median of some figures (the mean of the middle two for an even
@@ -164,6 +275,25 @@ mod tests {
     #[test]
     fn loopback_copy_moves_every_byte() {
         assert!(loopback_copy_mb_s(3 << 20).unwrap() > 0.0);
+    }
+
+    #[test]
+    fn reads_vm_hwm() {
+        let status = "Name:\tbench\nVmPeak:\t  10 kB\nVmHWM:\t    5120 kB\nVmRSS:\t 4000 kB\n";
+        assert_eq!(vm_hwm(status), Some(5120));
+        assert_eq!(vm_hwm("Name: x\n"), None);
+    }
+
+    #[test]
+    fn plain_file_copy_moves_every_byte() {
+        let dir = crate::files::temp_dir("common-bench-copy");
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        make_file(&a, 1_000_003).unwrap();
+        assert!(file_copy_secs(&a, &b).unwrap() > 0.0);
+        assert!(same_bytes(&a, &b).unwrap());
+        std::fs::write(&b, b"different").unwrap();
+        assert!(!same_bytes(&a, &b).unwrap());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -12,16 +12,15 @@
 //! stopped. Every transfer is checked byte for byte after it is timed.
 
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Process, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
+use common::bench;
 use common::cli::{CliError, Command, Flag, Matches};
 use common::error::{AppError, MainError};
-use common::files::{human_bytes, mb_per_s, AtomicFile, COPY_BUF};
+use common::files::{human_bytes, mb_per_s, AtomicFile};
 use common::net::ServeOptions;
 
 use crate::Client;
@@ -98,7 +97,7 @@ fn run(m: &Matches) -> Result<(), MainError> {
         human_bytes(size),
         source.display()
     );
-    write_source(&source, size).map_err(fail(format!("cannot write {}", source.display())))?;
+    bench::make_file(&source, size).map_err(fail(format!("cannot write {}", source.display())))?;
     flush(&source)?;
 
     let server = Server::start(&served)?;
@@ -106,9 +105,10 @@ fn run(m: &Matches) -> Result<(), MainError> {
     let mut client_peak = [0u64; 2];
     let outcome = (|| -> Result<(), MainError> {
         for i in 1..=runs {
-            let mem = plain_memory_copy(size).map_err(fail("plain socket copy failed"))?;
+            let mem = bench::memory_copy_secs(size).map_err(fail("plain socket copy failed"))?;
             let copy = root.join("plain.bin");
-            let plain = plain_file_copy(&source, &copy).map_err(fail("plain file copy failed"))?;
+            let plain =
+                bench::file_copy_secs(&source, &copy).map_err(fail("plain file copy failed"))?;
             same_bytes(&source, &copy)?;
             fs::remove_file(&copy).map_err(fail("cannot remove the plain copy"))?;
 
@@ -150,10 +150,11 @@ fn run(m: &Matches) -> Result<(), MainError> {
     }
     outcome?;
 
-    let med = |k: usize| median(rows.iter().map(|r| r[k]).collect());
+    let med = |k: usize| bench::median(&rows.iter().map(|r| r[k]).collect::<Vec<_>>());
     // Each run's speed against the plain copy of the same run, so a burst
     // of load from elsewhere moves both sides of the ratio.
-    let ratio = |k: usize| median(rows.iter().map(|r| r[k] * 100.0 / r[1]).collect());
+    let ratio =
+        |k: usize| bench::median(&rows.iter().map(|r| r[k] * 100.0 / r[1]).collect::<Vec<_>>());
     let (mem, plain, put, get) = (med(0), med(1), med(2), med(3));
     let server_peak = server_peak.map_or("n/a".to_string(), |k| {
         format!("{:.1} MiB", k as f64 / 1024.0)
@@ -163,7 +164,7 @@ fn run(m: &Matches) -> Result<(), MainError> {
         "{} over 127.0.0.1, median of {runs} run{}, load average {}",
         human_bytes(size),
         if runs == 1 { "" } else { "s" },
-        load_average()
+        bench::load_average()
     );
     println!("{:<44} {:>9}  {:>9}  peak RSS", "", "MB/s", "vs plain*");
     println!(
@@ -227,7 +228,7 @@ impl Server {
 
     fn peak_kib(&self) -> Option<u64> {
         let status = fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        vm_hwm(&status)
+        bench::vm_hwm(&status)
     }
 
     fn stop(mut self) {
@@ -299,109 +300,8 @@ fn role_client(m: &Matches) -> Result<(), MainError> {
     let secs = start.elapsed().as_secs_f64();
     let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
     println!("secs {secs}");
-    println!("vmhwm_kib {}", vm_hwm(&status).unwrap_or(0));
+    println!("vmhwm_kib {}", bench::vm_hwm(&status).unwrap_or(0));
     Ok(())
-}
-
-/// `VmHWM` (peak resident memory) in KiB from a `/proc/PID/status` text.
-pub fn vm_hwm(status: &str) -> Option<u64> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-fn write_source(path: &Path, size: u64) -> io::Result<()> {
-    let mut f = io::BufWriter::with_capacity(COPY_BUF, File::create(path)?);
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut block = vec![0u8; COPY_BUF];
-    let mut left = size;
-    while left > 0 {
-        for word in block.chunks_exact_mut(8) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            word.copy_from_slice(&x.to_le_bytes());
-        }
-        let n = left.min(block.len() as u64) as usize;
-        f.write_all(&block[..n])?;
-        left -= n as u64;
-    }
-    f.flush()
-}
-
-/// Seconds to send `size` bytes from memory to a reader that throws them away.
-fn plain_memory_copy(size: u64) -> io::Result<f64> {
-    plain_copy(
-        size,
-        |s| {
-            let buf = vec![7u8; COPY_BUF];
-            let mut left = size;
-            while left > 0 {
-                let n = left.min(buf.len() as u64) as usize;
-                s.write_all(&buf[..n])?;
-                left -= n as u64;
-            }
-            Ok(())
-        },
-        |s| io::copy(s, &mut io::sink()).map(drop),
-    )
-}
-
-/// Seconds to send file `src` over TCP into file `dst`, plain bytes.
-fn plain_file_copy(src: &Path, dst: &Path) -> io::Result<f64> {
-    let size = fs::metadata(src)?.len();
-    let dst = dst.to_path_buf();
-    let src = src.to_path_buf();
-    plain_copy(
-        size,
-        move |s| {
-            let mut f = File::open(&src)?;
-            copy_buf(&mut f, s)
-        },
-        move |s| {
-            let mut f = File::create(&dst)?;
-            copy_buf(s, &mut f)
-        },
-    )
-}
-
-fn copy_buf(r: &mut dyn Read, w: &mut dyn Write) -> io::Result<()> {
-    let mut buf = vec![0u8; COPY_BUF];
-    loop {
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        w.write_all(&buf[..n])?;
-    }
-}
-
-/// Times one connection: `send` on a client socket, `receive` on the
-/// server side until EOF, then a one-byte acknowledgement.
-fn plain_copy<S, R>(_size: u64, send: S, receive: R) -> io::Result<f64>
-where
-    S: FnOnce(&mut TcpStream) -> io::Result<()>,
-    R: FnOnce(&mut TcpStream) -> io::Result<()> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    let server = thread::spawn(move || -> io::Result<()> {
-        let (mut s, _) = listener.accept()?;
-        receive(&mut s)?;
-        s.write_all(b"k")
-    });
-    let start = Instant::now();
-    let mut s = TcpStream::connect(addr)?;
-    send(&mut s)?;
-    s.shutdown(Shutdown::Write)?;
-    let mut ack = [0u8; 1];
-    s.read_exact(&mut ack)?;
-    let secs = start.elapsed().as_secs_f64();
-    server
-        .join()
-        .map_err(|_| io::Error::other("receiver thread panicked"))??;
-    Ok(secs)
 }
 
 /// Writes a file's data to disk (outside the timed parts).
@@ -413,47 +313,14 @@ fn flush(path: &Path) -> Result<(), AppError> {
 
 /// Compares two files byte for byte.
 fn same_bytes(a: &Path, b: &Path) -> Result<(), AppError> {
-    let differ = || {
-        AppError::new(
+    match bench::same_bytes(a, b) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(AppError::new(
             format!("{} differs from {}", b.display(), a.display()),
             "the transfer is wrong",
-        )
-    };
-    let open = |p: &Path| File::open(p).map_err(fail(format!("cannot open {}", p.display())));
-    let (mut fa, mut fb) = (open(a)?, open(b)?);
-    let (mut ba, mut bb) = (vec![0u8; COPY_BUF], vec![0u8; COPY_BUF]);
-    loop {
-        let n = read_full(&mut fa, &mut ba).map_err(fail("cannot read"))?;
-        let m = read_full(&mut fb, &mut bb).map_err(fail("cannot read"))?;
-        if n != m || ba[..n] != bb[..m] {
-            return Err(differ());
-        }
-        if n == 0 {
-            return Ok(());
-        }
+        )),
+        Err(e) => Err(AppError::io("cannot compare the files", &e)),
     }
-}
-
-fn read_full(r: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "n/a".into())
 }
 
 #[cfg(test)]
@@ -461,24 +328,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_vm_hwm() {
-        let status = "Name:\tbench\nVmPeak:\t  10 kB\nVmHWM:\t    5120 kB\nVmRSS:\t 4000 kB\n";
-        assert_eq!(vm_hwm(status), Some(5120));
-        assert_eq!(vm_hwm("Name: x\n"), None);
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-    }
-
-    #[test]
-    fn plain_copies_move_every_byte() {
-        let dir = std::env::temp_dir().join(format!("tugas4-bench-test-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
+    fn same_bytes_names_both_files() {
+        let dir = common::files::temp_dir("tugas4-bench-test");
         let (a, b) = (dir.join("a"), dir.join("b"));
-        write_source(&a, 1_000_003).unwrap();
-        plain_file_copy(&a, &b).unwrap();
+        bench::make_file(&a, 1_000_003).unwrap();
+        fs::copy(&a, &b).unwrap();
         same_bytes(&a, &b).unwrap();
         fs::write(&b, b"different").unwrap();
-        assert!(same_bytes(&a, &b).is_err());
-        assert!(plain_memory_copy(5_000_000).unwrap() > 0.0);
+        let err = same_bytes(&a, &b).unwrap_err().to_string();
+        let want = format!("differs from {}: the transfer is wrong", a.display());
+        assert!(err.ends_with(&want), "{err}");
         fs::remove_dir_all(&dir).unwrap();
     }
 }
