@@ -120,7 +120,10 @@
 //! answers wrongly, streams garbage forever, serves one client at a time)
 //! and require that [`Report::failures`] names exactly the requirement that
 //! should fail, with a short timeout (300 ms) so the test stays fast.
-//! `tugas1/tests/check.rs` is an example.
+//! [`testing`] has what those tests share: broken servers on a free port
+//! ([`testing::fake_server`], one connection at a time, holding, silent),
+//! a port where nothing listens, the short and patient timeouts, and
+//! running a check into a [`Report`]. `tugas1/tests/check.rs` is an example.
 //!
 //! # Protocol checks
 //!
@@ -132,6 +135,7 @@
 //! [`transfer`]; reading HTTP responses (Tugas 6 and 8) is in [`http`].
 
 pub mod http;
+pub mod testing;
 pub mod transfer;
 
 use std::fmt;
@@ -1143,22 +1147,8 @@ pub fn secs(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::testing::{fake_server, SHORT};
     use super::*;
-    use std::net::TcpListener;
-
-    const SHORT: Duration = Duration::from_millis(300);
-
-    /// A server on a free port whose every connection runs `handler`.
-    fn serve(handler: fn(TcpStream)) -> u16 {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        thread::spawn(move || {
-            for s in l.incoming().flatten() {
-                thread::spawn(move || handler(s));
-            }
-        });
-        port
-    }
 
     fn conn(port: u16) -> Conn {
         Conn::connect("127.0.0.1", port, SHORT).unwrap()
@@ -1193,7 +1183,7 @@ mod tests {
 
     #[test]
     fn silent_server_times_out_naming_what() {
-        let port = serve(|s| {
+        let port = fake_server(|s| {
             let _keep = s;
             thread::park();
         });
@@ -1210,7 +1200,7 @@ mod tests {
 
     #[test]
     fn endless_garbage_is_bounded_by_cap_and_deadline() {
-        let port = serve(|mut s| {
+        let port = fake_server(|mut s| {
             let junk = [0xabu8; 4096];
             while s.write_all(&junk).is_ok() {}
         });
@@ -1227,7 +1217,7 @@ mod tests {
 
     #[test]
     fn trickling_server_hits_the_deadline() {
-        let port = serve(|mut s| {
+        let port = fake_server(|mut s| {
             for _ in 0..100 {
                 if s.write_all(b"x").is_err() {
                     return;
@@ -1252,7 +1242,7 @@ mod tests {
 
     #[test]
     fn close_is_reported_with_what_came() {
-        let port = serve(|mut s| {
+        let port = fake_server(|mut s| {
             let _ = s.write_all(b"OK 10\nabc");
         });
         let mut c = conn(port);
@@ -1262,7 +1252,7 @@ mod tests {
             f.reason,
             "the server closed the connection after 3 of 10 bytes of the file"
         );
-        let port = serve(drop);
+        let port = fake_server(drop);
         let mut c = conn(port);
         let f = c.recv_line(100, "the status").unwrap_err();
         assert_eq!(
@@ -1274,7 +1264,7 @@ mod tests {
 
     #[test]
     fn exchange_moves_a_large_echo_both_ways() {
-        let port = serve(|mut s| {
+        let port = fake_server(|mut s| {
             let mut r = s.try_clone().unwrap();
             let _ = io::copy(&mut r, &mut s);
         });
@@ -1285,7 +1275,7 @@ mod tests {
 
     #[test]
     fn exchange_with_a_server_that_never_reads_ends_early() {
-        let port = serve(|mut s| {
+        let port = fake_server(|mut s| {
             let junk = [b'z'; 4096];
             while s.write_all(&junk).is_ok() {}
         });

@@ -4,35 +4,25 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::check::{CheckOptions, Checker, Report, Status};
+use common::check::testing::{
+    closed_port, fake_server, fake_server_one_at_a_time, finishes_within, run_check, silent,
+    stream_forever, PATIENT, SHORT,
+};
+use common::check::{CheckOptions, Report, Status};
 use common::net::{self, ServeOptions};
 use tugas1::check::{run, CHECK};
 
-const SHORT: Duration = Duration::from_millis(300);
-/// For broken servers that must still pass some requirements: generous,
-/// so a loaded machine does not turn a pass into a timeout.
-const PATIENT: Duration = Duration::from_secs(5);
-
 fn check(ports: Vec<u16>, timeout: Duration) -> Report {
-    let mut opts = CheckOptions::local(ports[0], timeout);
-    opts.ports = ports;
-    let mut c = Checker::new(opts);
-    run(&mut c);
-    c.finish()
-}
-
-/// A broken server: every connection on its own thread runs `handler`.
-fn threaded(handler: fn(TcpStream)) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            thread::spawn(move || handler(s));
-        }
-    });
-    port
+    let first = ports[0];
+    run_check(
+        CheckOptions {
+            ports,
+            ..CheckOptions::local(first, timeout)
+        },
+        run,
+    )
 }
 
 /// Reads everything and answers each read with `reply(data)`.
@@ -68,7 +58,7 @@ fn our_server_passes_every_requirement_on_three_ports() {
 
 #[test]
 fn uppercasing_server_fails_the_byte_values() {
-    let port = threaded(|s| answer_each_read(s, |d| d.to_ascii_uppercase()));
+    let port = fake_server(|s| answer_each_read(s, |d| d.to_ascii_uppercase()));
     let r = check(vec![port], PATIENT);
     // The course's message is upper case already: only lower-case data shows it.
     assert_eq!(
@@ -93,16 +83,8 @@ fn uppercasing_server_fails_the_byte_values() {
 
 #[test]
 fn silent_server_fails_everything_by_timeout() {
-    let port = threaded(|mut s| {
-        let _ = std::io::copy(&mut s, &mut std::io::sink());
-    });
-    let start = Instant::now();
-    let r = check(vec![port], SHORT);
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        start.elapsed()
-    );
+    let port = fake_server(silent);
+    let r = finishes_within(Duration::from_secs(5), || check(vec![port], SHORT));
     assert_eq!(r.passed, 0, "{}", r.text());
     assert_eq!(r.failed, 6);
     let first = &r.requirements[0];
@@ -118,7 +100,7 @@ fn silent_server_fails_everything_by_timeout() {
 
 #[test]
 fn server_that_closes_at_once_fails_everything() {
-    let port = threaded(drop);
+    let port = fake_server(drop);
     let r = check(vec![port], SHORT);
     assert_eq!(r.passed, 0, "{}", r.text());
     let reason = r.requirements[0].reason.clone().unwrap();
@@ -131,7 +113,7 @@ fn server_that_closes_at_once_fails_everything() {
 
 #[test]
 fn server_echoing_only_ten_bytes_fails_with_the_count() {
-    let port = threaded(|mut s| {
+    let port = fake_server(|mut s| {
         let mut buf = [0u8; 64];
         let mut echoed = 0;
         while let Ok(n @ 1..) = s.read(&mut buf) {
@@ -154,17 +136,11 @@ fn server_echoing_only_ten_bytes_fails_with_the_count() {
 
 #[test]
 fn endless_garbage_is_a_bounded_failure() {
-    let port = threaded(|mut s| {
+    let port = fake_server(|s| {
         let junk: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
-        while s.write_all(&junk).is_ok() {}
+        stream_forever(s, &junk);
     });
-    let start = Instant::now();
-    let r = check(vec![port], SHORT);
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
+    let r = finishes_within(Duration::from_secs(10), || check(vec![port], SHORT));
     assert_eq!(r.passed, 0, "{}", r.text());
     assert!(
         r.requirements[0]
@@ -179,13 +155,8 @@ fn endless_garbage_is_a_bounded_failure() {
 
 #[test]
 fn single_threaded_server_fails_only_two_clients_at_once() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            answer_each_read(s, |d| d.to_vec()); // one client at a time
-        }
-    });
+    // One client at a time.
+    let port = fake_server_one_at_a_time(|s| answer_each_read(s, |d| d.to_vec()));
     let r = check(vec![port], PATIENT);
     assert_eq!(
         r.failures(),
@@ -204,11 +175,7 @@ fn single_threaded_server_fails_only_two_clients_at_once() {
 
 #[test]
 fn nothing_listening_fails_with_connection_refused() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let r = check(vec![port], SHORT);
     assert_eq!(r.failed, 6);
     assert_eq!(

@@ -2,37 +2,23 @@
 //! deliberately broken servers (the right requirement fails, fast).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::check::{CheckOptions, Checker, Report, Status};
+use common::check::testing::{
+    closed_port, fake_server, finishes_within, run_check, stream_forever, PATIENT, SHORT,
+};
+use common::check::{CheckOptions, Report, Status};
 use common::net::{self, ServeOptions};
 use tugas1a::check::{run, CHECK};
 
-const SHORT: Duration = Duration::from_millis(300);
-/// For broken servers that must still pass some requirements: generous,
-/// so a loaded machine does not turn a pass into a timeout.
-const PATIENT: Duration = Duration::from_secs(5);
-
 fn check(port: u16, timeout: Duration, skip_protocol: bool) -> Report {
-    let mut opts = CheckOptions::local(port, timeout);
-    opts.skip_protocol = skip_protocol;
-    let mut c = Checker::new(opts);
-    run(&mut c);
-    c.finish()
-}
-
-fn threaded(handler: fn(TcpStream)) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            thread::spawn(move || handler(s));
-        }
-    });
-    port
+    let opts = CheckOptions {
+        skip_protocol,
+        ..CheckOptions::local(port, timeout)
+    };
+    run_check(opts, run)
 }
 
 /// Our server, saving into a fresh temp folder; returns its port and the
@@ -70,7 +56,7 @@ fn our_server_passes_every_requirement() {
 #[test]
 fn skip_protocol_lists_skips_and_checks_the_rest() {
     // A course-style server: reads until the client is done, says nothing, closes.
-    let port = threaded(|mut s| {
+    let port = fake_server(|mut s| {
         let mut all = Vec::new();
         let _ = s.read_to_end(&mut all);
     });
@@ -94,7 +80,7 @@ fn skip_protocol_lists_skips_and_checks_the_rest() {
 #[test]
 fn server_that_says_ok_to_everything_fails_the_truncated_upload() {
     // Answers OK as soon as the header line arrives, whatever follows.
-    let port = threaded(|s| {
+    let port = fake_server(|s| {
         let mut r = BufReader::new(s.try_clone().unwrap());
         let mut line = Vec::new();
         if r.read_until(b'\n', &mut line).is_ok() {
@@ -126,18 +112,12 @@ fn server_that_says_ok_to_everything_fails_the_truncated_upload() {
 
 #[test]
 fn server_that_never_answers_or_closes_fails_by_timeout() {
-    let port = threaded(|mut s| {
+    let port = fake_server(|mut s| {
         let mut buf = [0u8; 4096];
         while let Ok(1..) = s.read(&mut buf) {}
         thread::park(); // keeps the connection open after the client is done
     });
-    let start = Instant::now();
-    let r = check(port, SHORT, false);
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        start.elapsed()
-    );
+    let r = finishes_within(Duration::from_secs(5), || check(port, SHORT, false));
     assert_eq!(r.failures().len(), 7, "{}", r.text());
     assert_eq!(r.requirements[0].status, Status::Pass);
     assert_eq!(
@@ -148,17 +128,8 @@ fn server_that_never_answers_or_closes_fails_by_timeout() {
 
 #[test]
 fn endless_garbage_is_a_bounded_failure() {
-    let port = threaded(|mut s| {
-        let junk = [0x5au8; 8192];
-        while s.write_all(&junk).is_ok() {}
-    });
-    let start = Instant::now();
-    let r = check(port, SHORT, false);
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
+    let port = fake_server(|s| stream_forever(s, &[0x5au8; 8192]));
+    let r = finishes_within(Duration::from_secs(10), || check(port, SHORT, false));
     assert_eq!(r.failures().len(), 7, "{}", r.text());
     assert_eq!(
         r.requirements[1].reason.as_deref(),
@@ -178,11 +149,7 @@ fn endless_garbage_is_a_bounded_failure() {
 
 #[test]
 fn nothing_listening_fails_first_with_connection_refused() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let r = check(port, SHORT, false);
     assert_eq!(r.failed, 8);
     assert_eq!(

@@ -3,20 +3,16 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::check::{CheckOptions, Checker, Report, Status};
+use common::check::testing::{
+    fake_server, finishes_within, holding_server, run_check, stream_forever, PATIENT, SHORT,
+};
+use common::check::{CheckOptions, Report, Status};
 use common::net::{self, ServeOptions};
 use tugas1b::check::{run, Target, CHECK};
-
-const SHORT: Duration = Duration::from_millis(300);
-/// For broken servers that must still pass some requirements: generous,
-/// so a loaded machine does not turn a pass into a timeout.
-const PATIENT: Duration = Duration::from_secs(5);
 const CONTOH: &[u8] = b"Ini contoh file teks untuk Tugas 1b.\nbaris kedua\n";
 
 /// A served folder holding contoh.txt.
@@ -35,33 +31,24 @@ fn target(dir: &std::path::Path) -> Target {
 }
 
 fn check(port: u16, timeout: Duration, skip_protocol: bool, t: &Target) -> Report {
-    let mut opts = CheckOptions::local(port, timeout);
-    opts.skip_protocol = skip_protocol;
-    let mut c = Checker::new(opts);
-    run(&mut c, t);
-    c.finish()
+    let opts = CheckOptions {
+        skip_protocol,
+        ..CheckOptions::local(port, timeout)
+    };
+    run_check(opts, |c| run(c, t))
 }
 
 /// A one-request-per-connection server answering each request line with
 /// `reply(line)`, then closing.
 fn fake(reply: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let reply = Arc::new(reply);
-    thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let reply = Arc::clone(&reply);
-            thread::spawn(move || {
-                let mut line = Vec::new();
-                let mut r = BufReader::new((&s).take(4096));
-                if r.read_until(b'\n', &mut line).is_ok() {
-                    let line = String::from_utf8_lossy(&line);
-                    let _ = (&s).write_all(&reply(line.trim_end()));
-                }
-            });
+    fake_server(move |s| {
+        let mut line = Vec::new();
+        let mut r = BufReader::new((&s).take(4096));
+        if r.read_until(b'\n', &mut line).is_ok() {
+            let line = String::from_utf8_lossy(&line);
+            let _ = (&s).write_all(&reply(line.trim_end()));
         }
-    });
-    port
+    })
 }
 
 /// `OK <size>\n` and the bytes.
@@ -217,23 +204,10 @@ fn server_that_closes_at_once_fails_all_but_the_connection() {
 #[test]
 fn endless_garbage_is_a_bounded_failure() {
     let dir = folder("garbage");
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            thread::spawn(move || {
-                let junk = [0xeeu8; 8192];
-                while s.write_all(&junk).is_ok() {}
-            });
-        }
+    let port = fake_server(|s| stream_forever(s, &[0xeeu8; 8192]));
+    let r = finishes_within(Duration::from_secs(10), || {
+        check(port, SHORT, false, &target(&dir))
     });
-    let start = Instant::now();
-    let r = check(port, SHORT, false, &target(&dir));
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
     assert_eq!((r.passed, r.failed), (1, 5), "{}", r.text());
     assert!(r.requirements[1]
         .reason
@@ -245,14 +219,7 @@ fn endless_garbage_is_a_bounded_failure() {
 #[test]
 fn silent_server_fails_by_timeout() {
     let dir = folder("silent");
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        let mut held: Vec<TcpStream> = Vec::new();
-        for s in l.incoming().flatten() {
-            held.push(s);
-        }
-    });
+    let port = holding_server();
     let r = check(port, SHORT, false, &target(&dir));
     assert_eq!((r.passed, r.failed), (1, 5), "{}", r.text());
     assert_eq!(

@@ -5,17 +5,14 @@ mod support;
 
 use std::net::UdpSocket;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::check::{CheckOptions, Checker, Report};
+use common::check::testing::{closed_udp_port, finishes_within, run_check, PATIENT, SHORT};
+use common::check::{CheckOptions, Report};
 use support::{receive_options, spawn_receiver, TempDir};
 use tugas2::check::{run, test_file, CHECK, FILE_SIZE};
 use tugas2::protocol::{Datagram, Message};
 use tugas2::simple;
-
-const SHORT: Duration = Duration::from_millis(300);
-/// For steps expected to pass: a loaded CI machine must not turn them into timeouts.
-const PATIENT: Duration = Duration::from_secs(5);
 
 const NUMBERS: &str =
     "datagrams \"ini angka 1\"..\"ini angka 5\" reach the port (no ICMP port unreachable)";
@@ -24,11 +21,11 @@ const DONE: &str = "the file's DATA datagrams are acknowledged and the transfer 
 const GARBAGE: &str = "garbage datagrams do not stop the receiver: the next transfer completes";
 
 fn check(port: u16, timeout: Duration, skip_protocol: bool) -> Report {
-    let mut opts = CheckOptions::local(port, timeout);
-    opts.skip_protocol = skip_protocol;
-    let mut c = Checker::new(opts);
-    run(&mut c, 5);
-    c.finish()
+    let opts = CheckOptions {
+        skip_protocol,
+        ..CheckOptions::local(port, timeout)
+    };
+    run_check(opts, |c| run(c, 5))
 }
 
 /// A receiver on a free port whose every datagram goes to `handler`
@@ -45,14 +42,6 @@ fn fake(handler: fn(&UdpSocket, &[u8], std::net::SocketAddr) -> bool) -> u16 {
         }
     });
     port
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[test]
@@ -108,13 +97,7 @@ fn our_udp_server_passes_with_skip_protocol_and_prints_the_numbers() {
 #[test]
 fn a_printing_server_fails_the_file_protocol_by_timeout() {
     let port = fake(|_, _, _| true);
-    let start = Instant::now();
-    let r = check(port, SHORT, false);
-    assert!(
-        start.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        start.elapsed()
-    );
+    let r = finishes_within(Duration::from_secs(5), || check(port, SHORT, false));
     assert_eq!(r.failures(), [START, DONE, GARBAGE], "{}", r.text());
     let o = r.find("START").unwrap();
     assert_eq!(
@@ -133,7 +116,7 @@ fn a_printing_server_fails_the_file_protocol_by_timeout() {
 
 #[test]
 fn nothing_listening_fails_requirement_one_with_port_unreachable() {
-    let port = free_port();
+    let port = closed_udp_port();
     let r = check(port, SHORT, false);
     assert_eq!(r.failed, 4, "{}", r.text());
     assert_eq!(r.failures()[0], NUMBERS);

@@ -4,19 +4,18 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::check::{CheckOptions, Checker, Report, Status};
+use common::check::testing::{fake_server_one_at_a_time, finishes_within, run_check, PATIENT};
+use common::check::{CheckOptions, Report, Status};
 use common::net::{self, ServeOptions};
 use tugas3::check::{run, Target, CHECK};
 
+/// The timeout for steps meant to time out here: 1 s (not the 0.3 s of
+/// `common::check::testing::SHORT`; the expected messages say "after 1s").
 const SHORT: Duration = Duration::from_secs(1);
-/// For a broken server that must still pass the rest: generous, so a
-/// loaded machine does not turn a pass into a timeout.
-const PATIENT: Duration = Duration::from_secs(5);
 const CONCURRENT: &str =
     "8 downloads at the same time all complete (all 8 connections open together)";
 const SILENT: &str =
@@ -43,9 +42,7 @@ fn target(dir: &Path, file: &str) -> Target {
 }
 
 fn check(port: u16, timeout: Duration, t: &Target) -> Report {
-    let mut c = Checker::new(CheckOptions::local(port, timeout));
-    run(&mut c, t);
-    c.finish()
+    run_check(CheckOptions::local(port, timeout), |c| run(c, t))
 }
 
 #[test]
@@ -69,21 +66,13 @@ fn one_connection_at_a_time_fails_both_concurrency_requirements() {
     // Our own protocol code, but in the accept loop's thread: the next
     // client waits until the previous one closes.
     let dir = folder("single");
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
     let served = dir.clone();
-    thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let _ = common::transfer::serve_downloads(s, &served);
-        }
+    let port = fake_server_one_at_a_time(move |s| {
+        let _ = common::transfer::serve_downloads(s, &served);
     });
-    let start = Instant::now();
-    let r = check(port, SHORT, &target(&dir, "contoh.txt"));
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
+    let r = finishes_within(Duration::from_secs(10), || {
+        check(port, SHORT, &target(&dir, "contoh.txt"))
+    });
     let failures = r.failures();
     assert!(failures.contains(&CONCURRENT), "{}", r.text());
     assert!(failures.contains(&SILENT), "{}", r.text());
@@ -108,27 +97,23 @@ fn one_connection_at_a_time_fails_both_concurrency_requirements() {
 fn one_request_then_close_fails_only_the_silent_client_requirement() {
     // Course-style: accept, read one request, answer, close, next.
     let dir = folder("oneshot");
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
     let served = dir.clone();
-    thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let mut line = Vec::new();
-            let mut r = BufReader::new((&s).take(4096));
-            if r.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
-                continue;
-            }
-            let line = String::from_utf8_lossy(&line);
-            let name = line.trim_end().strip_prefix("GET ").unwrap_or("");
-            let answer = match common::files::resolve_in_dir(&served, name)
-                .ok()
-                .and_then(|p| fs::read(p).ok())
-            {
-                Some(bytes) => [format!("OK {}\n", bytes.len()).into_bytes(), bytes].concat(),
-                None => b"ERROR tidak ada\n".to_vec(),
-            };
-            let _ = (&s).write_all(&answer);
+    let port = fake_server_one_at_a_time(move |s| {
+        let mut line = Vec::new();
+        let mut r = BufReader::new((&s).take(4096));
+        if r.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+            return;
         }
+        let line = String::from_utf8_lossy(&line);
+        let name = line.trim_end().strip_prefix("GET ").unwrap_or("");
+        let answer = match common::files::resolve_in_dir(&served, name)
+            .ok()
+            .and_then(|p| fs::read(p).ok())
+        {
+            Some(bytes) => [format!("OK {}\n", bytes.len()).into_bytes(), bytes].concat(),
+            None => b"ERROR tidak ada\n".to_vec(),
+        };
+        let _ = (&s).write_all(&answer);
     });
     let r = check(port, PATIENT, &target(&dir, "besar.bin"));
     assert_eq!(r.failures(), [SILENT], "{}", r.text());

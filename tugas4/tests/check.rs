@@ -5,20 +5,18 @@ mod support;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::sync::Mutex;
+use std::time::Duration;
 
-use common::check::{CheckOptions, Checker, Report, Status};
+use common::check::testing::{
+    closed_port, fake_server, finishes_within, run_check, silent, PATIENT, SHORT,
+};
+use common::check::{CheckOptions, Report, Status};
 use common::fileproto::{decode_data, encode_data, MAX_MESSAGE};
 use serde_json::{json, Value};
 use support::{start, TempDir};
 use tugas4::check::{run, CHECK};
-
-const SHORT: Duration = Duration::from_millis(300);
-/// For steps expected to pass: a loaded CI machine must not turn them into timeouts.
-const PATIENT: Duration = Duration::from_secs(5);
 
 const CONNECT: &str = "the server accepts a TCP connection";
 const LIST: &str =
@@ -32,23 +30,11 @@ const MALFORMED: &str =
 const OVERSIZE: &str = "a message over the limit (4194304 bytes) is refused, and nothing is stored";
 
 fn check(port: u16, timeout: Duration, skip_protocol: bool) -> Report {
-    let mut opts = CheckOptions::local(port, timeout);
-    opts.skip_protocol = skip_protocol;
-    let mut c = Checker::new(opts);
-    run(&mut c);
-    c.finish()
-}
-
-/// A broken server: every connection on its own thread runs `handler`.
-fn threaded(handler: fn(TcpStream)) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            thread::spawn(move || handler(s));
-        }
-    });
-    port
+    let opts = CheckOptions {
+        skip_protocol,
+        ..CheckOptions::local(port, timeout)
+    };
+    run_check(opts, run)
 }
 
 /// What an in-memory look-alike of our server gets wrong.
@@ -64,16 +50,8 @@ struct Bugs {
 
 /// A small in-memory server speaking our protocol, with `bugs`.
 fn look_alike(bugs: Bugs) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let files: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
-    thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let files = files.clone();
-            thread::spawn(move || serve_look_alike(s, &files, bugs));
-        }
-    });
-    port
+    let files: Mutex<HashMap<String, Vec<u8>>> = Mutex::default();
+    fake_server(move |s| serve_look_alike(s, &files, bugs))
 }
 
 fn serve_look_alike(mut s: TcpStream, files: &Mutex<HashMap<String, Vec<u8>>>, bugs: Bugs) {
@@ -240,16 +218,8 @@ fn a_server_without_a_size_limit_fails_only_the_oversized_message() {
 
 #[test]
 fn a_silent_server_fails_everything_but_the_connection_fast() {
-    let port = threaded(|mut s| {
-        let _ = std::io::copy(&mut s, &mut std::io::sink());
-    });
-    let start = Instant::now();
-    let r = check(port, SHORT, false);
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
+    let port = fake_server(silent);
+    let r = finishes_within(Duration::from_secs(10), || check(port, SHORT, false));
     assert_eq!(r.passed, 1, "{}", r.text());
     assert_eq!(r.find(CONNECT).unwrap().status, Status::Pass);
     assert_eq!(r.failed, 7, "{}", r.text());
@@ -267,7 +237,7 @@ fn a_silent_server_fails_everything_but_the_connection_fast() {
 
 #[test]
 fn a_server_answering_garbage_fails_with_not_json() {
-    let port = threaded(|mut s| {
+    let port = fake_server(|mut s| {
         let mut buf = [0u8; 4096];
         while let Ok(1..) = s.read(&mut buf) {
             if s.write_all(b"\xff\xfeHALO\r\n\r\n").is_err() {
@@ -286,7 +256,7 @@ fn a_server_answering_garbage_fails_with_not_json() {
 
 #[test]
 fn a_server_that_closes_at_once_fails_every_protocol_requirement() {
-    let port = threaded(drop);
+    let port = fake_server(drop);
     let r = check(port, SHORT, false);
     assert_eq!(
         r.failures(),
@@ -315,15 +285,11 @@ fn a_server_that_closes_at_once_fails_every_protocol_requirement() {
 
 #[test]
 fn skip_protocol_checks_only_the_connection() {
-    let port = threaded(drop);
+    let port = fake_server(drop);
     let r = check(port, SHORT, true);
     assert!(r.all_passed(), "{}", r.text());
     assert_eq!((r.passed, r.skipped), (1, 7));
-    let closed = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = closed_port();
     let r = check(closed, SHORT, true);
     assert_eq!(r.failures(), [CONNECT]);
 }

@@ -6,17 +6,20 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::check::{CheckOptions, Checker, Report, Status};
+use common::check::testing::{
+    fake_server, fake_server_one_at_a_time, finishes_within, run_check, silent, stream_forever,
+    SHORT,
+};
+use common::check::{CheckOptions, Report, Status};
 use serde_json::Value;
 use tugas5::check::{run, Setup, CHECK};
 use tugas5::{server, ChatServer};
 
-const SHORT: Duration = Duration::from_millis(300);
-/// For servers that must still pass some requirements: generous, so a
-/// loaded machine does not turn a pass into a timeout.
+/// For servers that must still pass some requirements: 2 s here, not the
+/// 5 s of `common::check::testing::PATIENT` (the single-threaded server's
+/// expected message says "after 2s", and that test waits it out).
 const PATIENT: Duration = Duration::from_secs(2);
 
 const AUTH: &str = "auth messi gets status OK and a tokenid";
@@ -34,27 +37,15 @@ const SPLIT: &str = "a request split into small segments is answered";
 const TWO: &str = "two clients at once: the second is answered while the first stays connected";
 
 fn check_with(port: u16, timeout: Duration, skip_protocol: bool, setup: &Setup) -> Report {
-    let mut opts = CheckOptions::local(port, timeout);
-    opts.skip_protocol = skip_protocol;
-    let mut c = Checker::new(opts);
-    run(&mut c, setup);
-    c.finish()
+    let opts = CheckOptions {
+        skip_protocol,
+        ..CheckOptions::local(port, timeout)
+    };
+    run_check(opts, |c| run(c, setup))
 }
 
 fn check(port: u16, timeout: Duration) -> Report {
     check_with(port, timeout, false, &Setup::default())
-}
-
-/// A broken server: every connection on its own thread runs `handler`.
-fn threaded(handler: fn(TcpStream)) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            thread::spawn(move || handler(s));
-        }
-    });
-    port
 }
 
 /// Answers every request line with `reply(line)`.
@@ -145,37 +136,29 @@ fn other_users_and_renamed_commands_are_flags() {
 /// The course's `chat.py` as it was before the assignment: no `users`,
 /// no `logout`, "**Protocol Tidak Benar", texts kept as " text\r\n".
 fn course_server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    let chat = Arc::new(ChatServer::with_builtin_users());
-    thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let chat = chat.clone();
-            thread::spawn(move || {
-                answer_each_line(s, &|line| {
-                    let command = line.split(' ').next().unwrap_or("");
-                    let mut v: Value = if command == "users" || command == "logout" {
-                        serde_json::json!({"status": "ERROR", "message": "**Protocol Tidak Benar"})
-                    } else {
-                        serde_json::from_slice(&chat.handle_line(line).to_bytes()).unwrap()
-                    };
-                    if v["message"] == "Protocol Tidak Benar" {
-                        v["message"] = "**Protocol Tidak Benar".into();
-                    }
-                    if let Some(Value::Object(from)) = v.get_mut("messages") {
-                        for m in from.values_mut().flat_map(|l| l.as_array_mut().unwrap()) {
-                            let text = m["msg"].as_str().unwrap().to_string();
-                            m["msg"] = format!(" {text}\r\n").into();
-                        }
-                    }
-                    let mut out = serde_json::to_vec(&v).unwrap();
-                    out.extend_from_slice(b"\r\n\r\n");
-                    out
-                })
-            });
-        }
-    });
-    port
+    let chat = ChatServer::with_builtin_users();
+    fake_server(move |s| {
+        answer_each_line(s, &|line| {
+            let command = line.split(' ').next().unwrap_or("");
+            let mut v: Value = if command == "users" || command == "logout" {
+                serde_json::json!({"status": "ERROR", "message": "**Protocol Tidak Benar"})
+            } else {
+                serde_json::from_slice(&chat.handle_line(line).to_bytes()).unwrap()
+            };
+            if v["message"] == "Protocol Tidak Benar" {
+                v["message"] = "**Protocol Tidak Benar".into();
+            }
+            if let Some(Value::Object(from)) = v.get_mut("messages") {
+                for m in from.values_mut().flat_map(|l| l.as_array_mut().unwrap()) {
+                    let text = m["msg"].as_str().unwrap().to_string();
+                    m["msg"] = format!(" {text}\r\n").into();
+                }
+            }
+            let mut out = serde_json::to_vec(&v).unwrap();
+            out.extend_from_slice(b"\r\n\r\n");
+            out
+        })
+    })
 }
 
 #[test]
@@ -199,7 +182,7 @@ fn the_course_server_fails_only_the_new_features() {
 
 #[test]
 fn a_server_that_always_answers_ok_fails_every_error_and_delivery() {
-    let port = threaded(|s| {
+    let port = fake_server(|s| {
         answer_each_line(s, &|_| {
             b"{\"status\": \"OK\", \"tokenid\": \"abc\"}\r\n\r\n".to_vec()
         })
@@ -242,7 +225,7 @@ fn a_server_that_always_answers_ok_fails_every_error_and_delivery() {
 
 #[test]
 fn a_server_that_answers_garbage_fails_everything_as_not_json() {
-    let port = threaded(|s| answer_each_line(s, &|_| b"\x00\xffHALO\r\n\r\n".to_vec()));
+    let port = fake_server(|s| answer_each_line(s, &|_| b"\x00\xffHALO\r\n\r\n".to_vec()));
     let r = check(port, PATIENT);
     assert_eq!((r.passed, r.failed), (0, 10), "{}", r.text());
     let o = r.find(AUTH).unwrap();
@@ -258,16 +241,8 @@ fn a_server_that_answers_garbage_fails_everything_as_not_json() {
 
 #[test]
 fn a_silent_server_fails_everything_by_timeout_quickly() {
-    let port = threaded(|mut s| {
-        let _ = std::io::copy(&mut s, &mut std::io::sink());
-    });
-    let start = Instant::now();
-    let r = check(port, SHORT);
-    assert!(
-        start.elapsed() < Duration::from_secs(6),
-        "{:?}",
-        start.elapsed()
-    );
+    let port = fake_server(silent);
+    let r = finishes_within(Duration::from_secs(6), || check(port, SHORT));
     assert_eq!((r.passed, r.failed), (0, 10), "{}", r.text());
     assert_eq!(
         r.requirements[0].line(),
@@ -279,7 +254,7 @@ fn a_silent_server_fails_everything_by_timeout_quickly() {
 
 #[test]
 fn a_server_that_closes_at_once_fails_everything() {
-    let port = threaded(drop);
+    let port = fake_server(drop);
     let r = check(port, SHORT);
     assert_eq!((r.passed, r.failed), (0, 10), "{}", r.text());
     let reason = r.requirements[0].reason.clone().unwrap();
@@ -293,10 +268,7 @@ fn a_server_that_closes_at_once_fails_everything() {
 
 #[test]
 fn a_server_streaming_without_end_is_a_bounded_failure() {
-    let port = threaded(|mut s| {
-        let junk = [b'{'; 8192];
-        while s.write_all(&junk).is_ok() {}
-    });
+    let port = fake_server(|s| stream_forever(s, &[b'{'; 8192]));
     let r = check(port, PATIENT);
     assert_eq!(r.passed, 0, "{}", r.text());
     assert!(
@@ -312,14 +284,10 @@ fn a_server_streaming_without_end_is_a_bounded_failure() {
 
 #[test]
 fn a_single_threaded_server_fails_only_two_clients_at_once() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
     let chat = ChatServer::with_builtin_users();
-    thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let peer = s.peer_addr().unwrap();
-            let _ = tugas5::handle_connection(&chat, s, peer); // one client at a time
-        }
+    let port = fake_server_one_at_a_time(move |s| {
+        let peer = s.peer_addr().unwrap();
+        let _ = tugas5::handle_connection(&chat, s, peer); // one client at a time
     });
     let r = check(port, PATIENT);
     assert_eq!(r.failures(), [TWO], "{}", r.text());
@@ -334,22 +302,15 @@ fn a_single_threaded_server_fails_only_two_clients_at_once() {
 
 #[test]
 fn a_server_reading_one_segment_as_one_request_fails_the_split() {
-    let chat = Arc::new(ChatServer::with_builtin_users());
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            let chat = chat.clone();
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                // Wrong: one read taken as one whole request.
-                while let Ok(n @ 1..) = s.read(&mut buf) {
-                    let line = String::from_utf8_lossy(&buf[..n]).trim_end().to_string();
-                    if s.write_all(&chat.handle_line(&line).to_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
+    let chat = ChatServer::with_builtin_users();
+    let port = fake_server(move |mut s| {
+        let mut buf = [0u8; 4096];
+        // Wrong: one read taken as one whole request.
+        while let Ok(n @ 1..) = s.read(&mut buf) {
+            let line = String::from_utf8_lossy(&buf[..n]).trim_end().to_string();
+            if s.write_all(&chat.handle_line(&line).to_bytes()).is_err() {
+                return;
+            }
         }
     });
     let r = check(port, PATIENT);

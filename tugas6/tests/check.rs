@@ -4,16 +4,15 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::time::Duration;
 
-use common::check::{CheckOptions, Checker, Report};
+use common::check::testing::{
+    fake_server, fake_server_one_at_a_time, finishes_within, holding_server, run_check, PATIENT,
+    SHORT,
+};
+use common::check::{CheckOptions, Report};
 use tugas6::check::{run, Reply, CHECK};
-
-const SHORT: Duration = Duration::from_millis(300);
-/// For steps expected to pass: a loaded CI machine must not turn them into timeouts.
-const PATIENT: Duration = Duration::from_secs(5);
 
 const BODY: &str = "GET / HTTP/1.0 gets the body \"<h1>SERVER HTTP</h1>\"";
 const VALID: &str =
@@ -25,9 +24,7 @@ const HEAD: &str = "HEAD / gets the head and no body";
 const NOT_FOUND: &str = "an unknown path gets 404";
 
 fn check(port: u16, timeout: Duration) -> Report {
-    let mut c = Checker::new(CheckOptions::local(port, timeout));
-    run(&mut c);
-    c.finish()
+    run_check(CheckOptions::local(port, timeout), run)
 }
 
 /// Reads a request head (up to a blank line, `\r\n\r\n` or `\n\n`);
@@ -48,18 +45,11 @@ fn read_request(s: &mut TcpStream) -> Option<String> {
 /// A course-style server: a thread per connection, one request each,
 /// answered with `answer(request line)`, then the connection closed.
 fn threaded(answer: fn(&str) -> Vec<u8>) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            thread::spawn(move || {
-                if let Some(line) = read_request(&mut s) {
-                    let _ = s.write_all(&answer(&line));
-                }
-            });
+    fake_server(move |mut s| {
+        if let Some(line) = read_request(&mut s) {
+            let _ = s.write_all(&answer(&line));
         }
-    });
-    port
+    })
 }
 
 /// A correct answer for `line` with `head` as the headers.
@@ -152,14 +142,10 @@ fn missing_or_wrong_content_length_fails_only_valid_http() {
 
 #[test]
 fn single_threaded_server_fails_only_concurrency() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            // One connection at a time, as a server without threads does.
-            if let Some(line) = read_request(&mut s) {
-                let _ = s.write_all(&good(&line));
-            }
+    // One connection at a time, as a server without threads does.
+    let port = fake_server_one_at_a_time(|mut s| {
+        if let Some(line) = read_request(&mut s) {
+            let _ = s.write_all(&good(&line));
         }
     });
     let r = check(port, PATIENT);
@@ -180,27 +166,21 @@ fn single_threaded_server_fails_only_concurrency() {
 
 #[test]
 fn a_server_that_needs_crlf_fails_only_the_bare_newline_request() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for mut s in l.incoming().flatten() {
-            thread::spawn(move || {
-                let mut head = Vec::new();
-                let mut byte = [0u8; 1];
-                while !head.ends_with(b"\r\n\r\n") {
-                    match s.read(&mut byte) {
-                        Ok(1) => head.push(byte[0]),
-                        _ => return,
-                    }
-                }
-                let line = String::from_utf8_lossy(&head)
-                    .lines()
-                    .next()
-                    .unwrap()
-                    .to_string();
-                let _ = s.write_all(&good(&line));
-            });
+    let port = fake_server(|mut s| {
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match s.read(&mut byte) {
+                Ok(1) => head.push(byte[0]),
+                _ => return,
+            }
         }
+        let line = String::from_utf8_lossy(&head)
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        let _ = s.write_all(&good(&line));
     });
     let r = check(port, SHORT.max(Duration::from_secs(1)));
     assert_eq!(r.failures(), [BARE_LF], "{}", r.text());
@@ -232,21 +212,8 @@ fn garbage_and_silence_fail_fast_without_hanging() {
         "{}",
         r.text()
     );
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        let mut open = Vec::new();
-        for s in l.incoming().flatten() {
-            open.push(s); // never reads, never answers, never closes
-        }
-    });
-    let start = Instant::now();
-    let r = check(port, SHORT);
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
+    let port = holding_server(); // never reads, never answers, never closes
+    let r = finishes_within(Duration::from_secs(10), || check(port, SHORT));
     assert_eq!(r.passed, 0, "{}", r.text());
     assert_eq!(
         r.find("gets the body").unwrap().reason.as_deref(),

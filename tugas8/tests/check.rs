@@ -4,16 +4,19 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::check::{CheckOptions, Checker, Report};
+use common::check::testing::{
+    fake_server, fake_server_one_at_a_time, finishes_within, run_check, silent, stream_forever,
+    SHORT,
+};
+use common::check::{CheckOptions, Report};
 use tugas8::check::{run, Setup, CHECK};
 use tugas8::{form, html, server, Config};
 
-const SHORT: Duration = Duration::from_millis(300);
-/// For servers that must still pass some requirements: generous, so a
-/// loaded machine does not turn a pass into a timeout.
+/// For servers that must still pass some requirements: 2 s here, not the
+/// 5 s of `common::check::testing::PATIENT` (the single-threaded server's
+/// expected message says "after 2s", and that test waits it out).
 const PATIENT: Duration = Duration::from_secs(2);
 
 const GET: &str = "GET /sending.html answers 200 with Content-Type text/html";
@@ -31,9 +34,9 @@ const SCRIPT: &str =
     "safety (beyond the assignment): a submitted <script> does not come back as HTML (escaped or removed)";
 
 fn check(port: u16, timeout: Duration) -> Report {
-    let mut c = Checker::new(CheckOptions::local(port, timeout));
-    run(&mut c, &Setup::default());
-    c.finish()
+    run_check(CheckOptions::local(port, timeout), |c| {
+        run(c, &Setup::default())
+    })
 }
 
 /// Our server on the crate's own `www/`.
@@ -79,18 +82,11 @@ enum Fault {
 /// A small HTTP server with `fault`: reads a head, a body by
 /// Content-Length, answers and closes.
 fn mini(fault: Fault) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            if fault == Fault::SingleThreaded {
-                serve_one(s, fault);
-            } else {
-                thread::spawn(move || serve_one(s, fault));
-            }
-        }
-    });
-    port
+    if fault == Fault::SingleThreaded {
+        fake_server_one_at_a_time(move |s| serve_one(s, fault))
+    } else {
+        fake_server(move |s| serve_one(s, fault))
+    }
 }
 
 fn serve_one(s: TcpStream, fault: Fault) {
@@ -174,18 +170,6 @@ fn serve_one(s: TcpStream, fault: Fault) {
     head.push_str("Connection: close\r\n\r\n");
     let _ = out.write_all(head.as_bytes());
     let _ = out.write_all(&page);
-}
-
-/// A broken server: every connection on its own thread runs `handler`.
-fn threaded(handler: fn(TcpStream)) -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            thread::spawn(move || handler(s));
-        }
-    });
-    port
 }
 
 fn reason<'a>(r: &'a Report, requirement: &str) -> &'a str {
@@ -347,16 +331,8 @@ fn an_unescaping_server_fails_only_the_safety_check() {
 
 #[test]
 fn a_silent_server_fails_everything_by_timeout_quickly() {
-    let port = threaded(|mut s| {
-        let _ = std::io::copy(&mut s, &mut std::io::sink());
-    });
-    let start = Instant::now();
-    let r = check(port, SHORT);
-    assert!(
-        start.elapsed() < Duration::from_secs(8),
-        "{:?}",
-        start.elapsed()
-    );
+    let port = fake_server(silent);
+    let r = finishes_within(Duration::from_secs(8), || check(port, SHORT));
     assert_eq!((r.passed, r.failed), (0, 10), "{}", r.text());
     assert!(
         reason(&r, GET).starts_with(
@@ -370,7 +346,7 @@ fn a_silent_server_fails_everything_by_timeout_quickly() {
 
 #[test]
 fn a_server_that_closes_at_once_fails_everything() {
-    let port = threaded(drop);
+    let port = fake_server(drop);
     let r = check(port, SHORT);
     assert_eq!((r.passed, r.failed), (0, 10), "{}", r.text());
     let why = reason(&r, GET);
@@ -384,18 +360,11 @@ fn a_server_that_closes_at_once_fails_everything() {
 
 #[test]
 fn a_server_that_streams_forever_is_a_bounded_failure() {
-    let port = threaded(|mut s| {
+    let port = fake_server(|mut s| {
         let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n");
-        let junk = [b'x'; 16 * 1024];
-        while s.write_all(&junk).is_ok() {}
+        stream_forever(s, &[b'x'; 16 * 1024]);
     });
-    let start = Instant::now();
-    let r = check(port, PATIENT);
-    assert!(
-        start.elapsed() < Duration::from_secs(20),
-        "{:?}",
-        start.elapsed()
-    );
+    let r = finishes_within(Duration::from_secs(20), || check(port, PATIENT));
     assert_eq!(r.passed, 0, "{}", r.text());
     assert!(
         reason(&r, GET).starts_with(
@@ -408,7 +377,7 @@ fn a_server_that_streams_forever_is_a_bounded_failure() {
 
 #[test]
 fn a_server_answering_garbage_fails_with_the_status_line() {
-    let port = threaded(|mut s| {
+    let port = fake_server(|mut s| {
         let mut buf = [0u8; 1024];
         let _ = s.read(&mut buf);
         let _ = s.write_all(b"kosong\r\n\r\n");
