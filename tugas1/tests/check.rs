@@ -7,8 +7,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::check::testing::{
-    closed_port, fake_server, fake_server_one_at_a_time, finishes_within, run_check, silent,
-    stream_forever, PATIENT, SHORT,
+    closed_port, fake_server, fake_server_one_at_a_time, finishes_within, parse_options, run_check,
+    silent, stream_forever, PATIENT, SHORT,
 };
 use common::check::{CheckOptions, Report, Status};
 use common::net::{self, ServeOptions};
@@ -186,14 +186,10 @@ fn nothing_listening_fails_with_connection_refused() {
 
 #[test]
 fn flags_default_to_the_three_course_ports() {
-    let m = CHECK.parse(Vec::<String>::new()).unwrap();
-    let o = CheckOptions::from_matches(&CHECK, &m).unwrap();
+    let (_, o) = parse_options(&CHECK, &[]);
     assert_eq!(o.ports, [31000, 31001, 31002]);
     assert_eq!(o.timeout, Duration::from_secs(5));
-    let m = CHECK
-        .parse(["--port", "5", "--json", "--timeout", "1"].map(String::from))
-        .unwrap();
-    let o = CheckOptions::from_matches(&CHECK, &m).unwrap();
+    let (_, o) = parse_options(&CHECK, &["--port", "5", "--json", "--timeout", "1"]);
     assert_eq!((o.ports.as_slice(), o.json), (&[5][..], true));
     assert!(CHECK.help().contains("[default: 31000,31001,31002]"));
     assert!(CHECK.parse(["--bogus".to_string()]).is_err());

@@ -7,7 +7,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::check::testing::{
-    closed_port, fake_server, finishes_within, run_check, stream_forever, PATIENT, SHORT,
+    closed_port, fake_server, finishes_within, parse_options, run_check, stream_forever, PATIENT,
+    SHORT,
 };
 use common::check::{CheckOptions, Report, Status};
 use common::net::{self, ServeOptions};
@@ -160,8 +161,7 @@ fn nothing_listening_fails_first_with_connection_refused() {
 
 #[test]
 fn flags() {
-    let m = CHECK.parse(["--skip-protocol".to_string()]).unwrap();
-    let o = CheckOptions::from_matches(&CHECK, &m).unwrap();
+    let (_, o) = parse_options(&CHECK, &["--skip-protocol"]);
     assert_eq!(o.ports, [31100]);
     assert!(o.skip_protocol && !o.json);
     assert!(CHECK.help().contains("--skip-protocol"));

@@ -8,7 +8,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::check::testing::{
-    fake_server, finishes_within, holding_server, run_check, stream_forever, PATIENT, SHORT,
+    fake_server, finishes_within, holding_server, parse_options, run_check, stream_forever,
+    PATIENT, SHORT,
 };
 use common::check::{CheckOptions, Report, Status};
 use common::net::{self, ServeOptions};
@@ -231,13 +232,10 @@ fn silent_server_fails_by_timeout() {
 
 #[test]
 fn flags_and_a_missing_expect_file() {
-    let m = CHECK.parse(Vec::<String>::new()).unwrap();
+    let (m, o) = parse_options(&CHECK, &[]);
     let t = Target::from_matches(&m).unwrap();
     assert_eq!((t.file.as_str(), t.expect.is_none()), ("contoh.txt", true));
-    assert_eq!(
-        CheckOptions::from_matches(&CHECK, &m).unwrap().ports,
-        [31200]
-    );
+    assert_eq!(o.ports, [31200]);
     let m = CHECK
         .parse(["--expect-file", "/nonexistent/contoh.txt"].map(String::from))
         .unwrap();

@@ -7,7 +7,9 @@ use std::net::UdpSocket;
 use std::thread;
 use std::time::Duration;
 
-use common::check::testing::{closed_udp_port, finishes_within, run_check, PATIENT, SHORT};
+use common::check::testing::{
+    closed_udp_port, finishes_within, parse_options, run_check, PATIENT, SHORT,
+};
 use common::check::{CheckOptions, Report};
 use support::{receive_options, spawn_receiver, TempDir};
 use tugas2::check::{run, test_file, CHECK, FILE_SIZE};
@@ -235,18 +237,14 @@ fn a_receiver_that_dies_on_garbage_fails_only_the_garbage_requirement() {
 
 #[test]
 fn flags_default_to_the_course_port() {
-    let m = CHECK.parse(Vec::<String>::new()).unwrap();
-    let o = CheckOptions::from_matches(&CHECK, &m).unwrap();
+    let (m, o) = parse_options(&CHECK, &[]);
     assert_eq!(
         (o.host.as_str(), o.ports.as_slice()),
         ("127.0.0.1", &[5005][..])
     );
     assert_eq!(o.timeout, Duration::from_secs(5));
     assert_eq!(m.value("count"), "5");
-    let m = CHECK
-        .parse(["--skip-protocol", "--json", "--count", "3"].map(String::from))
-        .unwrap();
-    let o = CheckOptions::from_matches(&CHECK, &m).unwrap();
+    let (_, o) = parse_options(&CHECK, &["--skip-protocol", "--json", "--count", "3"]);
     assert!(o.skip_protocol && o.json);
     assert!(CHECK.help().contains("[default: 5005]"));
     assert!(CHECK.parse(["--bogus".to_string()]).is_err());

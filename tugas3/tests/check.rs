@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use common::check::testing::{fake_server_one_at_a_time, finishes_within, run_check, PATIENT};
+use common::check::testing::{
+    fake_server_one_at_a_time, finishes_within, parse_options, run_check, PATIENT,
+};
 use common::check::{CheckOptions, Report, Status};
 use common::net::{self, ServeOptions};
 use tugas3::check::{run, Target, CHECK};
@@ -121,13 +123,10 @@ fn one_request_then_close_fails_only_the_silent_client_requirement() {
 
 #[test]
 fn flags() {
-    let m = CHECK.parse(["--clients", "3"].map(String::from)).unwrap();
+    let (m, o) = parse_options(&CHECK, &["--clients", "3"]);
     let t = Target::from_matches(&m).unwrap();
     assert_eq!((t.file.as_str(), t.clients), ("contoh.txt", 3));
-    assert_eq!(
-        CheckOptions::from_matches(&CHECK, &m).unwrap().ports,
-        [31300]
-    );
+    assert_eq!(o.ports, [31300]);
     let m = CHECK.parse(["--clients", "0"].map(String::from)).unwrap();
     assert!(Target::from_matches(&m).is_err());
 }

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use common::check::testing::{
-    closed_port, fake_server, finishes_within, run_check, silent, PATIENT, SHORT,
+    closed_port, fake_server, finishes_within, parse_options, run_check, silent, PATIENT, SHORT,
 };
 use common::check::{CheckOptions, Report, Status};
 use common::fileproto::{decode_data, encode_data, MAX_MESSAGE};
@@ -296,17 +296,13 @@ fn skip_protocol_checks_only_the_connection() {
 
 #[test]
 fn flags_default_to_the_course_port() {
-    let m = CHECK.parse(Vec::<String>::new()).unwrap();
-    let o = CheckOptions::from_matches(&CHECK, &m).unwrap();
+    let (_, o) = parse_options(&CHECK, &[]);
     assert_eq!(
         (o.host.as_str(), o.ports.as_slice()),
         ("127.0.0.1", &[6666][..])
     );
     assert_eq!(o.timeout, Duration::from_secs(5));
-    let m = CHECK
-        .parse(["--skip-protocol", "--json"].map(String::from))
-        .unwrap();
-    let o = CheckOptions::from_matches(&CHECK, &m).unwrap();
+    let (_, o) = parse_options(&CHECK, &["--skip-protocol", "--json"]);
     assert!(o.skip_protocol && o.json);
     assert!(CHECK.help().contains("[default: 6666]"));
     assert!(CHECK.parse(["--bogus".to_string()]).is_err());

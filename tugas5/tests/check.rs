@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::check::testing::{
-    fake_server, fake_server_one_at_a_time, finishes_within, run_check, silent, stream_forever,
-    SHORT,
+    fake_server, fake_server_one_at_a_time, finishes_within, parse_options, run_check, silent,
+    stream_forever, SHORT,
 };
 use common::check::{CheckOptions, Report, Status};
 use serde_json::Value;
@@ -326,35 +326,28 @@ fn a_server_reading_one_segment_as_one_request_fails_the_split() {
 
 #[test]
 fn flags_default_to_the_course_port_and_users() {
-    let m = CHECK.parse(Vec::<String>::new()).unwrap();
-    let o = CheckOptions::from_matches(&CHECK, &m).unwrap();
+    let (m, o) = parse_options(&CHECK, &[]);
     assert_eq!(o.ports, [8889]);
     assert_eq!(o.timeout, Duration::from_secs(5));
     let s = Setup::from_matches(&m);
     assert_eq!((s.user.as_str(), s.other.as_str()), ("messi", "henderson"));
     assert_eq!(s.password, "surabaya");
-    let m = CHECK
-        .parse(
-            [
-                "--user",
-                "a",
-                "--other-password",
-                "x",
-                "--logout-command",
-                "keluar",
-                "--skip-protocol",
-            ]
-            .map(String::from),
-        )
-        .unwrap();
+    let (m, o) = parse_options(
+        &CHECK,
+        &[
+            "--user",
+            "a",
+            "--other-password",
+            "x",
+            "--logout-command",
+            "keluar",
+            "--skip-protocol",
+        ],
+    );
     let s = Setup::from_matches(&m);
     assert_eq!((s.user.as_str(), s.other_password.as_str()), ("a", "x"));
     assert_eq!(s.logout_command, "keluar");
-    assert!(
-        CheckOptions::from_matches(&CHECK, &m)
-            .unwrap()
-            .skip_protocol
-    );
+    assert!(o.skip_protocol);
     assert!(CHECK.help().contains("[default: 8889]"));
     assert!(CHECK.parse(["--bogus".to_string()]).is_err());
 }

@@ -8,8 +8,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use common::check::testing::{
-    fake_server, fake_server_one_at_a_time, finishes_within, holding_server, run_check, PATIENT,
-    SHORT,
+    fake_server, fake_server_one_at_a_time, finishes_within, holding_server, parse_options,
+    run_check, PATIENT, SHORT,
 };
 use common::check::{CheckOptions, Report};
 use tugas6::check::{run, Reply, CHECK};
@@ -262,8 +262,7 @@ fn reply_parse_splits_heads_with_either_line_end() {
 
 #[test]
 fn flags_default_to_the_course_port() {
-    let m = CHECK.parse(Vec::<String>::new()).unwrap();
-    let o = CheckOptions::from_matches(&CHECK, &m).unwrap();
+    let (_, o) = parse_options(&CHECK, &[]);
     assert_eq!(
         (o.host.as_str(), o.ports.as_slice()),
         ("127.0.0.1", &[10001][..])

@@ -7,8 +7,8 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use common::check::testing::{
-    fake_server, fake_server_one_at_a_time, finishes_within, run_check, silent, stream_forever,
-    SHORT,
+    fake_server, fake_server_one_at_a_time, finishes_within, parse_options, run_check, silent,
+    stream_forever, SHORT,
 };
 use common::check::{CheckOptions, Report};
 use tugas8::check::{run, Setup, CHECK};
@@ -392,8 +392,7 @@ fn a_server_answering_garbage_fails_with_the_status_line() {
 
 #[test]
 fn flags_default_to_the_assignment_address() {
-    let m = CHECK.parse(Vec::<String>::new()).unwrap();
-    let o = CheckOptions::from_matches(&CHECK, &m).unwrap();
+    let (m, o) = parse_options(&CHECK, &[]);
     assert_eq!(
         (o.host.as_str(), o.ports.as_slice()),
         ("127.0.0.1", &[10002][..])
@@ -403,11 +402,9 @@ fn flags_default_to_the_assignment_address() {
         (s.page.as_str(), s.field.as_str()),
         ("/sending.html", "kirim")
     );
-    let m = CHECK
-        .parse(["--page", "form.html", "--field", "isi", "--json"].map(String::from))
-        .unwrap();
+    let (m, o) = parse_options(&CHECK, &["--page", "form.html", "--field", "isi", "--json"]);
     let s = Setup::from_matches(&m);
     assert_eq!((s.page.as_str(), s.field.as_str()), ("/form.html", "isi"));
-    assert!(CheckOptions::from_matches(&CHECK, &m).unwrap().json);
+    assert!(o.json);
     assert!(CHECK.parse(["--bogus".to_string()]).is_err());
 }

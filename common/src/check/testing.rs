@@ -45,6 +45,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{CheckOptions, Checker, Report};
+use crate::cli::{Command, Matches};
 
 /// The timeout for a server that is meant to stay silent (or to fail a
 /// step): short, so that waiting for the `FAIL` keeps a test fast. Failure
@@ -148,6 +149,18 @@ pub fn run_check(opts: CheckOptions, run: impl FnOnce(&mut Checker)) -> Report {
     let mut c = Checker::new(opts);
     run(&mut c);
     c.finish()
+}
+
+/// Parses `args` as the flags of `cmd` (a check program's [`Command`]);
+/// returns the matches (for the program's own flags) and the
+/// [`CheckOptions`] they give.
+///
+/// # Panics
+/// If the flags do not parse, or do not give options.
+pub fn parse_options(cmd: &Command, args: &[&str]) -> (Matches, CheckOptions) {
+    let m = cmd.parse(args.iter().map(|a| a.to_string())).unwrap();
+    let o = CheckOptions::from_matches(cmd, &m).unwrap();
+    (m, o)
 }
 
 /// Runs `f` and returns what it returns, failing the test if it took
