@@ -163,7 +163,7 @@ pub fn resolve_in_dir(dir: &Path, name: &str) -> Result<PathBuf, ServeError> {
 /// The folder a server is told to serve (`--dir`), as an absolute path.
 ///
 /// # Errors
-/// An [`AppError`] when it does not exist or is not a folder.
+/// An [`AppError`](crate::error::AppError) when it does not exist or is not a folder.
 pub fn served_dir(dir: &str) -> Result<PathBuf, crate::error::AppError> {
     let what = format!("cannot serve {dir}");
     let full = Path::new(dir)

@@ -7,7 +7,7 @@
 //!   written like Python's `json.dumps`, inbox and user types).
 //! - [`check`]: conformance checkers that test anyone's server against an
 //!   assignment (`PASS`/`FAIL` per requirement, bounded reads, `--json`).
-//! - [`bench`]: reference speed, peak memory and medians for the benchmark programs.
+//! - [`bench`](mod@bench): reference speed, peak memory and medians for the benchmark programs.
 //! - [`cli`]: flags (`--help`, `--host`, `--port`, `--timeout`, ...) with
 //!   defaults shown in the help; no parser crate.
 //! - [`error`]: `error: <what>: <cause> (hint)` messages, exit codes 0/1/2,
