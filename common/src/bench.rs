@@ -6,9 +6,83 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Flag, Matches};
+use crate::error::{AppError, MainError};
 use std::thread;
 use std::time::Instant;
+
+/// `--size-mib MIB`: the size of a file benchmark's test file.
+pub const SIZE_MIB: Flag = Flag::value("size-mib", "MIB", "1024", "size of the test file in MiB");
+
+/// `--runs N`: how many times a benchmark measures (medians are shown).
+pub const RUNS: Flag = Flag::value(
+    "runs",
+    "N",
+    "3",
+    "runs of each measurement (medians are shown)",
+);
+
+/// A file-transfer benchmark's working folder and test file, made from
+/// [`SIZE_MIB`] and [`RUNS`]; the folder is removed when this is dropped.
+#[derive(Debug)]
+pub struct FileBench {
+    /// The temporary working folder.
+    pub dir: PathBuf,
+    /// The test file of `--size-mib` pseudo-random bytes inside it.
+    pub source: PathBuf,
+    runs: usize,
+}
+
+impl FileBench {
+    /// Makes the folder and writes the test file at `source` (a path
+    /// inside the folder). Also quiets per-transfer log lines, which would
+    /// only clutter the table.
+    ///
+    /// # Errors
+    /// Bad flags (exit 2) or a file that cannot be written (exit 1).
+    pub fn prepare(tag: &str, m: &Matches, source: &str) -> Result<FileBench, MainError> {
+        log::set_max_level(log::LevelFilter::Warn);
+        let size = m.parse::<u64>("size-mib")? << 20;
+        let runs: usize = m.parse("runs")?;
+        let dir = crate::files::temp_dir(tag);
+        let bench = FileBench {
+            source: dir.join(source),
+            dir,
+            runs,
+        };
+        let made = bench
+            .source
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| make_file(&bench.source, size));
+        made.map_err(|e| AppError::io("cannot write the test file", &e))?;
+        Ok(bench)
+    }
+
+    /// [`compare_with_references`] for the test file; `transfer` moves it
+    /// once and returns its MB/s.
+    ///
+    /// # Errors
+    /// The first failure of the transfer or of a reference copy.
+    pub fn compare<F>(&self, label: &str, mut transfer: F) -> Result<(), AppError>
+    where
+        F: FnMut() -> Result<f64, AppError>,
+    {
+        compare_with_references(label, &self.source, &self.dir, self.runs, || {
+            transfer().map_err(|e| io::Error::other(e.to_string()))
+        })
+        .map(drop)
+        .map_err(|e| AppError::io(format!("{label} benchmark failed"), &e))
+    }
+}
+
+impl Drop for FileBench {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
 
 /// The loopback limit: MB/s of a plain copy of `bytes` through a TCP
 /// socket on 127.0.0.1 with 1 MiB buffers, no protocol and no files.
