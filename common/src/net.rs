@@ -20,7 +20,7 @@
 //! port is known before the first `connect` and nothing has to sleep.
 
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -52,19 +52,38 @@ pub const DEFAULT_MAX_IDLE_THREADS: usize = 1024;
 /// (port taken, address not on this machine, privileged port).
 pub fn bind(host: &str, port: u16) -> Result<TcpListener, AppError> {
     let what = format!("cannot listen on {}", join_host_port(host, port));
-    let addrs = resolve(host, port).map_err(|e| AppError::io(&what, &e))?;
+    let listener = first_address(host, port, TcpListener::bind)
+        .map_err(|err| with_bind_hint(AppError::io(what, &err), &err, port))?;
+    set_backlog(&listener, LISTEN_BACKLOG);
+    Ok(listener)
+}
+
+/// Binds a UDP socket on `host:port`, with the same hints as [`bind`].
+///
+/// # Errors
+/// An [`AppError`] naming the address.
+pub fn bind_udp(host: &str, port: u16) -> Result<UdpSocket, AppError> {
+    let what = format!("cannot listen on {} (UDP)", join_host_port(host, port));
+    first_address(host, port, UdpSocket::bind)
+        .map_err(|err| with_bind_hint(AppError::io(what, &err), &err, port))
+}
+
+/// Resolves `host:port` and returns the first address `f` succeeds with,
+/// or the last error (a name can resolve to several addresses, e.g.
+/// `localhost` to ::1 and 127.0.0.1).
+fn first_address<T>(
+    host: &str,
+    port: u16,
+    mut f: impl FnMut(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
     let mut last = None;
-    for addr in addrs {
-        match TcpListener::bind(addr) {
-            Ok(listener) => {
-                set_backlog(&listener, LISTEN_BACKLOG);
-                return Ok(listener);
-            }
+    for addr in resolve(host, port)? {
+        match f(addr) {
+            Ok(t) => return Ok(t),
             Err(e) => last = Some(e),
         }
     }
-    let err = last.unwrap_or_else(|| io::Error::other("no address"));
-    Err(with_bind_hint(AppError::io(what, &err), &err, port))
+    Err(last.unwrap_or_else(|| io::Error::other("no address")))
 }
 
 /// The hint for a failed bind, by cause.
@@ -179,27 +198,33 @@ pub fn listen(
 pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, AppError> {
     let target = join_host_port(host, port);
     let what = format!("cannot connect to {target}");
-    let addrs = resolve(host, port).map_err(|e| AppError::io(&what, &e))?;
-    let mut last = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(stream) => {
-                set_timeouts(&stream, timeout).map_err(|e| AppError::io(&what, &e))?;
-                return Ok(stream);
-            }
-            Err(e) => last = Some(e),
+    let stream = match first_address(host, port, |addr| {
+        TcpStream::connect_timeout(&addr, timeout)
+    }) {
+        Ok(stream) => stream,
+        Err(err) => {
+            return Err(connect_hint(
+                AppError::io(what, &err),
+                &err,
+                &target,
+                timeout,
+            ))
         }
-    }
-    let err = last.unwrap_or_else(|| io::Error::other("no address"));
-    let e = AppError::io(what, &err);
-    Err(match err.kind() {
+    };
+    set_timeouts(&stream, timeout).map_err(|e| AppError::io(&what, &e))?;
+    Ok(stream)
+}
+
+/// The hint for a failed connect, by cause.
+fn connect_hint(e: AppError, err: &io::Error, target: &str, timeout: Duration) -> AppError {
+    match err.kind() {
         io::ErrorKind::ConnectionRefused => e.hint(format!("is the server running on {target}?")),
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => e.hint(format!(
             "no answer within {:?}; is {target} reachable?",
             timeout
         )),
         _ => e,
-    })
+    }
 }
 
 /// Sets the same read and write timeout on a stream.

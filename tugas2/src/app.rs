@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::cli::{self, Command, Flag, Matches};
 use common::error::{AppError, MainError};
 use common::files::Summary;
-use common::net::{announce_addr, join_host_port, resolve, with_bind_hint};
+use common::net::{announce_addr, bind_udp, join_host_port, resolve};
 
 use crate::receiver::{self, ReceiveOptions};
 use crate::sender::{self, SendOptions, DEFAULT_WINDOW};
@@ -92,24 +92,6 @@ pub const UDP_FILESERVER: Command = Command {
         ),
     ],
 };
-
-/// Binds a UDP socket on `host:port` with the usual hints on failure.
-///
-/// # Errors
-/// An [`AppError`] naming the address.
-pub fn bind_udp(host: &str, port: u16) -> Result<UdpSocket, AppError> {
-    let what = format!("cannot listen on {} (UDP)", join_host_port(host, port));
-    let addrs = resolve(host, port).map_err(|e| AppError::io(&what, &e))?;
-    let mut last = None;
-    for addr in addrs {
-        match UdpSocket::bind(addr) {
-            Ok(s) => return Ok(s),
-            Err(e) => last = Some(e),
-        }
-    }
-    let err = last.unwrap_or_else(|| io::Error::other("no address"));
-    Err(with_bind_hint(AppError::io(what, &err), &err, port))
-}
 
 /// The receiver's address from `--host` and `--port`.
 ///
