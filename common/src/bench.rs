@@ -84,15 +84,6 @@ impl Drop for FileBench {
     }
 }
 
-/// The loopback limit: MB/s of a plain copy of `bytes` through a TCP
-/// socket on 127.0.0.1 with 1 MiB buffers, no protocol and no files.
-///
-/// # Errors
-/// Socket failures.
-pub fn loopback_copy_mb_s(bytes: u64) -> io::Result<f64> {
-    Ok(crate::files::mb_per_s(bytes, memory_copy_secs(bytes)?))
-}
-
 /// Seconds to send `size` bytes from memory over a loopback TCP socket to
 /// a reader that throws them away: the loopback limit.
 ///
@@ -348,7 +339,7 @@ mod tests {
 
     #[test]
     fn loopback_copy_moves_every_byte() {
-        assert!(loopback_copy_mb_s(3 << 20).unwrap() > 0.0);
+        assert!(memory_copy_secs(3 << 20).unwrap() > 0.0);
     }
 
     #[test]
