@@ -16,6 +16,8 @@ use common::cli::{self, CliError, Flag, Matches};
 use common::error::AppError;
 use common::net::{self, ServeOptions};
 
+use crate::Engine;
+
 /// The bench program's flags.
 pub const BENCH: cli::Command = cli::Command {
     name: "bench",
@@ -43,10 +45,23 @@ pub const BENCH: cli::Command = cli::Command {
             "",
             "also load this server (e.g. nginx=http://127.0.0.1:8080/); repeatable",
         ),
+        Flag::value(
+            "engines",
+            "LIST",
+            ENGINES,
+            "server engines to load, comma-separated (see the server's --engine)",
+        ),
         Flag::value("output", "PATH", "bench.svg", "where to write the chart"),
         Flag::value("timeout", "SECS", "30", "ab's per-request timeout (ab -s)"),
     ],
 };
+
+/// Every engine this platform has, as `--engines` takes them.
+#[cfg(target_os = "linux")]
+const ENGINES: &str = "epoll,threads";
+/// Every engine this platform has, as `--engines` takes them.
+#[cfg(not(target_os = "linux"))]
+const ENGINES: &str = "threads";
 
 /// What [`run_bench`] does, from the flags.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +72,8 @@ pub struct BenchConfig {
     pub levels: Vec<u64>,
     /// Runs per setting.
     pub runs: usize,
+    /// The Tugas 6 server's engines to load, each on a port of its own.
+    pub engines: Vec<Engine>,
     /// Reference servers: (name, URL).
     pub compare: Vec<(String, String)>,
     /// Chart file.
@@ -71,7 +88,7 @@ impl BenchConfig {
     /// # Errors
     /// A usage error for a value that is not a positive number, an empty
     /// concurrency list, a concurrency above the request count, or a
-    /// `--compare` value that is not an `http://` URL.
+    /// `--compare` value that is not an `http://` URL, an unknown engine.
     pub fn from_matches(m: &Matches) -> Result<BenchConfig, CliError> {
         let positive = |name: &str| -> Result<u64, CliError> {
             match m.parse::<u64>(name)? {
@@ -94,6 +111,15 @@ impl BenchConfig {
             }
             levels.push(c);
         }
+        let mut engines = Vec::new();
+        for part in m.value("engines").split(',') {
+            let engine: Engine = part.trim().parse().map_err(|why| {
+                CliError::Usage(format!("invalid value '{part}' in --engines: {why}"))
+            })?;
+            if !engines.contains(&engine) {
+                engines.push(engine);
+            }
+        }
         let mut compare = Vec::new();
         for value in m.values("compare") {
             let (name, url) = match value.split_once('=') {
@@ -111,6 +137,7 @@ impl BenchConfig {
             requests,
             levels,
             runs: positive("runs")? as usize,
+            engines,
             compare,
             output: m.value("output").to_string(),
             timeout_secs: positive("timeout")?,
@@ -150,16 +177,22 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<Row>, AppError> {
     if std::env::var_os("RUST_LOG").is_none() {
         log::set_max_level(log::LevelFilter::Warn);
     }
-    let listener = net::bind("127.0.0.1", 0)?;
     let opts = ServeOptions {
         timeout: Duration::from_secs(30),
         max_connections: 20_000,
         nodelay: false,
         ..ServeOptions::default()
     };
-    let addr = crate::spawn_server(listener, opts)
-        .map_err(|e| AppError::io("cannot start the server", &e))?;
-    let mut targets = vec![("tugas6".to_string(), format!("http://{addr}/"))];
+    let mut targets = Vec::new();
+    for &engine in &config.engines {
+        let listener = net::bind("127.0.0.1", 0)?;
+        let addr = crate::spawn_server(listener, opts, engine)
+            .map_err(|e| AppError::io("cannot start the server", &e))?;
+        targets.push((
+            format!("tugas6/{}", engine.name()),
+            format!("http://{addr}/"),
+        ));
+    }
     targets.extend(config.compare.iter().cloned());
 
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
@@ -190,7 +223,7 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<Row>, AppError> {
                 for (i, (name, url)) in targets.iter().enumerate() {
                     let r = run_ab(url, config.requests, c, keep_alive, config.timeout_secs)?;
                     eprintln!(
-                        "  {name:<10} -c {c:<5}{} run {}: {:>8.0} requests/s, {} failed",
+                        "  {name:<16} -c {c:<5}{} run {}: {:>8.0} requests/s, {} failed",
                         if keep_alive { " -k" } else { "   " },
                         round + 1,
                         r.requests_per_sec,
@@ -454,7 +487,7 @@ pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<12} {:>10} {:>6} {:>11} {:>10} {:>9} {:>7} {:>8} {:>9}",
+        "{:<16} {:>10} {:>6} {:>11} {:>10} {:>9} {:>7} {:>8} {:>9}",
         "server",
         "keep-alive",
         "-c",
@@ -477,7 +510,7 @@ pub fn table(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<12} {:>10} {:>6} {:>11.0} {:>10.3} {:>9.0} {:>7} {:>8} {:>9}",
+            "{:<16} {:>10} {:>6} {:>11.0} {:>10.3} {:>9.0} {:>7} {:>8} {:>9}",
             row.target,
             if row.keep_alive { "yes (-k)" } else { "no" },
             row.concurrency,

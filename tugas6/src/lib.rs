@@ -39,9 +39,28 @@
 //! cargo run -p tugas6 --release --bin bench             # the table and bench.svg
 //! ```
 //!
+//! # Two engines, one behaviour
+//!
+//! How the server waits for many clients at once is its [`Engine`]:
+//!
+//! - `--engine threads`: a thread per connection that sleeps in `read`
+//!   until its client speaks ([`handle_connection`]). The plainest
+//!   multithreaded server, and the one to read first.
+//! - `--engine epoll` (the default on Linux): one thread per CPU core, each
+//!   an event loop that asks the kernel which of its connections are ready
+//!   and serves them in turn ([`event_loop`]), as nginx does. Same answers,
+//!   same limits; under `ab -k` about twice the requests per second,
+//!   because no thread has to be woken for each request.
+//!
+//! Both build every answer with [`respond`], and the tests run every case
+//! against both.
+//!
 //! # Modules
 //!
-//! - this file: the server ([`run_server`], [`handle_connection`], [`route`]);
+//! - this file: the server ([`run_server`], [`handle_connection`],
+//!   [`respond`], [`route`]);
+//! - `event_loop` and `epoll` (Linux): the event-loop engine and the three
+//!   epoll system calls it needs, declared by hand;
 //! - [`limits`]: raising the open-files limit for thousands of connections;
 //! - [`bench`](mod@bench): running `ab`, reading its report, the table and the SVG chart;
 //! - [`check`]: the grader's check behind `--bin check`.
@@ -61,6 +80,10 @@ use common::net::{self, ServeOptions};
 
 pub mod bench;
 pub mod check;
+#[cfg(target_os = "linux")]
+pub mod epoll;
+#[cfg(target_os = "linux")]
+pub mod event_loop;
 pub mod limits;
 
 /// The body of `GET /`, exactly as the assignment writes it.
@@ -92,45 +115,139 @@ pub const SERVER: Command = Command {
             "10000",
             "connections served at once; more are closed at once",
         ),
+        Flag::value(
+            "engine",
+            "NAME",
+            Engine::DEFAULT_NAME,
+            "epoll: one event loop per CPU core (Linux); threads: a thread per connection",
+        ),
     ],
 };
 
-/// Serves HTTP on `listener` for ever: each connection on its own thread
-/// (threads are reused, see [`common::net::serve`]), with `opts.timeout`
-/// on every read and write and at most `opts.max_connections` at once.
-/// TCP_NODELAY is set by the handler on every connection kept alive.
-pub fn run_server(listener: TcpListener, opts: ServeOptions) {
-    let timeout = opts.timeout;
-    net::serve(listener, opts, move |stream, peer| {
-        handle_connection(stream, peer, timeout)
-    });
+/// How the server waits for its clients. Both answer exactly alike; they
+/// differ in speed under load (see the README's Tugas 7 tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// A thread per connection, sleeping in `read` until its client speaks
+    /// ([`handle_connection`]): the simplest design, and the course's.
+    Threads,
+    /// One event loop per CPU core, each serving many connections with
+    /// epoll ([`event_loop`], Linux only): fewer thread switches, so more
+    /// requests per second.
+    EventLoop,
 }
 
-/// Starts [`run_server`] on a background thread and returns its address
+impl Engine {
+    /// Every engine this platform has.
+    #[cfg(target_os = "linux")]
+    pub const ALL: &'static [Engine] = &[Engine::EventLoop, Engine::Threads];
+    /// Every engine this platform has.
+    #[cfg(not(target_os = "linux"))]
+    pub const ALL: &'static [Engine] = &[Engine::Threads];
+
+    /// The name of the default engine: the fastest this platform has.
+    #[cfg(target_os = "linux")]
+    pub const DEFAULT_NAME: &'static str = "epoll";
+    /// The name of the default engine: the fastest this platform has.
+    #[cfg(not(target_os = "linux"))]
+    pub const DEFAULT_NAME: &'static str = "threads";
+
+    /// The engine's name, as `--engine` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Threads => "threads",
+            Engine::EventLoop => "epoll",
+        }
+    }
+}
+
+impl std::str::FromStr for Engine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Engine, String> {
+        match Engine::ALL.iter().find(|e| e.name() == s) {
+            Some(&e) => Ok(e),
+            None if s == "epoll" => Err("epoll needs Linux; use threads".into()),
+            None => Err(format!(
+                "unknown engine {s:?}; one of: {}",
+                Engine::ALL
+                    .iter()
+                    .map(|e| e.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+}
+
+/// Serves HTTP on `listener` for ever with `engine`, with `opts.timeout`
+/// for each request and each write and at most `opts.max_connections`
+/// at once. TCP_NODELAY is set on every connection kept alive.
+///
+/// # Errors
+/// Only if the engine cannot start (the event loop's epoll instances).
+pub fn run_server(listener: TcpListener, opts: ServeOptions, engine: Engine) -> io::Result<()> {
+    match engine {
+        #[cfg(target_os = "linux")]
+        Engine::EventLoop => event_loop::run(listener, opts),
+        #[cfg(not(target_os = "linux"))]
+        Engine::EventLoop => Err(io::Error::other("the epoll engine needs Linux")),
+        Engine::Threads => {
+            // Each connection on its own thread (threads are reused, see
+            // common::net::serve).
+            let timeout = opts.timeout;
+            net::serve(listener, opts, move |stream, peer| {
+                handle_connection(stream, peer, timeout)
+            });
+            Ok(())
+        }
+    }
+}
+
+/// Starts [`run_server`] on background threads and returns its address
 /// (for tests and the bench: bind first, so nothing has to wait).
 ///
 /// # Errors
-/// If the listener has no address or the thread cannot start.
-pub fn spawn_server(listener: TcpListener, opts: ServeOptions) -> io::Result<SocketAddr> {
+/// If the listener has no address or the engine cannot start.
+pub fn spawn_server(
+    listener: TcpListener,
+    opts: ServeOptions,
+    engine: Engine,
+) -> io::Result<SocketAddr> {
     let addr = listener.local_addr()?;
-    std::thread::Builder::new()
-        .name(format!("http server {addr}"))
-        .spawn(move || run_server(listener, opts))?;
+    let name = format!("http server {addr}");
+    match engine {
+        #[cfg(target_os = "linux")]
+        Engine::EventLoop => {
+            // Set up here, so that an error is returned, not logged.
+            let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+            let last = event_loop::start(listener, opts, workers)?;
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(move || last.run())?;
+        }
+        _ => {
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(move || run_server(listener, opts, engine))?;
+        }
+    }
     Ok(addr)
 }
 
 /// The options the `server` binary uses, from its flags.
 ///
 /// # Errors
-/// A usage error for a bad `--timeout` or `--max-connections`.
-pub fn serve_options(m: &cli::Matches) -> Result<ServeOptions, cli::CliError> {
-    Ok(ServeOptions {
+/// A usage error for a bad `--timeout`, `--max-connections` or `--engine`.
+pub fn serve_options(m: &cli::Matches) -> Result<(ServeOptions, Engine), cli::CliError> {
+    let opts = ServeOptions {
         timeout: m.timeout()?,
         max_connections: m.parse("max-connections")?,
         // Set per connection by the handler, only on kept-alive ones.
         nodelay: false,
         ..ServeOptions::default()
-    })
+    };
+    Ok((opts, m.parse("engine")?))
 }
 
 /// The responses this server sends, built once: the hot path only copies
@@ -218,29 +335,15 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, timeout: Duration)
             Ok(false) => return Ok(()),
             Err(e) => return answer_error(&stream, &mut reader, &mut out, peer, e),
         }
-        let req = match RequestView::parse(&head) {
-            Ok(req) => req,
+        out.clear();
+        let answer = match respond(&head, &mut out, peer) {
+            Ok(answer) => answer,
             Err(e) => return answer_error(&stream, &mut reader, &mut out, peer, e),
         };
-        // A body would be read as the next request: read it away, or close.
-        let (body_read, discard) = match body_to_skip(&req) {
-            Ok(skip) => skip,
-            Err(e) => return answer_error(&stream, &mut reader, &mut out, peer, e),
-        };
-        let keep_alive = body_read && req.keep_alive();
-        if discard > 0 {
-            framing::copy_exact(&mut reader, &mut io::sink(), discard, 8192, |_| ())
+        if answer.discard > 0 {
+            framing::copy_exact(&mut reader, &mut io::sink(), answer.discard, 8192, |_| ())
                 .map_err(io::Error::from)?;
         }
-        let resp = route(req.method, req.target);
-        log::info!(
-            "{peer} \"{} {} {}\" {} {}",
-            req.method,
-            req.target,
-            req.version,
-            resp.status,
-            resp.body.len()
-        );
         if served == 1 {
             // A second answer on this connection: send each answer at once
             // rather than letting Nagle's algorithm hold it until the
@@ -248,14 +351,12 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, timeout: Duration)
             // never waits, so a connection used once skips the syscall.)
             let _ = stream.set_nodelay(true);
         }
-        out.clear();
-        resp.encode_into(&mut out, req.version, req.method == "HEAD", keep_alive);
         (&stream).write_all(&out)?;
         served += 1;
-        if !keep_alive {
+        if !answer.keep_alive {
             // Bytes still unread (a pipelined request, a big body) would
             // make close() send a reset that can destroy our response.
-            if !body_read || !reader.buffer().is_empty() {
+            if !answer.body_read || !reader.buffer().is_empty() {
                 linger_close(&stream, &mut reader);
             }
             return Ok(());
@@ -263,19 +364,60 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, timeout: Duration)
     }
 }
 
-/// Whether the request's body (if any) can be read away, and how many
-/// bytes it has; `false` means answer and close.
-fn body_to_skip(req: &RequestView<'_>) -> Result<(bool, u64), HeadError> {
+/// How a connection goes on after [`respond`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer {
+    /// Keep the connection open for another request.
+    pub keep_alive: bool,
+    /// The request's body (if any) can be read away to keep the
+    /// connection in step; `false` for a chunked or too large body.
+    pub body_read: bool,
+    /// Body bytes to read and drop before the next request.
+    pub discard: u64,
+}
+
+/// Answers one request head (the bytes before its blank line): appends
+/// the whole response to `out`, logs it, and says how the connection goes
+/// on. Both engines serve every request through here.
+///
+/// # Errors
+/// [`HeadError::Malformed`] (answer 400) for a head that does not parse
+/// or a bad `Content-Length`.
+pub fn respond(head: &[u8], out: &mut Vec<u8>, peer: SocketAddr) -> Result<Answer, HeadError> {
+    let req = RequestView::parse(head)?;
+    // A body would be read as the next request: read it away, or close.
     let len = req.content_length()?;
-    if req.header("transfer-encoding").is_some() {
+    let (body_read, discard) = if req.header("transfer-encoding").is_some() {
         // A chunked body has no length up front; not worth parsing here.
-        return Ok((false, 0));
-    }
-    match len {
-        None | Some(0) => Ok((true, 0)),
-        Some(n) if n <= MAX_DISCARD => Ok((true, n)),
-        Some(_) => Ok((false, 0)),
-    }
+        (false, 0)
+    } else {
+        match len {
+            None | Some(0) => (true, 0),
+            Some(n) if n <= MAX_DISCARD => (true, n),
+            Some(_) => (false, 0),
+        }
+    };
+    let keep_alive = body_read && req.keep_alive();
+    let resp = route(req.method, req.target);
+    log::info!(
+        "{peer} \"{} {} {}\" {} {}",
+        req.method,
+        req.target,
+        req.version,
+        resp.status,
+        resp.body.len()
+    );
+    resp.encode_into(out, req.version, req.method == "HEAD", keep_alive);
+    Ok(Answer {
+        keep_alive,
+        body_read,
+        discard,
+    })
+}
+
+/// Appends the error page for `status` (400, 408, 431), announcing a close.
+pub fn encode_error(status: u16, out: &mut Vec<u8>) {
+    Response::error_page(status).encode_into(out, "HTTP/1.1", false, false);
 }
 
 /// Between keep-alive requests: waits for the next request's first byte.
@@ -311,7 +453,7 @@ fn answer_error(
     };
     log::warn!("{peer}: {e}; answering {status}");
     out.clear();
-    Response::error_page(status).encode_into(out, "HTTP/1.1", false, false);
+    encode_error(status, out);
     // The client may be gone already (e.g. it closed after a partial head).
     let mut writer = stream;
     if writer.write_all(out).is_ok() {
@@ -320,13 +462,18 @@ fn answer_error(
     Ok(())
 }
 
+/// How long a closing connection reads and drops what the client still
+/// sends (the "lingering close" of `linger_close`).
+pub const LINGER: Duration = Duration::from_secs(2);
+
+/// The most bytes read and dropped while lingering.
+pub const MAX_DRAIN: usize = 1024 * 1024;
+
 /// Closes our side, then reads and drops what the client still sends for
 /// a moment, so the kernel does not answer those bytes with a reset that
 /// would wipe the response from the client's receive buffer before it is
 /// read ("lingering close", as Apache and nginx do).
 fn linger_close(stream: &TcpStream, reader: &mut Conn<'_>) {
-    const LINGER: Duration = Duration::from_secs(2);
-    const MAX_DRAIN: usize = 1024 * 1024;
     if stream.shutdown(Shutdown::Write).is_err() {
         return;
     }

@@ -1,408 +1,23 @@
 //! The Tugas 6 server over real sockets: exact bytes, every status,
-//! segmentation, keep-alive, many clients at once.
+//! segmentation, keep-alive, many clients at once; every case for each
+//! engine (tests/cases/http.rs), then the flags.
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::thread;
-use std::time::{Duration, Instant, SystemTime};
-
 use common::cli::CliError;
 use common::error::{exit_code, MainError};
-use common::http::http_date;
-use support::*;
 
-/// Checks the Date header is an IMF-fixdate within a few seconds of now.
-fn assert_fresh_date(date: &str) {
-    let now = SystemTime::now();
-    let ok = (0..5).any(|back| http_date(now - Duration::from_secs(back)) == date)
-        || http_date(now + Duration::from_secs(1)) == date;
-    assert!(ok, "Date {date:?} is not now ({})", http_date(now));
+/// Every case against the event-loop engine (the default on Linux).
+#[cfg(target_os = "linux")]
+mod epoll {
+    const ENGINE: tugas6::Engine = tugas6::Engine::EventLoop;
+    include!("cases/http.rs");
 }
 
-#[test]
-fn get_root_gets_exactly_this_response_then_close() {
-    let addr = start();
-    let got = exchange(addr, b"GET / HTTP/1.0\r\n\r\n");
-    let text = String::from_utf8(got).unwrap();
-    let date = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Date: "))
-        .expect("a Date header");
-    assert_fresh_date(date);
-    let expected = format!(
-        "HTTP/1.0 200 OK\r\n\
-         Date: {date}\r\n\
-         Server: progjar-rust\r\n\
-         Content-Length: 20\r\n\
-         Connection: close\r\n\
-         Content-Type: text/html; charset=utf-8\r\n\
-         \r\n\
-         <h1>SERVER HTTP</h1>"
-    );
-    // read_to_end returned, so the server closed after the response.
-    assert_eq!(text, expected);
-}
-
-#[test]
-fn telnet_style_bare_newlines_and_blank_lines_first() {
-    let addr = start();
-    for request in [
-        &b"GET / HTTP/1.0\n\n"[..],
-        b"\r\nGET / HTTP/1.0\r\n\r\n",
-        b"\r\n\r\nGET / HTTP/1.0\r\n\r\n",
-        b"GET / HTTP/1.0\r\nUser-Agent: telnet\n\n",
-    ] {
-        let r = parse_one(&exchange(addr, request), false);
-        assert_eq!(r.status_line, "HTTP/1.0 200 OK", "{request:?}");
-        assert_eq!(r.body, b"<h1>SERVER HTTP</h1>");
-    }
-}
-
-#[test]
-fn head_has_the_headers_and_no_body() {
-    let addr = start();
-    let got = exchange(addr, b"HEAD / HTTP/1.0\r\n\r\n");
-    let r = parse_one(&got, true);
-    assert_eq!(r.status_line, "HTTP/1.0 200 OK");
-    assert_eq!(r.header("Content-Length"), Some("20"));
-    assert_eq!(r.header("Content-Type"), Some("text/html; charset=utf-8"));
-    assert!(got.ends_with(b"\r\n\r\n"), "HEAD got a body");
-}
-
-#[test]
-fn query_and_absolute_form_reach_the_page() {
-    let addr = start();
-    for target in ["/?x=1", "http://127.0.0.1:10001/", "HTTP://localhost"] {
-        let req = format!("GET {target} HTTP/1.0\r\n\r\n");
-        let r = parse_one(&exchange(addr, req.as_bytes()), false);
-        assert_eq!(r.status(), 200, "{target}");
-    }
-}
-
-#[test]
-fn other_paths_are_404() {
-    let addr = start();
-    for target in ["/index.html", "/x", "//", "/../etc/passwd", "*"] {
-        let req = format!("GET {target} HTTP/1.0\r\n\r\n");
-        let r = parse_one(&exchange(addr, req.as_bytes()), false);
-        assert_eq!(r.status_line, "HTTP/1.0 404 Not Found", "{target}");
-        assert_eq!(r.body, b"<h1>404 Not Found</h1>\n");
-        assert_eq!(r.header("Connection"), Some("close"));
-    }
-    let got = exchange(addr, b"HEAD /nope HTTP/1.1\r\nConnection: close\r\n\r\n");
-    let r = parse_one(&got, true);
-    assert_eq!(r.status_line, "HTTP/1.1 404 Not Found");
-    assert!(got.ends_with(b"\r\n\r\n"));
-}
-
-#[test]
-fn other_methods_are_501() {
-    let addr = start();
-    for method in ["POST", "PUT", "DELETE", "OPTIONS", "BREW", "get"] {
-        let req = format!("{method} / HTTP/1.0\r\n\r\n");
-        let r = parse_one(&exchange(addr, req.as_bytes()), false);
-        assert_eq!(r.status_line, "HTTP/1.0 501 Not Implemented", "{method}");
-        assert_eq!(r.header("Allow"), Some("GET, HEAD"));
-        assert_eq!(r.body, b"<h1>501 Not Implemented</h1>\n");
-    }
-}
-
-#[test]
-fn malformed_requests_are_400() {
-    let addr = start();
-    for request in [
-        &b"GET /\r\n\r\n"[..],
-        b"GET / HTTP/1.0 x\r\n\r\n",
-        b"GET / HTTP/9.9\r\n\r\n",
-        b"hello\r\n\r\n",
-        b"GET / HTTP/1.0\r\nno colon here\r\n\r\n",
-        b"GET / HTTP/1.0\r\nA: 1\r\n folded\r\n\r\n",
-        b"GET / HTTP/1.1\r\nContent-Length: lots\r\n\r\n",
-        b"\x00\x01\x02\xff\xfe garbage \x80\n\n",
-        b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", // a TLS hello
-    ] {
-        let r = parse_one(&exchange(addr, request), false);
-        assert_eq!(r.status_line, "HTTP/1.1 400 Bad Request", "{request:?}");
-        assert_eq!(r.header("Connection"), Some("close"));
-        assert_eq!(r.body, b"<h1>400 Bad Request</h1>\n");
-    }
-}
-
-#[test]
-fn closing_in_the_middle_of_a_head_is_400() {
-    let addr = start();
-    let mut s = connect(addr);
-    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n").unwrap();
-    s.shutdown(Shutdown::Write).unwrap();
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).unwrap();
-    assert_eq!(parse_one(&got, false).status(), 400);
-}
-
-#[test]
-fn a_head_over_the_cap_is_431_and_the_response_survives() {
-    let addr = start();
-    // 64 KiB of headers: the server stops reading at 8 KiB, answers, and
-    // must not reset the connection while we are still sending.
-    let mut req = b"GET / HTTP/1.1\r\n".to_vec();
-    for i in 0..1024 {
-        req.extend_from_slice(format!("X-Filler-{i:04}: {}\r\n", "a".repeat(47)).as_bytes());
-    }
-    req.extend_from_slice(b"\r\n");
-    assert!(req.len() > 64 * 1024);
-    let mut s = connect(addr);
-    let writer = {
-        let mut s = s.try_clone().unwrap();
-        thread::spawn(move || {
-            // The server may close its reading side once it has answered.
-            let _ = s.write_all(&req);
-            let _ = s.shutdown(Shutdown::Write);
-        })
-    };
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).unwrap();
-    writer.join().unwrap();
-    let r = parse_one(&got, false);
-    assert_eq!(
-        r.status_line,
-        "HTTP/1.1 431 Request Header Fields Too Large"
-    );
-    assert_eq!(r.header("Connection"), Some("close"));
-
-    // Just under the cap is fine.
-    let mut req = b"GET / HTTP/1.0\r\nX: ".to_vec();
-    req.resize(common::http::MAX_HEAD, b'b');
-    req.extend_from_slice(b"\r\n\r\n");
-    assert_eq!(parse_one(&exchange(addr, &req), false).status(), 200);
-}
-
-#[test]
-fn a_silent_client_gets_408_after_the_timeout_and_is_closed() {
-    let addr = start_with_timeout(Duration::from_millis(300));
-    let started = Instant::now();
-    let mut s = connect(addr);
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).unwrap();
-    assert!(started.elapsed() >= Duration::from_millis(250));
-    let r = parse_one(&got, false);
-    assert_eq!(r.status_line, "HTTP/1.1 408 Request Timeout");
-    assert_eq!(r.header("Connection"), Some("close"));
-
-    // Half a request, then silence: also 408.
-    let mut s = connect(addr);
-    s.write_all(b"GET / HTT").unwrap();
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).unwrap();
-    assert_eq!(parse_one(&got, false).status(), 408);
-}
-
-#[test]
-fn a_client_trickling_bytes_gets_408_too() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    // Each byte comes well within the 400 ms read timeout, but the request
-    // never ends: the whole-request deadline stops it.
-    let addr = start_with_timeout(Duration::from_millis(400));
-    let mut s = connect(addr);
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let mut s = s.try_clone().unwrap();
-        let stop = Arc::clone(&stop);
-        thread::spawn(move || {
-            let bytes = b"GET / HTTP/1.0\r\nX-Slow: "
-                .iter()
-                .chain(std::iter::repeat(&b'a'));
-            for b in bytes.take(100) {
-                if stop.load(Ordering::Relaxed) || s.write_all(&[*b]).is_err() {
-                    return;
-                }
-                // Pacing is what is under test here, not synchronisation.
-                thread::sleep(Duration::from_millis(100));
-            }
-        })
-    };
-    let started = Instant::now();
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).unwrap();
-    let took = started.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    writer.join().unwrap();
-    assert_eq!(parse_one(&got, false).status(), 408);
-    assert!(took < Duration::from_secs(3), "took {took:?}");
-}
-
-#[test]
-fn an_idle_keep_alive_connection_is_closed_quietly() {
-    let addr = start_with_timeout(Duration::from_millis(300));
-    let mut s = connect(addr);
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let r = read_response(&mut s);
-    assert_eq!(r.header("Connection"), Some("keep-alive"));
-    // No second request: the server times out and closes without a 408.
-    let mut rest = Vec::new();
-    s.read_to_end(&mut rest).unwrap();
-    assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
-}
-
-#[test]
-fn one_byte_segments() {
-    let addr = start();
-    let mut s = connect(addr);
-    s.set_nodelay(true).unwrap();
-    for b in b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" {
-        s.write_all(&[*b]).unwrap();
-        s.flush().unwrap();
-    }
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).unwrap();
-    let r = parse_one(&got, false);
-    assert_eq!(r.status_line, "HTTP/1.0 200 OK");
-    assert_eq!(r.body, b"<h1>SERVER HTTP</h1>");
-}
-
-#[test]
-fn pipelined_requests_on_one_connection() {
-    let addr = start();
-    let got = exchange(
-        addr,
-        b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\
-          HEAD / HTTP/1.1\r\nHost: a\r\n\r\n\
-          GET /missing HTTP/1.1\r\nHost: a\r\n\r\n\
-          POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello=world\
-          GET / HTTP/1.1\r\nConnection: close\r\n\r\n\
-          GET / HTTP/1.1\r\n\r\n",
-    );
-    let all = split_responses(&got, &[false, true, false, false, false]);
-    let summary: Vec<(u16, Option<&str>)> = all
-        .iter()
-        .map(|r| (r.status(), r.header("Connection")))
-        .collect();
-    // The body of the POST was skipped, not read as a request; nothing is
-    // answered after "Connection: close".
-    assert_eq!(
-        summary,
-        [
-            (200, Some("keep-alive")),
-            (200, Some("keep-alive")),
-            (404, Some("keep-alive")),
-            (501, Some("keep-alive")),
-            (200, Some("close")),
-        ]
-    );
-    assert_eq!(all[0].body, b"<h1>SERVER HTTP</h1>");
-    assert!(all[1].body.is_empty());
-}
-
-#[test]
-fn http10_keep_alive_as_ab_k_sends_it() {
-    let addr = start();
-    let mut s = connect(addr);
-    // ab -k sends exactly this shape of request.
-    let req = b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: 127.0.0.1\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n";
-    for _ in 0..3 {
-        s.write_all(req).unwrap();
-        let r = read_response(&mut s);
-        assert_eq!(r.status_line, "HTTP/1.0 200 OK");
-        assert_eq!(r.header("Connection"), Some("keep-alive"));
-        assert_eq!(r.body, b"<h1>SERVER HTTP</h1>");
-    }
-    // Then a plain HTTP/1.0 request ends the connection.
-    s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).unwrap();
-    assert_eq!(parse_one(&got, false).header("Connection"), Some("close"));
-}
-
-#[test]
-fn http11_connection_close_closes() {
-    let addr = start();
-    let got = exchange(
-        addr,
-        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-    );
-    let r = parse_one(&got, false);
-    assert_eq!(r.status_line, "HTTP/1.1 200 OK");
-    assert_eq!(r.header("Connection"), Some("close"));
-}
-
-#[test]
-fn a_big_body_is_answered_and_the_connection_closed() {
-    let addr = start();
-    let mut s = connect(addr);
-    let writer = {
-        let mut s = s.try_clone().unwrap();
-        thread::spawn(move || {
-            let _ = s.write_all(b"POST / HTTP/1.1\r\nContent-Length: 10000000\r\n\r\n");
-            let _ = s.write_all(&vec![b'x'; 2 * 1024 * 1024]);
-            let _ = s.shutdown(Shutdown::Write);
-        })
-    };
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).unwrap();
-    writer.join().unwrap();
-    let r = parse_one(&got, false);
-    assert_eq!(r.status(), 501);
-    assert_eq!(r.header("Connection"), Some("close"));
-}
-
-#[test]
-fn two_hundred_connections_at_once() {
-    const N: usize = 200;
-    let addr = start();
-    // Every connection first sends half a request, so all 200 are open
-    // and unfinished at the same moment; a server that served one
-    // connection at a time would sit on the first one for ever.
-    let mut conns: Vec<TcpStream> = (0..N)
-        .map(|_| {
-            let mut s = connect(addr);
-            s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-                .unwrap();
-            s
-        })
-        .collect();
-    // Finish them in reverse order, answers read on 8 threads.
-    for s in conns.iter_mut().rev() {
-        s.write_all(b"Connection: close\r\n\r\n").unwrap();
-    }
-    let chunks: Vec<Vec<TcpStream>> = {
-        let mut chunks: Vec<Vec<TcpStream>> = (0..8).map(|_| Vec::new()).collect();
-        for (i, s) in conns.into_iter().enumerate() {
-            chunks[i % 8].push(s);
-        }
-        chunks
-    };
-    let handles: Vec<_> = chunks
-        .into_iter()
-        .map(|chunk| {
-            thread::spawn(move || {
-                chunk
-                    .into_iter()
-                    .map(|mut s| {
-                        let mut got = Vec::new();
-                        s.read_to_end(&mut got).unwrap();
-                        parse_one(&got, false)
-                    })
-                    .filter(|r| r.status() == 200 && r.body == b"<h1>SERVER HTTP</h1>")
-                    .count()
-            })
-        })
-        .collect();
-    let ok: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
-    assert_eq!(ok, N);
-}
-
-#[test]
-fn a_silent_client_does_not_delay_others() {
-    let addr = start();
-    let _silent = connect(addr);
-    let mut half = connect(addr);
-    half.write_all(b"GET / HT").unwrap();
-    let started = Instant::now();
-    let r = parse_one(&exchange(addr, b"GET / HTTP/1.0\r\n\r\n"), false);
-    assert_eq!(r.status(), 200);
-    assert!(started.elapsed() < Duration::from_secs(5));
+/// Every case against the thread-per-connection engine.
+mod threads {
+    const ENGINE: tugas6::Engine = tugas6::Engine::Threads;
+    include!("cases/http.rs");
 }
 
 #[test]
@@ -410,10 +25,23 @@ fn server_flags_defaults_help_and_errors() {
     let m = tugas6::SERVER.parse(Vec::<String>::new()).unwrap();
     assert_eq!(m.value("host"), "127.0.0.1");
     assert_eq!(m.parse::<u16>("port").unwrap(), 10001);
-    let opts = tugas6::serve_options(&m).unwrap();
-    assert_eq!(opts.timeout, Duration::from_secs(30));
+    let (opts, engine) = tugas6::serve_options(&m).unwrap();
+    assert_eq!(opts.timeout, std::time::Duration::from_secs(30));
     // The handler sets TCP_NODELAY itself, only on connections kept alive.
     assert!(!opts.nodelay);
+    assert_eq!(engine, support::default_engine());
+    #[cfg(target_os = "linux")]
+    assert_eq!(engine, tugas6::Engine::EventLoop);
+    for &engine in tugas6::Engine::ALL {
+        let m = tugas6::SERVER
+            .parse(["--engine".into(), engine.name().into()])
+            .unwrap();
+        assert_eq!(tugas6::serve_options(&m).unwrap().1, engine);
+    }
+    let m = tugas6::SERVER
+        .parse(["--engine".into(), "select".into()])
+        .unwrap();
+    assert!(tugas6::serve_options(&m).is_err());
 
     let Err(CliError::Help(help)) = tugas6::SERVER.parse(["--help".to_string()]) else {
         panic!("--help should give the help text");
@@ -423,6 +51,7 @@ fn server_flags_defaults_help_and_errors() {
         "--port PORT",
         "--timeout SECS",
         "--max-connections N",
+        "--engine NAME",
     ] {
         assert!(help.contains(flag), "{help}");
     }
@@ -455,6 +84,15 @@ fn bench_flags() {
     assert_eq!((c.requests, c.runs), (50_000, 3));
     assert!(c.compare.is_empty());
     assert_eq!(c.output, "bench.svg");
+    #[cfg(target_os = "linux")]
+    assert_eq!(
+        c.engines,
+        [tugas6::Engine::EventLoop, tugas6::Engine::Threads]
+    );
+    assert_eq!(
+        parse(&["--engines", "threads"]).unwrap().engines,
+        [tugas6::Engine::Threads]
+    );
     let c = parse(&[
         "--compare",
         "nginx=http://127.0.0.1:8080/",
@@ -481,6 +119,7 @@ fn bench_flags() {
         &["--concurrency", "0"],
         &["--requests", "10", "--concurrency", "100"],
         &["--runs", "0"],
+        &["--engines", "threads,nope"],
     ] {
         assert!(
             matches!(parse(bad), Err(MainError::Cli(CliError::Usage(_)))),

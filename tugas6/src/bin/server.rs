@@ -8,7 +8,7 @@ use common::net;
 
 fn main() -> ExitCode {
     run_main(&tugas6::SERVER, |m| {
-        let opts = tugas6::serve_options(&m)?;
+        let (opts, engine) = tugas6::serve_options(&m)?;
         let host = m.value("host").to_string();
         let port: u16 = m.parse("port")?;
         // Thousands of connections at once need thousands of descriptors.
@@ -17,7 +17,9 @@ fn main() -> ExitCode {
         }
         let listener = net::bind(&host, port)?;
         net::announce(&listener).map_err(|e| AppError::io("cannot write to stdout", &e))?;
-        tugas6::run_server(listener, opts);
+        log::debug!("engine: {}", engine.name());
+        tugas6::run_server(listener, opts, engine)
+            .map_err(|e| AppError::io("cannot start the server", &e))?;
         Ok(())
     })
 }

@@ -8,25 +8,42 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::net::{self, ServeOptions};
+use tugas6::Engine;
 
 /// Long enough for a loaded CI machine, short enough that a hang fails.
 pub const T: Duration = Duration::from_secs(10);
 
-/// Starts the Tugas 6 server on a free port with this per-connection timeout.
-pub fn start_with_timeout(timeout: Duration) -> SocketAddr {
-    common::logging::init_for_tests();
-    let listener = net::bind("127.0.0.1", 0).unwrap();
+/// Starts the Tugas 6 server with `engine` on a free port with this
+/// per-connection timeout.
+pub fn start_engine(engine: Engine, timeout: Duration) -> SocketAddr {
     let opts = ServeOptions {
         timeout,
         max_connections: 20_000,
         ..ServeOptions::default()
     };
-    tugas6::spawn_server(listener, opts).unwrap()
+    start_engine_with(engine, opts)
 }
 
-/// Starts the server with a 10 s timeout.
+/// Starts the Tugas 6 server with `engine` and `opts` on a free port.
+pub fn start_engine_with(engine: Engine, opts: ServeOptions) -> SocketAddr {
+    common::logging::init_for_tests();
+    let listener = net::bind("127.0.0.1", 0).unwrap();
+    tugas6::spawn_server(listener, opts, engine).unwrap()
+}
+
+/// Starts the server (its default engine) with this timeout.
+pub fn start_with_timeout(timeout: Duration) -> SocketAddr {
+    start_engine(default_engine(), timeout)
+}
+
+/// Starts the server (its default engine) with a 10 s timeout.
 pub fn start() -> SocketAddr {
     start_with_timeout(T)
+}
+
+/// The engine the `server` binary uses when not told.
+pub fn default_engine() -> Engine {
+    tugas6::Engine::DEFAULT_NAME.parse().unwrap()
 }
 
 /// A connection with read and write timeouts set.

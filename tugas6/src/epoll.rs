@@ -1,0 +1,222 @@
+//! A small safe wrapper around Linux's epoll, the system call family that
+//! tells one thread which of many sockets are ready to read or write.
+//!
+//! The standard library has no readiness API, and the workspace adds no
+//! crates for it: the three calls are declared here by hand (they are in
+//! the C library every Rust program on Linux already links). Everything
+//! unsafe stays in this file; [`crate::event_loop`] uses only the safe
+//! methods below.
+//!
+//! ```text
+//! let ep = Epoll::new()?;
+//! ep.add(socket_fd, 7, READABLE)?;       // "tell me when fd is readable; call it 7"
+//! ep.wait(&mut events, Some(timeout))?;  // sleeps until something is ready
+//! for e in &events { e.token() == 7 ... }
+//! ```
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// Interest and event bit: the socket has bytes to read (or an end of
+/// stream, or an error, both found out by reading).
+pub const READABLE: u32 = 0x001; // EPOLLIN
+/// Interest and event bit: the socket's send buffer has room.
+pub const WRITABLE: u32 = 0x004; // EPOLLOUT
+/// Interest bit for a socket watched by several epoll instances (the
+/// listener, one instance per worker thread): one new connection wakes
+/// one worker, not all of them (Linux 4.5+).
+pub const EXCLUSIVE: u32 = 1 << 28; // EPOLLEXCLUSIVE
+
+const EPOLLERR: u32 = 0x008;
+const EPOLLHUP: u32 = 0x010;
+const EPOLL_CLOEXEC: i32 = 0o2_000_000;
+const EPOLL_CTL_ADD: i32 = 1;
+const EPOLL_CTL_DEL: i32 = 2;
+const EPOLL_CTL_MOD: i32 = 3;
+
+/// One ready socket, as the kernel reports it: what happened, and the
+/// token given to [`Epoll::add`]. The same layout as C's `struct
+/// epoll_event`, which is packed on x86-64 only.
+#[derive(Clone, Copy)]
+#[cfg_attr(target_arch = "x86_64", repr(C, packed))]
+#[cfg_attr(not(target_arch = "x86_64"), repr(C))]
+pub struct Event {
+    events: u32,
+    data: u64,
+}
+
+impl Event {
+    /// An event as the kernel would report it (to serve a socket known to
+    /// be ready without asking epoll).
+    pub fn new(events: u32, token: u64) -> Event {
+        Event {
+            events,
+            data: token,
+        }
+    }
+
+    /// The token the socket was added with.
+    pub fn token(&self) -> u64 {
+        self.data
+    }
+
+    /// Reading will not block: bytes, the end of the stream or an error
+    /// (errors and hang-ups count, so that the read finds them).
+    pub fn readable(&self) -> bool {
+        self.events & (READABLE | EPOLLERR | EPOLLHUP) != 0
+    }
+
+    /// Writing will not block (or will fail at once).
+    pub fn writable(&self) -> bool {
+        self.events & (WRITABLE | EPOLLERR | EPOLLHUP) != 0
+    }
+}
+
+extern "C" {
+    fn epoll_create1(flags: i32) -> i32;
+    fn epoll_ctl(epfd: i32, op: i32, fd: i32, event: *mut Event) -> i32;
+    fn epoll_wait(epfd: i32, events: *mut Event, maxevents: i32, timeout: i32) -> i32;
+}
+
+/// An epoll instance; closed on drop.
+pub struct Epoll {
+    fd: OwnedFd,
+}
+
+impl Epoll {
+    /// A new, empty instance.
+    ///
+    /// # Errors
+    /// When the process is out of file descriptors or memory.
+    pub fn new() -> io::Result<Epoll> {
+        // SAFETY: epoll_create1 takes a flags integer and returns a new
+        // descriptor or -1; no memory is passed.
+        let fd = unsafe { epoll_create1(EPOLL_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by the kernel, is open, and is
+        // owned by nothing else.
+        Ok(Epoll {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Starts watching `fd` for `interest` (a mix of [`READABLE`],
+    /// [`WRITABLE`], [`EXCLUSIVE`]); events for it carry `token`. Level
+    /// triggered: a socket keeps being reported while it stays ready.
+    ///
+    /// # Errors
+    /// For example when `fd` is already watched.
+    pub fn add(&self, fd: RawFd, token: u64, interest: u32) -> io::Result<()> {
+        self.ctl(EPOLL_CTL_ADD, fd, token, interest)
+    }
+
+    /// Changes what `fd` is watched for.
+    ///
+    /// # Errors
+    /// When `fd` is not watched.
+    pub fn modify(&self, fd: RawFd, token: u64, interest: u32) -> io::Result<()> {
+        self.ctl(EPOLL_CTL_MOD, fd, token, interest)
+    }
+
+    /// Stops watching `fd`. (Closing a socket also stops it being watched.)
+    ///
+    /// # Errors
+    /// When `fd` is not watched.
+    pub fn delete(&self, fd: RawFd) -> io::Result<()> {
+        self.ctl(EPOLL_CTL_DEL, fd, 0, 0)
+    }
+
+    fn ctl(&self, op: i32, fd: RawFd, token: u64, interest: u32) -> io::Result<()> {
+        let mut event = Event {
+            events: interest,
+            data: token,
+        };
+        // SAFETY: `event` is a valid epoll_event for the duration of the
+        // call (the kernel copies it); both descriptors are plain integers
+        // the kernel checks.
+        let rc = unsafe { epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut event) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Sleeps until at least one watched socket is ready or `timeout`
+    /// passes (`None`: no limit), then fills `events` with up to its
+    /// capacity of ready sockets (cleared first; empty after a timeout or
+    /// a signal).
+    ///
+    /// # Errors
+    /// Only for a broken instance.
+    pub fn wait(&self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
+        events.clear();
+        let max = events.capacity().clamp(1, i32::MAX as usize);
+        events.reserve(max);
+        let ms = match timeout {
+            None => -1,
+            // Rounded up: a timeout of 0.4 ms must not become a busy loop.
+            Some(t) => i32::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(i32::MAX),
+        };
+        // SAFETY: the kernel writes at most `max` events into the vector's
+        // spare capacity, which holds at least `max` of them (reserved
+        // above on an empty vector).
+        let n = unsafe { epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), max as i32, ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::Interrupted {
+                Ok(())
+            } else {
+                Err(e)
+            };
+        }
+        // SAFETY: the kernel initialised the first `n` (<= max) events;
+        // `Event` is plain old data.
+        unsafe { events.set_len(n as usize) };
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::{TcpListener, TcpStream};
+
+    #[test]
+    fn reports_a_readable_socket_with_its_token() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let ep = Epoll::new().unwrap();
+        ep.add(server.as_raw_fd(), 42, READABLE).unwrap();
+        let mut events = Vec::with_capacity(8);
+
+        ep.wait(&mut events, Some(Duration::from_millis(1)))
+            .unwrap();
+        assert!(events.is_empty(), "nothing sent yet");
+
+        client.write_all(b"x").unwrap();
+        ep.wait(&mut events, Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].token(), 42);
+        assert!(events[0].readable());
+        assert!(!events[0].writable());
+
+        ep.modify(server.as_raw_fd(), 43, WRITABLE).unwrap();
+        ep.wait(&mut events, Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(events[0].token(), 43);
+        assert!(events[0].writable());
+
+        ep.delete(server.as_raw_fd()).unwrap();
+        ep.wait(&mut events, Some(Duration::from_millis(1)))
+            .unwrap();
+        assert!(events.is_empty());
+        assert!(
+            ep.delete(server.as_raw_fd()).is_err(),
+            "not watched any more"
+        );
+    }
+}

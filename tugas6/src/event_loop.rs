@@ -1,0 +1,669 @@
+//! The event-loop engine (Linux): one thread per CPU core, each serving
+//! thousands of connections with epoll, like nginx's workers.
+//!
+//! # Why a second engine
+//!
+//! The threads engine ([`crate::handle_connection`]) gives every connection
+//! a thread that sleeps in `read` until its client speaks. It is the
+//! clearest way to write a server, but each request then costs a thread
+//! wake-up and a switch between threads; at `ab -c 100 -k` a fifth of the
+//! server's time went there. Here a worker asks the kernel once "which of
+//! my sockets are ready?" ([`Epoll::wait`]) and serves every ready one in
+//! turn, without sleeping in between.
+//!
+//! # What a worker does
+//!
+//! ```text
+//! loop {
+//!     wait for ready sockets (at most until the next timeout sweep)
+//!     listener ready   -> accept every waiting connection, watch it
+//!     connection ready -> read what came, answer every complete request,
+//!                         write the answers; if the client is slow to
+//!                         read, keep the rest and wait until it can take more
+//!     every tick       -> close connections past their deadline (408 for a
+//!                         request left unfinished, as the threads engine does)
+//! }
+//! ```
+//!
+//! Sockets are non-blocking: a read or write that would wait returns
+//! `WouldBlock` at once, and the worker goes on with other sockets. A
+//! connection's state between events lives in a `Conn`; the bytes of a
+//! request that came whole in one read (almost always) are parsed straight
+//! from the worker's read buffer, so an idle connection holds no buffers.
+//!
+//! Behaviour on the wire is the same as the threads engine's: the same
+//! parser and answers (`crate::respond`), the same statuses for bad input,
+//! the same keep-alive rules, the same timeouts; `tests/http.rs` runs every
+//! case against both engines.
+
+use std::io::{self, BufRead, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::http::{self, HeadError, MAX_HEAD};
+use common::net::ServeOptions;
+
+use crate::epoll::{Epoll, Event, EXCLUSIVE, READABLE, WRITABLE};
+use crate::{Answer, LINGER, MAX_DRAIN};
+
+/// The listener's token; connections use their slot number.
+const LISTENER: u64 = u64::MAX;
+
+/// One read takes at most this much; a worker shares one such buffer.
+const READ_BUF: usize = 16 * 1024;
+
+/// Answers queued for a client that is slow to read them, past which the
+/// worker stops reading that client's pipelined requests until it catches
+/// up (so a client cannot make the server buffer without end).
+const MAX_PENDING: usize = 64 * 1024;
+
+/// Events taken from the kernel per wait.
+const EVENTS_PER_WAIT: usize = 1024;
+
+/// Runs the event-loop engine on `listener` for ever, with one worker
+/// thread per CPU core (the calling thread is one of them).
+///
+/// # Errors
+/// If an epoll instance cannot be made or the listener cannot be watched;
+/// nothing has been served then.
+pub fn run(listener: TcpListener, opts: ServeOptions) -> io::Result<()> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    start(listener, opts, workers)?.run();
+    Ok(())
+}
+
+/// Sets up `workers` workers, starts all but one on threads of their own,
+/// and returns the last for the caller to [`Worker::run`].
+///
+/// # Errors
+/// As [`run`]; the threads already started then serve on.
+pub fn start(listener: TcpListener, opts: ServeOptions, workers: usize) -> io::Result<Worker> {
+    listener.set_nonblocking(true)?;
+    let shared = Arc::new(Shared {
+        listener,
+        opts,
+        open: AtomicUsize::new(0),
+    });
+    let local = shared.listener.local_addr()?;
+    for i in 1..workers.max(1) {
+        let worker = Worker::new(Arc::clone(&shared))?;
+        std::thread::Builder::new()
+            .name(format!("http worker {i} {local}"))
+            .spawn(move || worker.run())?;
+    }
+    Worker::new(shared)
+}
+
+/// What the workers share.
+struct Shared {
+    listener: TcpListener,
+    opts: ServeOptions,
+    /// Connections open across all workers, for `opts.max_connections`.
+    open: AtomicUsize,
+}
+
+/// One event loop: its epoll instance, its connections, its buffers.
+pub struct Worker {
+    shared: Arc<Shared>,
+    epoll: Epoll,
+    /// Connections by slot; a slot's index is its epoll token.
+    conns: Vec<Option<Conn>>,
+    /// Empty slots, reused first.
+    free: Vec<usize>,
+    bufs: Buffers,
+    /// Whether the listener is watched (it is not for a moment after
+    /// `accept` fails for want of file descriptors).
+    listening: bool,
+}
+
+/// Scratch space a worker lends to the connection being served.
+struct Buffers {
+    read: Box<[u8]>,
+    /// The request head being parsed.
+    head: Vec<u8>,
+    /// Answers being written.
+    out: Vec<u8>,
+}
+
+/// What a connection is doing, which decides what its deadline means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// A request is under way (or expected: a new connection, pipelined
+    /// bytes, a body being read away). At the deadline: 408, or just a
+    /// close when the head was already answered.
+    Request,
+    /// Kept alive between requests with nothing received. At the
+    /// deadline: a quiet close.
+    Idle,
+    /// The last answer is queued; close once it is written, first
+    /// lingering if `linger`.
+    Closing { linger: bool },
+    /// Our side is shut; reading and dropping what the client still
+    /// sends, until it closes or the deadline (see `crate::linger_close`).
+    Lingering { drained: usize },
+}
+
+/// One connection between events.
+struct Conn {
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: State,
+    deadline: Instant,
+    /// Bytes received but not used yet (part of a head, pipelined
+    /// requests); empty, without a buffer, most of the time.
+    input: Vec<u8>,
+    /// Answer bytes the client's socket could not take yet.
+    pending: Vec<u8>,
+    /// Body bytes of the last request still to be read away.
+    skip: u64,
+    /// Requests answered.
+    served: u64,
+    /// The client has closed its sending side.
+    eof: bool,
+    /// The last [`Conn::answer_requests`] stopped with enough answers
+    /// queued, maybe before the last complete request.
+    full: bool,
+    /// What epoll watches this socket for.
+    interest: u32,
+}
+
+/// What to do with a connection after serving an event.
+enum Next {
+    /// Keep it, watching for these events.
+    Watch(u32),
+    Close,
+}
+
+impl Worker {
+    fn new(shared: Arc<Shared>) -> io::Result<Worker> {
+        let epoll = Epoll::new()?;
+        epoll.add(shared.listener.as_raw_fd(), LISTENER, READABLE | EXCLUSIVE)?;
+        Ok(Worker {
+            shared,
+            epoll,
+            conns: Vec::new(),
+            free: Vec::new(),
+            bufs: Buffers {
+                read: vec![0; READ_BUF].into_boxed_slice(),
+                head: Vec::with_capacity(1024),
+                out: Vec::with_capacity(4096),
+            },
+            listening: true,
+        })
+    }
+
+    /// Serves for ever.
+    pub fn run(mut self) {
+        let timeout = self.shared.opts.timeout;
+        // Deadlines are checked every tick: a tenth of the timeout, so a
+        // silent client is closed at most 10% late.
+        let tick = (timeout / 10).clamp(Duration::from_millis(5), Duration::from_secs(1));
+        let mut next_sweep = Instant::now() + tick;
+        let mut events: Vec<Event> = Vec::with_capacity(EVENTS_PER_WAIT);
+        loop {
+            let wait = next_sweep.saturating_duration_since(Instant::now());
+            if let Err(e) = self.epoll.wait(&mut events, Some(wait)) {
+                log::error!("epoll_wait failed: {e}; this worker stops");
+                return;
+            }
+            let now = Instant::now();
+            for event in &events {
+                match event.token() {
+                    LISTENER => self.accept_all(now),
+                    token => self.serve(token as usize, *event, now),
+                }
+            }
+            if now >= next_sweep {
+                self.sweep(now);
+                next_sweep = now + tick;
+            }
+        }
+    }
+
+    /// Accepts every connection waiting in the backlog.
+    fn accept_all(&mut self, now: Instant) {
+        loop {
+            match self.shared.listener.accept() {
+                Ok((stream, peer)) => self.add(stream, peer, now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) => {}
+                Err(e) => {
+                    // Out of file descriptors, most likely. The listener
+                    // would stay ready and wake us again and again: stop
+                    // watching it until the next sweep; meanwhile clients
+                    // wait in the backlog.
+                    log::error!("accept failed: {}", common::net::describe_io(&e));
+                    if self.epoll.delete(self.shared.listener.as_raw_fd()).is_ok() {
+                        self.listening = false;
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Takes a new connection in and serves what it already sent.
+    fn add(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
+        let opts = &self.shared.opts;
+        if self.shared.open.fetch_add(1, Ordering::AcqRel) >= opts.max_connections {
+            self.shared.open.fetch_sub(1, Ordering::AcqRel);
+            log::warn!(
+                "{peer}: refused, {} connections already open",
+                opts.max_connections
+            );
+            return;
+        }
+        if let Err(e) = stream.set_nonblocking(true) {
+            log::warn!("{peer}: {}", common::net::describe_io(&e));
+            self.shared.open.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.conns.push(None);
+            self.conns.len() - 1
+        });
+        if let Err(e) = self.epoll.add(stream.as_raw_fd(), slot as u64, READABLE) {
+            log::warn!("{peer}: cannot watch: {e}");
+            self.free.push(slot);
+            self.shared.open.fetch_sub(1, Ordering::AcqRel);
+            return;
+        }
+        log::debug!("{peer}: connected");
+        self.conns[slot] = Some(Conn {
+            stream,
+            peer,
+            state: State::Request,
+            deadline: now + opts.timeout,
+            input: Vec::new(),
+            pending: Vec::new(),
+            skip: 0,
+            served: 0,
+            eof: false,
+            full: false,
+            interest: READABLE,
+        });
+        // The request usually arrives with the connection: read it now
+        // rather than after another trip through epoll_wait.
+        let ready = Event::new(READABLE, slot as u64);
+        self.serve(slot, ready, now);
+    }
+
+    /// Serves one event on the connection in `slot`.
+    fn serve(&mut self, slot: usize, event: Event, now: Instant) {
+        let timeout = self.shared.opts.timeout;
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return; // closed earlier in this same batch of events
+        };
+        let next = conn.on_event(&event, &mut self.bufs, now, timeout);
+        self.apply(slot, next);
+    }
+
+    /// Watches for the events `next` asks for, or closes.
+    fn apply(&mut self, slot: usize, next: Next) {
+        let Some(conn) = self.conns[slot].as_mut() else {
+            return;
+        };
+        match next {
+            Next::Watch(interest) if interest == conn.interest => {}
+            Next::Watch(interest) => {
+                match self
+                    .epoll
+                    .modify(conn.stream.as_raw_fd(), slot as u64, interest)
+                {
+                    Ok(()) => conn.interest = interest,
+                    Err(e) => {
+                        log::warn!("{}: cannot watch: {e}", conn.peer);
+                        self.close(slot);
+                    }
+                }
+            }
+            Next::Close => self.close(slot),
+        }
+    }
+
+    /// Closes the connection in `slot` (closing the socket also removes it
+    /// from epoll) and frees the slot.
+    fn close(&mut self, slot: usize) {
+        if let Some(conn) = self.conns[slot].take() {
+            log::debug!("{}: closed", conn.peer);
+            self.free.push(slot);
+            self.shared.open.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Every tick: deals with connections past their deadline, and watches
+    /// the listener again if `accept` had failed.
+    fn sweep(&mut self, now: Instant) {
+        if !self.listening {
+            let fd = self.shared.listener.as_raw_fd();
+            self.listening = self.epoll.add(fd, LISTENER, READABLE | EXCLUSIVE).is_ok();
+        }
+        for slot in 0..self.conns.len() {
+            let Some(conn) = self.conns[slot].as_mut() else {
+                continue;
+            };
+            if now >= conn.deadline {
+                let next = conn.on_deadline(&mut self.bufs, now);
+                self.apply(slot, next);
+            }
+        }
+    }
+}
+
+impl Conn {
+    /// Serves a readiness event: writes what is pending, reads, answers
+    /// every complete request, writes the answers.
+    fn on_event(
+        &mut self,
+        event: &Event,
+        bufs: &mut Buffers,
+        now: Instant,
+        timeout: Duration,
+    ) -> Next {
+        if let State::Lingering { .. } = self.state {
+            return self.drain(bufs);
+        }
+        if !self.pending.is_empty() {
+            if !event.writable() {
+                return Next::Watch(WRITABLE);
+            }
+            match self.write_pending(now, timeout) {
+                Ok(true) => {}
+                Ok(false) => return Next::Watch(WRITABLE),
+                Err(()) => return Next::Close,
+            }
+            if let State::Closing { linger } = self.state {
+                return self.finish(linger, now);
+            }
+        }
+
+        let mut got = 0;
+        if event.readable() && !self.eof {
+            match (&self.stream).read(&mut bufs.read) {
+                Ok(0) => self.eof = true,
+                Ok(n) => {
+                    got = n;
+                    if self.state == State::Idle {
+                        self.state = State::Request;
+                        self.deadline = now + timeout;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Next::Close,
+            }
+        }
+
+        loop {
+            bufs.out.clear();
+            if self.input.is_empty() {
+                // The usual case: parse straight from the read buffer and
+                // keep only what is left over (part of a next request).
+                let bytes = &bufs.read[..got];
+                let used = self.answer_requests(bytes, &mut bufs.head, &mut bufs.out, now, timeout);
+                self.input.extend_from_slice(&bytes[used..]);
+            } else {
+                self.input.extend_from_slice(&bufs.read[..got]);
+                let input = std::mem::take(&mut self.input);
+                let used =
+                    self.answer_requests(&input, &mut bufs.head, &mut bufs.out, now, timeout);
+                self.input = input;
+                self.input.drain(..used);
+            }
+            got = 0;
+            let next = self.send(&bufs.out, now, timeout);
+            // Stopped for room with complete requests still buffered: they
+            // would wait for bytes that may never come, so go on now that
+            // the answers are out.
+            if !(self.full && matches!(next, Next::Watch(READABLE))) {
+                return next;
+            }
+        }
+    }
+
+    /// At the deadline: 408 for a request left unfinished, otherwise a
+    /// close.
+    fn on_deadline(&mut self, bufs: &mut Buffers, now: Instant) -> Next {
+        if !self.pending.is_empty() {
+            log::debug!("{}: not reading its answers; closed", self.peer);
+            return Next::Close;
+        }
+        match self.state {
+            State::Request if self.skip == 0 => {
+                log::warn!("{}: {}; answering 408", self.peer, HeadError::Timeout);
+                bufs.out.clear();
+                crate::encode_error(408, &mut bufs.out);
+                self.state = State::Closing { linger: true };
+                // No longer waiting for this client: a short deadline for
+                // writing the 408.
+                self.send(&bufs.out, now, LINGER)
+            }
+            State::Idle => {
+                log::debug!("{}: idle keep-alive connection timed out", self.peer);
+                Next::Close
+            }
+            _ => Next::Close,
+        }
+    }
+
+    /// Answers the requests in `bytes` (appending the answers to `out`)
+    /// and returns how many bytes were used. Stops at an incomplete
+    /// request, at an answer that closes the connection, or when enough
+    /// answers are queued.
+    fn answer_requests(
+        &mut self,
+        bytes: &[u8],
+        head: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+        now: Instant,
+        timeout: Duration,
+    ) -> usize {
+        let mut used = 0;
+        self.full = false;
+        loop {
+            if !matches!(self.state, State::Request | State::Idle) {
+                return used;
+            }
+            if self.skip > 0 {
+                let n = self.skip.min((bytes.len() - used) as u64);
+                used += n as usize;
+                self.skip -= n;
+                if self.skip > 0 {
+                    if self.eof {
+                        self.state = State::Closing { linger: false };
+                    }
+                    return used;
+                }
+            }
+            let rest = &bytes[used..];
+            if rest.is_empty() {
+                if self.eof {
+                    self.state = State::Closing { linger: false };
+                } else if self.served > 0 && self.state == State::Request {
+                    // Answered, and nothing of a next request yet.
+                    self.state = State::Idle;
+                    self.deadline = now + timeout;
+                }
+                return used;
+            }
+            if out.len() >= MAX_PENDING {
+                self.full = true;
+                return used;
+            }
+            let mut src = Received {
+                bytes: rest,
+                complete: self.eof,
+            };
+            match http::read_head_into(&mut src, MAX_HEAD, head) {
+                Ok(true) => used += rest.len() - src.bytes.len(),
+                Ok(false) => {
+                    // Only blank lines, then the client closed.
+                    self.state = State::Closing { linger: false };
+                    return bytes.len();
+                }
+                // Not all here yet: wait for more.
+                Err(HeadError::Timeout) => return used,
+                Err(e) => {
+                    self.answer_error(e, out);
+                    return bytes.len();
+                }
+            }
+            match crate::respond(head, out, self.peer) {
+                Ok(answer) => self.answered(&answer, used < bytes.len(), now, timeout),
+                Err(e) => {
+                    self.answer_error(e, out);
+                    return bytes.len();
+                }
+            }
+        }
+    }
+
+    /// After an answer: keep the connection for the next request, or close
+    /// it once the answer is written.
+    fn answered(&mut self, answer: &Answer, more_bytes: bool, now: Instant, timeout: Duration) {
+        self.served += 1;
+        if self.served == 2 {
+            // As in the threads engine: send each answer at once rather
+            // than letting Nagle's algorithm hold it back.
+            let _ = self.stream.set_nodelay(true);
+        }
+        if answer.keep_alive {
+            self.skip = answer.discard;
+            self.state = State::Request;
+            self.deadline = now + timeout;
+        } else {
+            // Unread bytes would make close() send a reset that can
+            // destroy the answer: linger first (see `crate::linger_close`).
+            let linger = !answer.body_read || answer.discard > 0 || more_bytes;
+            self.state = State::Closing { linger };
+        }
+    }
+
+    /// Queues the answer to a request that could not be read (400, 431),
+    /// and closes after it.
+    fn answer_error(&mut self, e: HeadError, out: &mut Vec<u8>) {
+        match e.status() {
+            Some(status) => {
+                log::warn!("{}: {e}; answering {status}", self.peer);
+                crate::encode_error(status, out);
+                self.state = State::Closing { linger: true };
+            }
+            None => self.state = State::Closing { linger: false },
+        }
+    }
+
+    /// Writes `out` (keeping what the socket cannot take yet), then goes
+    /// on as the state says.
+    fn send(&mut self, out: &[u8], now: Instant, timeout: Duration) -> Next {
+        if !out.is_empty() {
+            match (&self.stream).write(out) {
+                Ok(n) if n == out.len() => {}
+                Ok(n) => {
+                    self.pending.extend_from_slice(&out[n..]);
+                    self.deadline = now + timeout;
+                    return Next::Watch(WRITABLE);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.pending.extend_from_slice(out);
+                    self.deadline = now + timeout;
+                    return Next::Watch(WRITABLE);
+                }
+                Err(_) => return Next::Close,
+            }
+        }
+        match self.state {
+            State::Closing { linger } => self.finish(linger, now),
+            _ if self.eof => Next::Close,
+            _ => Next::Watch(READABLE),
+        }
+    }
+
+    /// Writes pending answer bytes; `Ok(true)` once all are written.
+    fn write_pending(&mut self, now: Instant, timeout: Duration) -> Result<bool, ()> {
+        loop {
+            match (&self.stream).write(&self.pending) {
+                Ok(0) => return Err(()),
+                Ok(n) => {
+                    self.pending.drain(..n);
+                    self.deadline = now + timeout;
+                    if self.pending.is_empty() {
+                        self.pending = Vec::new();
+                        return Ok(true);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Err(()),
+            }
+        }
+    }
+
+    /// The last answer is written: close, or shut our side and linger.
+    fn finish(&mut self, linger: bool, now: Instant) -> Next {
+        if !linger || self.eof || self.stream.shutdown(Shutdown::Write).is_err() {
+            return Next::Close;
+        }
+        self.state = State::Lingering { drained: 0 };
+        self.deadline = now + LINGER;
+        Next::Watch(READABLE)
+    }
+
+    /// While lingering: reads and drops what the client sends.
+    fn drain(&mut self, bufs: &mut Buffers) -> Next {
+        let State::Lingering { drained } = &mut self.state else {
+            return Next::Close;
+        };
+        loop {
+            match (&self.stream).read(&mut bufs.read) {
+                Ok(0) => return Next::Close,
+                Ok(n) => {
+                    *drained += n;
+                    if *drained >= MAX_DRAIN {
+                        return Next::Close;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Watch(READABLE),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return Next::Close,
+            }
+        }
+    }
+}
+
+/// The bytes received so far, read as a stream that has no more yet
+/// (`WouldBlock`, which the head reader reports as a timeout) unless the
+/// client has closed (`complete`: then the end of the bytes is the end of
+/// the stream, and a half head is a 400 as in the threads engine).
+struct Received<'a> {
+    bytes: &'a [u8],
+    complete: bool,
+}
+
+impl Read for Received<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.fill_buf()?.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.bytes[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for Received<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.bytes.is_empty() && !self.complete {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(self.bytes)
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.bytes = &self.bytes[n..];
+    }
+}
