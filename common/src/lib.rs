@@ -25,6 +25,8 @@
 //! - [`fileproto`]: the JSON file protocol of Tugas 4 (requests, responses,
 //!   `\r\n\r\n` framing with a size cap, file-name rules).
 //! - [`netns`]: two "computers" as Linux network namespaces, for tests.
+//! - [`process`]: run a real server binary from a test and wait for its
+//!   `listening on` line.
 //! - [`telnet`]: drive a real telnet client in tmux, for tests and demos.
 //! - [`transfer`]: the `FILE`/`GET`/`OK`/`ERROR` file-transfer format of
 //!   Tugas 1a, 1b and 3.
@@ -46,5 +48,6 @@ pub mod http;
 pub mod logging;
 pub mod net;
 pub mod netns;
+pub mod process;
 pub mod telnet;
 pub mod transfer;

@@ -236,13 +236,16 @@ fn ab_100000_requests_at_concurrency_1000_all_succeed() {
         limit >= 2200,
         "open-files limit is {limit}; need 2200 for -c 1000 (ulimit -n)"
     );
-    let addr = start();
-    let url = format!("http://{addr}/");
-    for keep_alive in [false, true] {
-        let r = tugas6::bench::run_ab(&url, 100_000, 1000, keep_alive, 30)
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(r.complete, 100_000, "keep-alive {keep_alive}: {r:?}");
-        assert_eq!(r.failed, 0, "keep-alive {keep_alive}: {r:?}");
-        assert_eq!(r.non_2xx, 0, "keep-alive {keep_alive}: {r:?}");
+    for &engine in tugas6::Engine::ALL {
+        let addr = start_engine(engine, T);
+        let url = format!("http://{addr}/");
+        for keep_alive in [false, true] {
+            let r = tugas6::bench::run_ab(&url, 100_000, 1000, keep_alive, 30)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let what = format!("{} engine, keep-alive {keep_alive}: {r:?}", engine.name());
+            assert_eq!(r.complete, 100_000, "{what}");
+            assert_eq!(r.failed, 0, "{what}");
+            assert_eq!(r.non_2xx, 0, "{what}");
+        }
     }
 }
