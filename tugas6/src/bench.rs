@@ -548,7 +548,7 @@ const COLORS: [&str; 6] = [
 pub fn svg_chart(title: &str, subtitle: &str, levels: &[u64], series: &[Series]) -> String {
     const W: f64 = 760.0;
     const H: f64 = 460.0;
-    const LEFT: f64 = 80.0;
+    const LEFT: f64 = 96.0;
     const RIGHT: f64 = 230.0;
     const TOP: f64 = 70.0;
     const BOTTOM: f64 = 60.0;
@@ -617,7 +617,7 @@ pub fn svg_chart(title: &str, subtitle: &str, levels: &[u64], series: &[Series])
     );
     let _ = writeln!(
         s,
-        r#"<text transform="translate(20 {:.1}) rotate(-90)" text-anchor="middle">requests per second</text>"#,
+        r#"<text transform="translate(22 {:.1}) rotate(-90)" text-anchor="middle">requests per second</text>"#,
         TOP + plot_h / 2.0
     );
     for (i, line) in series.iter().enumerate() {

@@ -70,9 +70,13 @@ const EVENTS_PER_WAIT: usize = 1024;
 /// If an epoll instance cannot be made or the listener cannot be watched;
 /// nothing has been served then.
 pub fn run(listener: TcpListener, opts: ServeOptions) -> io::Result<()> {
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    start(listener, opts, workers)?.run();
+    start(listener, opts, default_workers())?.run();
     Ok(())
+}
+
+/// One worker per CPU core: more would only take turns on the same cores.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// Sets up `workers` workers, starts all but one on threads of their own,

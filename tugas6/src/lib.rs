@@ -220,8 +220,7 @@ pub fn spawn_server(
         #[cfg(target_os = "linux")]
         Engine::EventLoop => {
             // Set up here, so that an error is returned, not logged.
-            let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-            let last = event_loop::start(listener, opts, workers)?;
+            let last = event_loop::start(listener, opts, event_loop::default_workers())?;
             std::thread::Builder::new()
                 .name(name)
                 .spawn(move || last.run())?;
