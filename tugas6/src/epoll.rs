@@ -23,6 +23,14 @@ use std::time::Duration;
 pub const READABLE: u32 = 0x001; // EPOLLIN
 /// Interest and event bit: the socket's send buffer has room.
 pub const WRITABLE: u32 = 0x004; // EPOLLOUT
+/// Interest and event bit: the peer has closed its sending side (the
+/// bytes before the close may still be unread).
+pub const PEER_CLOSED: u32 = 0x2000; // EPOLLRDHUP
+/// Interest bit: edge-triggered. A socket is reported when it *becomes*
+/// ready (new bytes, new room, a close), not again and again while it
+/// stays ready, so its owner must read until `WouldBlock` or otherwise
+/// know the socket is empty. Without it: level-triggered.
+pub const EDGE: u32 = 1 << 31; // EPOLLET
 /// Interest bit for a socket watched by several epoll instances (the
 /// listener, one instance per worker thread): one new connection wakes
 /// one worker, not all of them (Linux 4.5+).
@@ -67,6 +75,11 @@ impl Event {
         self.events & (READABLE | EPOLLERR | EPOLLHUP) != 0
     }
 
+    /// The peer has closed its side, or the connection is gone.
+    pub fn peer_closed(&self) -> bool {
+        self.events & (PEER_CLOSED | EPOLLHUP) != 0
+    }
+
     /// Writing will not block (or will fail at once).
     pub fn writable(&self) -> bool {
         self.events & (WRITABLE | EPOLLERR | EPOLLHUP) != 0
@@ -104,8 +117,9 @@ impl Epoll {
     }
 
     /// Starts watching `fd` for `interest` (a mix of [`READABLE`],
-    /// [`WRITABLE`], [`EXCLUSIVE`]); events for it carry `token`. Level
-    /// triggered: a socket keeps being reported while it stays ready.
+    /// [`WRITABLE`], [`PEER_CLOSED`], [`EDGE`], [`EXCLUSIVE`]); events for
+    /// it carry `token`. Without [`EDGE`], level-triggered: a socket keeps
+    /// being reported while it stays ready.
     ///
     /// # Errors
     /// For example when `fd` is already watched.
@@ -113,7 +127,8 @@ impl Epoll {
         self.ctl(EPOLL_CTL_ADD, fd, token, interest)
     }
 
-    /// Changes what `fd` is watched for.
+    /// Changes what `fd` is watched for. For an edge-triggered watch this
+    /// also re-arms it: a socket ready now is reported in the next wait.
     ///
     /// # Errors
     /// When `fd` is not watched.
@@ -218,5 +233,41 @@ mod tests {
             ep.delete(server.as_raw_fd()).is_err(),
             "not watched any more"
         );
+    }
+
+    #[test]
+    fn edge_triggered_reports_once_until_rearmed_or_new_bytes() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let ep = Epoll::new().unwrap();
+        let interest = READABLE | PEER_CLOSED | EDGE;
+        ep.add(server.as_raw_fd(), 1, interest).unwrap();
+        let mut events = Vec::with_capacity(8);
+        let long = Some(Duration::from_secs(10));
+        let short = Some(Duration::from_millis(1));
+
+        client.write_all(b"x").unwrap();
+        ep.wait(&mut events, long).unwrap();
+        assert_eq!(events.len(), 1);
+        // Unread, but already reported: no second report.
+        ep.wait(&mut events, short).unwrap();
+        assert!(events.is_empty());
+        // Re-arming reports it again at once.
+        ep.modify(server.as_raw_fd(), 1, interest).unwrap();
+        ep.wait(&mut events, long).unwrap();
+        assert_eq!(events.len(), 1);
+        assert!(!events[0].peer_closed());
+        // So do new bytes, and the client's close.
+        client.write_all(b"y").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        ep.wait(&mut events, long).unwrap();
+        assert_eq!(events.len(), 1);
+        assert!(events[0].readable());
+        if !events[0].peer_closed() {
+            // The bytes and the close came as two reports.
+            ep.wait(&mut events, long).unwrap();
+            assert!(events[0].peer_closed());
+        }
     }
 }

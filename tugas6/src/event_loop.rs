@@ -26,7 +26,11 @@
 //! ```
 //!
 //! Sockets are non-blocking: a read or write that would wait returns
-//! `WouldBlock` at once, and the worker goes on with other sockets. A
+//! `WouldBlock` at once, and the worker goes on with other sockets. They
+//! are watched edge-triggered, as nginx does: epoll reports a socket when
+//! something new happens on it, once, so the worker keeps track of whether
+//! a socket may still hold unread bytes (`may_read`), and epoll does not
+//! re-check every socket it reported before each wait. A
 //! connection's state between events lives in a `Conn`; the bytes of a
 //! request that came whole in one read (almost always) are parsed straight
 //! from the worker's read buffer, so an idle connection holds no buffers.
@@ -46,7 +50,7 @@ use std::time::{Duration, Instant};
 use common::http::{self, HeadError, MAX_HEAD};
 use common::net::ServeOptions;
 
-use crate::epoll::{Epoll, Event, EXCLUSIVE, READABLE, WRITABLE};
+use crate::epoll::{Epoll, Event, EDGE, EXCLUSIVE, PEER_CLOSED, READABLE, WRITABLE};
 use crate::{Answer, LINGER, MAX_DRAIN};
 
 /// The listener's token; connections use their slot number.
@@ -62,6 +66,18 @@ const MAX_PENDING: usize = 64 * 1024;
 
 /// Events taken from the kernel per wait.
 const EVENTS_PER_WAIT: usize = 1024;
+
+/// What a connection is watched for, once and for all: edge-triggered,
+/// so epoll reports a socket when something new happens on it (bytes
+/// came, room to write, the client closed), and never again for the same
+/// readiness. A worker therefore reads until it knows the socket is empty
+/// (see `Conn::may_read`), and epoll does not re-check every socket it
+/// reported last time, as level-triggered watching would.
+const INTEREST: u32 = READABLE | WRITABLE | PEER_CLOSED | EDGE;
+
+/// Rounds of read-answer-write for one connection per event, so a client
+/// that sends without pause cannot keep its worker from the others.
+const ROUNDS_PER_EVENT: usize = 8;
 
 /// Runs the event-loop engine on `listener` for ever, with one worker
 /// thread per CPU core (the calling thread is one of them).
@@ -170,14 +186,23 @@ struct Conn {
     /// The last [`Conn::answer_requests`] stopped with enough answers
     /// queued, maybe before the last complete request.
     full: bool,
-    /// What epoll watches this socket for.
-    interest: u32,
+    /// The socket may hold bytes (or the end of the stream) not read yet.
+    /// Set by a readable event; cleared once a read comes back short or
+    /// with `WouldBlock`, which says the socket is empty: with
+    /// edge-triggered epoll no new event comes for bytes already there.
+    may_read: bool,
+    /// The client has closed its side (epoll said so): read on until the
+    /// read returns 0, even after a short read.
+    peer_closed: bool,
 }
 
 /// What to do with a connection after serving an event.
 enum Next {
-    /// Keep it, watching for these events.
-    Watch(u32),
+    /// Keep it; epoll reports it again when something new happens.
+    Wait,
+    /// Keep it, and have epoll report it again at once: there is more to
+    /// do, but other connections come first.
+    Later,
     Close,
 }
 
@@ -273,7 +298,7 @@ impl Worker {
             self.conns.push(None);
             self.conns.len() - 1
         });
-        if let Err(e) = self.epoll.add(stream.as_raw_fd(), slot as u64, READABLE) {
+        if let Err(e) = self.epoll.add(stream.as_raw_fd(), slot as u64, INTEREST) {
             log::warn!("{peer}: cannot watch: {e}");
             self.free.push(slot);
             self.shared.open.fetch_sub(1, Ordering::AcqRel);
@@ -291,7 +316,8 @@ impl Worker {
             served: 0,
             eof: false,
             full: false,
-            interest: READABLE,
+            may_read: true,
+            peer_closed: false,
         });
         // The request usually arrives with the connection: read it now
         // rather than after another trip through epoll_wait.
@@ -309,23 +335,20 @@ impl Worker {
         self.apply(slot, next);
     }
 
-    /// Watches for the events `next` asks for, or closes.
+    /// Keeps, re-arms or closes the connection, as `next` says.
     fn apply(&mut self, slot: usize, next: Next) {
         let Some(conn) = self.conns[slot].as_mut() else {
             return;
         };
         match next {
-            Next::Watch(interest) if interest == conn.interest => {}
-            Next::Watch(interest) => {
-                match self
-                    .epoll
-                    .modify(conn.stream.as_raw_fd(), slot as u64, interest)
-                {
-                    Ok(()) => conn.interest = interest,
-                    Err(e) => {
-                        log::warn!("{}: cannot watch: {e}", conn.peer);
-                        self.close(slot);
-                    }
+            Next::Wait => {}
+            Next::Later => {
+                // Modifying an edge-triggered watch re-checks the socket:
+                // still readable, so it is reported in the next wait.
+                let fd = conn.stream.as_raw_fd();
+                if let Err(e) = self.epoll.modify(fd, slot as u64, INTEREST) {
+                    log::warn!("{}: cannot watch: {e}", conn.peer);
+                    self.close(slot);
                 }
             }
             Next::Close => self.close(slot),
@@ -362,8 +385,8 @@ impl Worker {
 }
 
 impl Conn {
-    /// Serves a readiness event: writes what is pending, reads, answers
-    /// every complete request, writes the answers.
+    /// Serves a readiness event: writes what is pending, then rounds of
+    /// read, answer every complete request, write the answers.
     fn on_event(
         &mut self,
         event: &Event,
@@ -371,41 +394,49 @@ impl Conn {
         now: Instant,
         timeout: Duration,
     ) -> Next {
+        if event.readable() {
+            self.may_read = true;
+        }
+        if event.peer_closed() {
+            self.peer_closed = true;
+        }
         if let State::Lingering { .. } = self.state {
             return self.drain(bufs);
         }
         if !self.pending.is_empty() {
-            if !event.writable() {
-                return Next::Watch(WRITABLE);
-            }
             match self.write_pending(now, timeout) {
                 Ok(true) => {}
-                Ok(false) => return Next::Watch(WRITABLE),
+                // Still no room: epoll reports the socket when there is.
+                Ok(false) => return Next::Wait,
                 Err(()) => return Next::Close,
             }
             if let State::Closing { linger } = self.state {
-                return self.finish(linger, now);
+                return self.finish(linger, bufs, now);
             }
         }
-
-        let mut got = 0;
-        if event.readable() && !self.eof {
-            match (&self.stream).read(&mut bufs.read) {
-                Ok(0) => self.eof = true,
-                Ok(n) => {
-                    got = n;
-                    if self.state == State::Idle {
-                        self.state = State::Request;
-                        self.deadline = now + timeout;
+        for _ in 0..ROUNDS_PER_EVENT {
+            let mut got = 0;
+            if self.may_read && !self.eof {
+                match (&self.stream).read(&mut bufs.read) {
+                    Ok(0) => {
+                        self.eof = true;
+                        self.may_read = false;
                     }
+                    Ok(n) => {
+                        got = n;
+                        // A short read emptied the socket (but for the end
+                        // of the stream, if the client has closed).
+                        self.may_read = n == bufs.read.len() || self.peer_closed;
+                        if self.state == State::Idle {
+                            self.state = State::Request;
+                            self.deadline = now + timeout;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.may_read = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Next::Close,
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return Next::Close,
             }
-        }
-
-        loop {
             bufs.out.clear();
             if self.input.is_empty() {
                 // The usual case: parse straight from the read buffer and
@@ -421,15 +452,18 @@ impl Conn {
                 self.input = input;
                 self.input.drain(..used);
             }
-            got = 0;
-            let next = self.send(&bufs.out, now, timeout);
-            // Stopped for room with complete requests still buffered: they
-            // would wait for bytes that may never come, so go on now that
-            // the answers are out.
-            if !(self.full && matches!(next, Next::Watch(READABLE))) {
+            if let Some(next) = self.send(bufs, now, timeout) {
                 return next;
             }
+            // Another round only if there is something to do: bytes maybe
+            // waiting in the socket, or complete requests left buffered
+            // when the answers filled up.
+            let more_to_read = self.may_read && !self.eof;
+            if !self.full && !more_to_read {
+                return Next::Wait;
+            }
         }
+        Next::Later
     }
 
     /// At the deadline: 408 for a request left unfinished, otherwise a
@@ -447,7 +481,7 @@ impl Conn {
                 self.state = State::Closing { linger: true };
                 // No longer waiting for this client: a short deadline for
                 // writing the 408.
-                self.send(&bufs.out, now, LINGER)
+                self.send(bufs, now, LINGER).unwrap_or(Next::Wait)
             }
             State::Idle => {
                 log::debug!("{}: idle keep-alive connection timed out", self.peer);
@@ -563,29 +597,29 @@ impl Conn {
         }
     }
 
-    /// Writes `out` (keeping what the socket cannot take yet), then goes
-    /// on as the state says.
-    fn send(&mut self, out: &[u8], now: Instant, timeout: Duration) -> Next {
+    /// Writes the answers in `bufs.out` (keeping what the socket cannot
+    /// take yet). `Some` when this event is over for the connection:
+    /// waiting for room to write, closing, or lingering.
+    fn send(&mut self, bufs: &mut Buffers, now: Instant, timeout: Duration) -> Option<Next> {
+        let out = &bufs.out;
         if !out.is_empty() {
-            match (&self.stream).write(out) {
-                Ok(n) if n == out.len() => {}
-                Ok(n) => {
-                    self.pending.extend_from_slice(&out[n..]);
-                    self.deadline = now + timeout;
-                    return Next::Watch(WRITABLE);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.pending.extend_from_slice(out);
-                    self.deadline = now + timeout;
-                    return Next::Watch(WRITABLE);
-                }
-                Err(_) => return Next::Close,
+            let written = match (&self.stream).write(out) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(_) => return Some(Next::Close),
+            };
+            if written < out.len() {
+                // The rest goes when epoll reports room (or the deadline
+                // closes a client that does not read).
+                self.pending.extend_from_slice(&out[written..]);
+                self.deadline = now + timeout;
+                return Some(Next::Wait);
             }
         }
         match self.state {
-            State::Closing { linger } => self.finish(linger, now),
-            _ if self.eof => Next::Close,
-            _ => Next::Watch(READABLE),
+            State::Closing { linger } => Some(self.finish(linger, bufs, now)),
+            _ if self.eof => Some(Next::Close),
+            _ => None,
         }
     }
 
@@ -610,13 +644,14 @@ impl Conn {
     }
 
     /// The last answer is written: close, or shut our side and linger.
-    fn finish(&mut self, linger: bool, now: Instant) -> Next {
+    fn finish(&mut self, linger: bool, bufs: &mut Buffers, now: Instant) -> Next {
         if !linger || self.eof || self.stream.shutdown(Shutdown::Write).is_err() {
             return Next::Close;
         }
         self.state = State::Lingering { drained: 0 };
         self.deadline = now + LINGER;
-        Next::Watch(READABLE)
+        // Bytes already in the socket bring no new event: drain them now.
+        self.drain(bufs)
     }
 
     /// While lingering: reads and drops what the client sends.
@@ -633,7 +668,7 @@ impl Conn {
                         return Next::Close;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Watch(READABLE),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Next::Wait,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return Next::Close,
             }

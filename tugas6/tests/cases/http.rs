@@ -149,6 +149,26 @@ fn closing_in_the_middle_of_a_head_is_400() {
 }
 
 #[test]
+fn half_a_head_then_close_on_a_kept_alive_connection_is_400_at_once() {
+    // The bytes and the close arrive together, on a connection the server
+    // already knows: it must notice the close behind the bytes (the
+    // event loop gets one event for both), not wait for the timeout.
+    let addr = start();
+    for _ in 0..20 {
+        let mut s = connect(addr);
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        assert_eq!(read_response(&mut s).status(), 200);
+        let started = Instant::now();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        assert_eq!(parse_one(&got, false).status(), 400);
+        assert!(started.elapsed() < T / 2, "took {:?}", started.elapsed());
+    }
+}
+
+#[test]
 fn a_head_over_the_cap_is_431_and_the_response_survives() {
     let addr = start();
     // 64 KiB of headers: the server stops reading at 8 KiB, answers, and
