@@ -5,10 +5,16 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::process::{run_to_end, ServerProcess};
+use std::path::PathBuf;
 
-const SERVER: &str = env!("CARGO_BIN_EXE_server");
+use common::process::{own_binary, run_to_end, ServerProcess};
+
 const T: Duration = Duration::from_secs(10);
+
+/// This crate's `server` binary (other crates have one of the same name).
+fn server_binary() -> PathBuf {
+    own_binary(env!("CARGO_BIN_EXE_server"), &tugas6::SERVER.help()).unwrap()
+}
 
 /// GET / over a fresh connection; the whole answer.
 fn get(server: &ServerProcess) -> String {
@@ -29,7 +35,7 @@ fn the_binary_serves_the_page_with_each_engine() {
         if let Some(name) = engine {
             args.extend(["--engine", name]);
         }
-        let server = ServerProcess::start(SERVER, &args, T).unwrap();
+        let server = ServerProcess::start(server_binary(), &args, T).unwrap();
         assert_eq!(
             server.addr.ip().to_string(),
             "127.0.0.1",
@@ -53,7 +59,8 @@ fn the_binary_serves_the_page_with_each_engine() {
 
 #[test]
 fn bad_flags_exit_2_and_a_taken_port_exits_1() {
-    let done = run_to_end(SERVER, &["--engine", "select"], T).unwrap();
+    let server_bin = server_binary();
+    let done = run_to_end(&server_bin, &["--engine", "select"], T).unwrap();
     assert_eq!(done.status.code(), Some(2), "{done:?}");
     assert!(
         done.stderr
@@ -61,9 +68,9 @@ fn bad_flags_exit_2_and_a_taken_port_exits_1() {
         "{done:?}"
     );
 
-    let server = ServerProcess::start(SERVER, &["--port", "0"], T).unwrap();
+    let server = ServerProcess::start(&server_bin, &["--port", "0"], T).unwrap();
     let port = server.addr.port().to_string();
-    let done = run_to_end(SERVER, &["--port", &port], T).unwrap();
+    let done = run_to_end(&server_bin, &["--port", &port], T).unwrap();
     assert_eq!(done.status.code(), Some(1), "{done:?}");
     assert!(
         done.stderr.contains("cannot listen on 127.0.0.1:")
