@@ -416,7 +416,10 @@ impl Conn {
         }
         for _ in 0..ROUNDS_PER_EVENT {
             let mut got = 0;
-            if self.may_read && !self.eof {
+            // Complete requests still buffered are answered before more
+            // is read, so `input` never holds more than a part of a head
+            // plus one read.
+            if self.may_read && !self.eof && !self.full {
                 match (&self.stream).read(&mut bufs.read) {
                     Ok(0) => {
                         self.eof = true;
