@@ -141,21 +141,26 @@ pub fn own_binary(uplifted: &str, help: &str) -> io::Result<PathBuf> {
     if prints_help(uplifted) {
         return Ok(uplifted.to_path_buf());
     }
+    let exe = std::env::consts::EXE_SUFFIX; // "" or ".exe"
     let name = uplifted
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
+    let name = name.strip_suffix(exe).unwrap_or(name);
     let deps = uplifted.with_file_name("deps");
     let mut found: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
     for entry in std::fs::read_dir(&deps)?.flatten() {
         let path = entry.path();
         let file = entry.file_name();
         let file = file.to_string_lossy();
-        // server-0123abcd, not server-0123abcd.d (dependency info)
-        let Some(hash) = file.strip_prefix(name).and_then(|r| r.strip_prefix('-')) else {
-            continue;
-        };
-        if hash.contains('.') || !prints_help(&path) {
+        // server-0123abcd (server-0123abcd.exe), not server-0123abcd.d
+        // (dependency info)
+        let hash = file
+            .strip_suffix(exe)
+            .and_then(|f| f.strip_prefix(name))
+            .and_then(|rest| rest.strip_prefix('-'));
+        let Some(hash) = hash else { continue };
+        if !hash.bytes().all(|b| b.is_ascii_hexdigit()) || !prints_help(&path) {
             continue;
         }
         let modified = entry.metadata().and_then(|m| m.modified());
@@ -354,6 +359,7 @@ mod tests {
         script(&uplifted, "Tugas 1 echo server");
         script(&dir.join("deps/server-1a2b"), "Tugas 1 echo server");
         script(&dir.join("deps/server-3c4d"), "Tugas 6 HTTP server");
+        script(&dir.join("deps/server-xyz"), "Tugas 6 HTTP server");
         script(&dir.join("deps/server-3c4d.d"), "Tugas 6 HTTP server");
         script(&dir.join("deps/servers-5e6f"), "Tugas 6 HTTP server");
         let path = uplifted.to_str().unwrap();
