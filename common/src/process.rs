@@ -26,7 +26,7 @@ use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
@@ -54,15 +54,9 @@ impl ServerProcess {
         args: &[S],
         limit: Duration,
     ) -> io::Result<ServerProcess> {
-        let mut child = Command::new(program.as_ref())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let stdout = child.stdout.take().expect("stdout is piped");
+        let (mut child, stdout, err_pipe) = spawn_piped(program.as_ref(), args)?;
         let stderr = Arc::new(Captured::default());
-        keep_reading(child.stderr.take().expect("stderr is piped"), &stderr);
+        keep_reading(err_pipe, &stderr);
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             let mut lines = BufReader::new(stdout).lines();
@@ -200,16 +194,11 @@ pub fn run_to_end<S: AsRef<OsStr>>(
     args: &[S],
     limit: Duration,
 ) -> io::Result<Finished> {
-    let mut child = Command::new(program.as_ref())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let (mut child, out_pipe, err_pipe) = spawn_piped(program.as_ref(), args)?;
     let stdout = Arc::new(Captured::default());
     let stderr = Arc::new(Captured::default());
-    let out_reader = keep_reading(child.stdout.take().expect("stdout is piped"), &stdout);
-    let err_reader = keep_reading(child.stderr.take().expect("stderr is piped"), &stderr);
+    let out_reader = keep_reading(out_pipe, &stdout);
+    let err_reader = keep_reading(err_pipe, &stderr);
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait()? {
@@ -233,6 +222,22 @@ pub fn run_to_end<S: AsRef<OsStr>>(
         stdout: stdout.text(),
         stderr: stderr.text(),
     })
+}
+
+/// Starts `program` with no stdin and its stdout and stderr piped to us.
+fn spawn_piped<S: AsRef<OsStr>>(
+    program: &OsStr,
+    args: &[S],
+) -> io::Result<(Child, ChildStdout, ChildStderr)> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    Ok((child, stdout, stderr))
 }
 
 /// The bytes read so far from a child's pipe, and whether it has ended;

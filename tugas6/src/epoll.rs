@@ -200,11 +200,17 @@ mod tests {
     use std::io::Write;
     use std::net::{TcpListener, TcpStream};
 
+    /// Both ends of a loopback connection: (client, server).
+    fn connected_pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    }
+
     #[test]
     fn reports_a_readable_socket_with_its_token() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
+        let (mut client, server) = connected_pair();
         let ep = Epoll::new().unwrap();
         ep.add(server.as_raw_fd(), 42, READABLE).unwrap();
         let mut events = Vec::with_capacity(8);
@@ -237,9 +243,7 @@ mod tests {
 
     #[test]
     fn edge_triggered_reports_once_until_rearmed_or_new_bytes() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
+        let (mut client, server) = connected_pair();
         let ep = Epoll::new().unwrap();
         let interest = READABLE | PEER_CLOSED | EDGE;
         ep.add(server.as_raw_fd(), 1, interest).unwrap();
