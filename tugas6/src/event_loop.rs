@@ -447,6 +447,16 @@ impl Conn {
                 let bytes = &bufs.read[..got];
                 let used = self.answer_requests(bytes, &mut bufs.head, &mut bufs.out, now, timeout);
                 self.input.extend_from_slice(&bytes[used..]);
+            } else if got > 0
+                && !self.eof
+                && self.input.len() + got <= MAX_HEAD
+                && !bufs.read[..got].contains(&b'\n')
+            {
+                // More of an unfinished line: a head can only end at a
+                // '\n', so parsing it all again now would find nothing (a
+                // client sending a byte at a time would cost a rescan per
+                // byte).
+                self.input.extend_from_slice(&bufs.read[..got]);
             } else {
                 self.input.extend_from_slice(&bufs.read[..got]);
                 let input = std::mem::take(&mut self.input);

@@ -169,6 +169,26 @@ fn half_a_head_then_close_on_a_kept_alive_connection_is_400_at_once() {
 }
 
 #[test]
+fn a_line_over_the_cap_in_small_pieces_is_431() {
+    let addr = start();
+    let mut s = connect(addr);
+    s.set_nodelay(true).unwrap();
+    s.write_all(b"GET /").unwrap();
+    let mut sent = 5;
+    // No line end ever: the cap must still be noticed as the bytes come.
+    let piece = [b'a'; 100];
+    let mut got = Vec::new();
+    while sent < 64 * 1024 {
+        if s.write_all(&piece).is_err() {
+            break; // closed after the 431: read it below
+        }
+        sent += piece.len();
+    }
+    let _ = s.read_to_end(&mut got);
+    assert_eq!(parse_one(&got, false).status(), 431, "after {sent} bytes");
+}
+
+#[test]
 fn a_head_over_the_cap_is_431_and_the_response_survives() {
     let addr = start();
     // 64 KiB of headers: the server stops reading at 8 KiB, answers, and
