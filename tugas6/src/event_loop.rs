@@ -488,9 +488,8 @@ impl Conn {
         }
         match self.state {
             State::Request if self.skip == 0 => {
-                log::warn!("{}: {}; answering 408", self.peer, HeadError::Timeout);
                 bufs.out.clear();
-                crate::encode_error(408, &mut bufs.out);
+                crate::encode_error(&HeadError::Timeout, self.peer, &mut bufs.out);
                 self.state = State::Closing { linger: true };
                 // No longer waiting for this client: a short deadline for
                 // writing the 408.
@@ -600,14 +599,8 @@ impl Conn {
     /// Queues the answer to a request that could not be read (400, 431),
     /// and closes after it.
     fn answer_error(&mut self, e: HeadError, out: &mut Vec<u8>) {
-        match e.status() {
-            Some(status) => {
-                log::warn!("{}: {e}; answering {status}", self.peer);
-                crate::encode_error(status, out);
-                self.state = State::Closing { linger: true };
-            }
-            None => self.state = State::Closing { linger: false },
-        }
+        let answered = crate::encode_error(&e, self.peer, out);
+        self.state = State::Closing { linger: answered };
     }
 
     /// Writes the answers in `bufs.out` (keeping what the socket cannot

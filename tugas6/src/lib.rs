@@ -414,9 +414,17 @@ pub fn respond(head: &[u8], out: &mut Vec<u8>, peer: SocketAddr) -> Result<Answe
     })
 }
 
-/// Appends the error page for `status` (400, 408, 431), announcing a close.
-pub fn encode_error(status: u16, out: &mut Vec<u8>) {
+/// The answer to a request head that could not be read (400, 408, 431):
+/// logs why and appends the error page, announcing a close, to `out`.
+/// Returns `false`, appending nothing, when the connection is unusable
+/// and gets no answer (a socket error). Both engines answer through here.
+pub fn encode_error(e: &HeadError, peer: SocketAddr, out: &mut Vec<u8>) -> bool {
+    let Some(status) = e.status() else {
+        return false;
+    };
+    log::warn!("{peer}: {e}; answering {status}");
     Response::error_page(status).encode_into(out, "HTTP/1.1", false, false);
+    true
 }
 
 /// Between keep-alive requests: waits for the next request's first byte.
@@ -443,16 +451,14 @@ fn answer_error(
     peer: SocketAddr,
     e: HeadError,
 ) -> io::Result<()> {
-    let Some(status) = e.status() else {
+    out.clear();
+    if !encode_error(&e, peer, out) {
         return match e {
             HeadError::Io(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(()),
             HeadError::Io(e) => Err(e),
             _ => Ok(()),
         };
-    };
-    log::warn!("{peer}: {e}; answering {status}");
-    out.clear();
-    encode_error(status, out);
+    }
     // The client may be gone already (e.g. it closed after a partial head).
     let mut writer = stream;
     if writer.write_all(out).is_ok() {
