@@ -6,12 +6,12 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use common::check::testing::{
+use common::check::{CheckOptions, Report, Status};
+use common::net::{self, ServeOptions};
+use common::testkit::check::{
     closed_port, fake_server, fake_server_one_at_a_time, finishes_within, parse_options, run_check,
     silent, stream_forever, PATIENT, SHORT,
 };
-use common::check::{CheckOptions, Report, Status};
-use common::net::{self, ServeOptions};
 use tugas1::check::{run, CHECK};
 
 fn check(ports: Vec<u16>, timeout: Duration) -> Report {

@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::net::ServeOptions;
-use common::netns::{Side, TwoHosts};
+use common::testkit::netns::{Side, TwoHosts};
 use tugas1::{run_client, Target, DEFAULT_MESSAGE};
 
 #[test]

@@ -73,7 +73,7 @@ pub fn upload_ok(conn: &mut Conn, name: &str, data: &[u8]) -> Result<(), Failure
     } else {
         Err(conn.fail(format!(
             "expected 'OK ...', got {:?}",
-            common::transfer::shorten(&line)
+            common::framing::shorten(&line)
         )))
     }
 }

@@ -37,9 +37,10 @@ use std::time::Duration;
 use common::cli::{self, Command, Flag};
 use common::error::AppError;
 use common::files::{AtomicFile, Progress, Summary, COPY_BUF};
+use common::framing::shorten;
 use common::framing::{copy_exact_paced, FrameError};
 use common::net::{self, ServeOptions};
-use common::transfer::{send_file, shorten, FileHeader, Status};
+use common::transfer::{send_file, FileHeader, Status};
 
 /// Default server port.
 pub const DEFAULT_PORT: &str = "31100";

@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::check::testing::{
+use common::check::{CheckOptions, Report, Status};
+use common::net::{self, ServeOptions};
+use common::testkit::check::{
     closed_port, fake_server, finishes_within, parse_options, run_check, stream_forever, PATIENT,
     SHORT,
 };
-use common::check::{CheckOptions, Report, Status};
-use common::net::{self, ServeOptions};
 use tugas1a::check::{run, CHECK};
 
 fn check(port: u16, timeout: Duration, skip_protocol: bool) -> Report {
@@ -26,7 +26,7 @@ fn check(port: u16, timeout: Duration, skip_protocol: bool) -> Report {
 /// saved file's path.
 fn our_server() -> (u16, std::path::PathBuf) {
     common::logging::init_for_tests();
-    let dir = common::files::temp_dir("tugas1a-check");
+    let dir = common::testkit::temp_dir("tugas1a-check");
     let output = dir.join("hasil.txt");
     let listener = net::bind("127.0.0.1", 0).unwrap();
     let port = listener.local_addr().unwrap().port();

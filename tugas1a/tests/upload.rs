@@ -14,7 +14,7 @@ use tugas1a::{upload, Console};
 const T: Duration = Duration::from_secs(20);
 
 fn temp_dir(tag: &str) -> PathBuf {
-    common::files::temp_dir(&format!("tugas1a-{tag}"))
+    common::testkit::temp_dir(&format!("tugas1a-{tag}"))
 }
 
 struct Server {

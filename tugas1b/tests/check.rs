@@ -7,18 +7,18 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
-use common::check::testing::{
+use common::check::{CheckOptions, Report, Status};
+use common::net::{self, ServeOptions};
+use common::testkit::check::{
     fake_server, finishes_within, holding_server, parse_options, run_check, stream_forever,
     PATIENT, SHORT,
 };
-use common::check::{CheckOptions, Report, Status};
-use common::net::{self, ServeOptions};
 use tugas1b::check::{run, Target, CHECK};
 const CONTOH: &[u8] = b"Ini contoh file teks untuk Tugas 1b.\nbaris kedua\n";
 
 /// A served folder holding contoh.txt.
 fn folder(tag: &str) -> PathBuf {
-    let dir = common::files::temp_dir(&format!("tugas1b-check-{tag}"));
+    let dir = common::testkit::temp_dir(&format!("tugas1b-check-{tag}"));
     fs::write(dir.join("contoh.txt"), CONTOH).unwrap();
     dir
 }

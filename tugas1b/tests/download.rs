@@ -13,7 +13,7 @@ use tugas1b::{ask_name, default_output, fetch};
 const T: Duration = Duration::from_secs(20);
 
 fn temp_dir(tag: &str) -> PathBuf {
-    common::files::temp_dir(&format!("tugas1b-{tag}"))
+    common::testkit::temp_dir(&format!("tugas1b-{tag}"))
 }
 
 /// A served folder `<tmp>/served` with the crate's samples, a secret file

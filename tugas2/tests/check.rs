@@ -7,10 +7,10 @@ use std::net::UdpSocket;
 use std::thread;
 use std::time::Duration;
 
-use common::check::testing::{
+use common::check::{CheckOptions, Report};
+use common::testkit::check::{
     closed_udp_port, finishes_within, parse_options, run_check, PATIENT, SHORT,
 };
-use common::check::{CheckOptions, Report};
 use support::{receive_options, spawn_receiver, TempDir};
 use tugas2::check::{run, test_file, CHECK, FILE_SIZE};
 use tugas2::protocol::{Datagram, Message};

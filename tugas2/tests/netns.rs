@@ -5,7 +5,7 @@
 //! Needs root and iproute2, plus `tc netem` or nftables for the loss (this
 //! project's CI kernel has no netem, so the nftables egress rule
 //! `numgen random mod 100 < 10 drop` does the dropping there). The hosts
-//! come from `common::netns`: each side's socket is made on a thread that
+//! come from `common::testkit::netns`: each side's socket is made on a thread that
 //! entered that host's namespace, so the datagrams really cross the cable.
 
 mod support;
@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
-use common::netns::{Side, TwoHosts};
+use common::testkit::netns::{Side, TwoHosts};
 use support::{every_byte_value, TempDir};
 use tugas2::receiver::{self, ReceiveOptions};
 use tugas2::sender::{self, SendOptions};

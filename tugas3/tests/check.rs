@@ -8,15 +8,15 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use common::check::testing::{
-    fake_server_one_at_a_time, finishes_within, parse_options, run_check, PATIENT,
-};
 use common::check::{CheckOptions, Report, Status};
 use common::net::{self, ServeOptions};
+use common::testkit::check::{
+    fake_server_one_at_a_time, finishes_within, parse_options, run_check, PATIENT,
+};
 use tugas3::check::{run, Target, CHECK};
 
 /// The timeout for steps meant to time out here: 1 s (not the 0.3 s of
-/// `common::check::testing::SHORT`; the expected messages say "after 1s").
+/// `common::testkit::check::SHORT`; the expected messages say "after 1s").
 const SHORT: Duration = Duration::from_secs(1);
 const CONCURRENT: &str =
     "8 downloads at the same time all complete (all 8 connections open together)";
@@ -25,7 +25,7 @@ const SILENT: &str =
 
 /// A served folder with contoh.txt and a 2 MiB besar.bin.
 fn folder(tag: &str) -> PathBuf {
-    let dir = common::files::temp_dir(&format!("tugas3-check-{tag}"));
+    let dir = common::testkit::temp_dir(&format!("tugas3-check-{tag}"));
     fs::write(dir.join("contoh.txt"), b"contoh file untuk Tugas 3\n").unwrap();
     let big: Vec<u8> = (0..2u32 << 20)
         .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)

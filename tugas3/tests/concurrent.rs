@@ -14,7 +14,7 @@ use tugas3::{run_client, Job};
 const T: Duration = Duration::from_secs(20);
 
 fn temp_dir(tag: &str) -> PathBuf {
-    common::files::temp_dir(&format!("tugas3-{tag}"))
+    common::testkit::temp_dir(&format!("tugas3-{tag}"))
 }
 
 struct Setup {

@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn same_bytes_names_both_files() {
-        let dir = common::files::temp_dir("tugas4-bench-test");
+        let dir = common::testkit::temp_dir("tugas4-bench-test");
         let (a, b) = (dir.join("a"), dir.join("b"));
         bench::make_file(&a, 1_000_003).unwrap();
         fs::copy(&a, &b).unwrap();

@@ -9,11 +9,11 @@ use std::net::TcpStream;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::check::testing::{
-    closed_port, fake_server, finishes_within, parse_options, run_check, silent, PATIENT, SHORT,
-};
 use common::check::{CheckOptions, Report, Status};
 use common::fileproto::{decode_data, encode_data, MAX_MESSAGE};
+use common::testkit::check::{
+    closed_port, fake_server, finishes_within, parse_options, run_check, silent, PATIENT, SHORT,
+};
 use serde_json::{json, Value};
 use support::{start, TempDir};
 use tugas4::check::{run, CHECK};

@@ -51,7 +51,7 @@ use std::time::Duration;
 use common::chat::msg;
 use common::check::{self, Checker, Conn, Failure};
 use common::cli::{Command, Flag, Matches};
-use common::transfer::shorten;
+use common::framing::shorten;
 use serde_json::{Map, Value};
 
 use crate::users::builtin_users;

@@ -8,17 +8,17 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::check::testing::{
+use common::check::{CheckOptions, Report, Status};
+use common::testkit::check::{
     fake_server, fake_server_one_at_a_time, finishes_within, parse_options, run_check, silent,
     stream_forever, SHORT,
 };
-use common::check::{CheckOptions, Report, Status};
 use serde_json::Value;
 use tugas5::check::{run, Setup, CHECK};
 use tugas5::{server, ChatServer};
 
 /// For servers that must still pass some requirements: 2 s here, not the
-/// 5 s of `common::check::testing::PATIENT` (the single-threaded server's
+/// 5 s of `common::testkit::check::PATIENT` (the single-threaded server's
 /// expected message says "after 2s", and that test waits it out).
 const PATIENT: Duration = Duration::from_secs(2);
 

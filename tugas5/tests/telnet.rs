@@ -1,6 +1,6 @@
 //! The server against a real outside client: GNU telnet, typed into a tmux
 //! pane like a person would (telnet sends each Enter as `\r\n`), driven by
-//! `common::telnet`.
+//! `common::testkit::telnet`.
 //!
 //! Needs `telnet` (Debian: inetutils-telnet) and `tmux`; run with
 //! `cargo test -p tugas5 -- --include-ignored`.
@@ -9,7 +9,7 @@ mod support;
 
 use std::time::Duration;
 
-use common::telnet::Telnet;
+use common::testkit::telnet::Telnet;
 
 /// How long to wait for anything to appear on the screen.
 const LIMIT: Duration = Duration::from_secs(15);

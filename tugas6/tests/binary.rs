@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use std::path::PathBuf;
 
-use common::process::{own_binary, run_to_end, ServerProcess};
+use common::testkit::process::{own_binary, run_to_end, ServerProcess};
 
 const T: Duration = Duration::from_secs(10);
 

@@ -7,11 +7,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::check::testing::{
+use common::check::{CheckOptions, Report};
+use common::testkit::check::{
     fake_server, fake_server_one_at_a_time, finishes_within, holding_server, parse_options,
     run_check, PATIENT, SHORT,
 };
-use common::check::{CheckOptions, Report};
 use tugas6::check::{run, Reply, CHECK};
 
 const BODY: &str = "GET / HTTP/1.0 gets the body \"<h1>SERVER HTTP</h1>\"";

@@ -1,5 +1,5 @@
 //! The server against the real clients the assignment names: telnet (in a
-//! tmux pane, typed like a person, driven by `common::telnet`), curl, headless Chromium, and ab.
+//! tmux pane, typed like a person, driven by `common::testkit::telnet`), curl, headless Chromium, and ab.
 //! Each test needs its tool installed and is ignored by default; CI runs
 //! them with `cargo test -- --include-ignored` after installing the tools.
 
@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::telnet::Telnet;
+use common::testkit::telnet::Telnet;
 use support::*;
 
 /// Fails with an install hint when `tool` cannot be started.

@@ -44,7 +44,7 @@ use std::time::Duration;
 use common::check::http::{request, Reader, Response};
 use common::check::{self, CheckOptions, Checker, Conn, Failure};
 use common::cli::{Command, Flag, Matches};
-use common::transfer::shorten;
+use common::framing::shorten;
 
 /// The check program's flags.
 pub const CHECK: Command = Command {

@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use common::process::ServerProcess;
+//! use common::testkit::process::ServerProcess;
 //!
 //! // In an integration test, Cargo gives the path of the crate's binary.
 //! let server = ServerProcess::start(
@@ -353,7 +353,7 @@ mod tests {
     #[test]
     fn own_binary_picks_the_build_with_the_right_help() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = crate::files::temp_dir("own-binary");
+        let dir = crate::testkit::temp_dir("own-binary");
         std::fs::create_dir(dir.join("deps")).unwrap();
         let script = |path: &Path, help: &str| {
             std::fs::write(path, format!("#!/bin/sh\necho '{help}'\n")).unwrap();

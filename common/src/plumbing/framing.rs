@@ -339,6 +339,16 @@ where
     Ok(done)
 }
 
+/// At most 80 characters of `s`, for error messages about bad input.
+pub fn shorten(s: &str) -> String {
+    if s.chars().count() <= 80 {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(77).collect();
+        format!("{cut}...")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,5 +501,11 @@ mod tests {
         let mut hay = vec![b'\r'; 70];
         hay.extend_from_slice(b"\r\n\r\n");
         assert_eq!(find(&hay, b"\r\n\r\n"), Some(70));
+    }
+
+    #[test]
+    fn shorten_cuts_long_text() {
+        assert_eq!(shorten("abc"), "abc");
+        assert_eq!(shorten(&"x".repeat(100)).chars().count(), 80);
     }
 }

@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use crate::files::{
     resolve_in_dir, send_file_bytes, AtomicFile, Progress, ServeError, Summary, COPY_BUF,
 };
-use crate::framing::{copy_exact_paced, read_line, FrameError};
+use crate::framing::{copy_exact_paced, read_line, shorten, FrameError};
 
 /// Longest header or status line accepted (name included).
 pub const MAX_HEADER: usize = 4096;
@@ -348,16 +348,6 @@ fn one_line(s: &str) -> String {
     s.replace(['\r', '\n'], " ")
 }
 
-/// At most 80 characters of `s`, for error messages about bad input.
-pub fn shorten(s: &str) -> String {
-    if s.chars().count() <= 80 {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(77).collect();
-        format!("{cut}...")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,11 +395,5 @@ mod tests {
         assert!(matches!(r, Err(FrameError::Malformed(_))));
         let r = Status::read_from(&mut Cursor::new(Vec::new()));
         assert!(matches!(r, Err(FrameError::Truncated { .. })));
-    }
-
-    #[test]
-    fn shorten_cuts_long_text() {
-        assert_eq!(shorten("abc"), "abc");
-        assert_eq!(shorten(&"x".repeat(100)).chars().count(), 80);
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use std::io::Write;
-//! use common::check::testing::{self, SHORT};
+//! use common::testkit::check::{self, SHORT};
 //! use common::check::{CheckOptions, Checker};
 //!
 //! fn run(c: &mut Checker) {
@@ -44,7 +44,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::{CheckOptions, Checker, Report};
+use crate::check::{CheckOptions, Checker, Report};
 use crate::cli::{Command, Matches};
 
 /// The timeout for a server that is meant to stay silent (or to fail a

@@ -98,7 +98,7 @@ pub fn read_download(conn: &mut Conn, name: &str) -> Result<Vec<u8>, Failure> {
     let Some(size) = line.strip_prefix("OK ") else {
         return Err(conn.fail(format!(
             "expected 'OK <size>' for an existing file, got {:?}",
-            crate::transfer::shorten(&line)
+            crate::framing::shorten(&line)
         )));
     };
     let size: u64 = size
@@ -134,11 +134,11 @@ pub fn expect_refusal_answer(conn: &mut Conn, close_ok: bool) -> Result<(), Fail
         Ok(line) if line.starts_with("ERROR") => Ok(()),
         Ok(line) if line.starts_with("OK") => Err(conn.fail(format!(
             "the server answered {:?} instead of refusing",
-            crate::transfer::shorten(&line)
+            crate::framing::shorten(&line)
         ))),
         Ok(line) => Err(conn.fail(format!(
             "expected 'ERROR <reason>', got {:?}",
-            crate::transfer::shorten(&line)
+            crate::framing::shorten(&line)
         ))),
         Err(f)
             if close_ok

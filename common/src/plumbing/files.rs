@@ -175,23 +175,6 @@ pub fn served_dir(dir: &str) -> Result<PathBuf, crate::error::AppError> {
     Ok(full)
 }
 
-/// A fresh, empty folder under the system's temp folder, unique to this
-/// process and call, for tests and benchmarks (`tag` names its purpose).
-///
-/// # Panics
-/// If the folder cannot be made: a test cannot go on without it.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot make {}: {e}", dir.display()));
-    dir
-}
-
 /// A file written under a temporary name next to its final place and
 /// renamed into place by [`AtomicFile::commit`]. Dropped without a commit
 /// (an error, a cut connection), the temporary file is removed: a reader
@@ -473,7 +456,7 @@ mod tests {
 
     #[test]
     fn resolve_stays_inside_the_folder() {
-        let root = temp_dir("common-files-root");
+        let root = crate::testkit::temp_dir("common-files-root");
         let served = root.join("served");
         fs::create_dir_all(served.join("sub")).unwrap();
         fs::write(served.join("ok.txt"), b"ok").unwrap();
@@ -513,7 +496,7 @@ mod tests {
 
     #[test]
     fn atomic_file_appears_only_on_commit() {
-        let dir = temp_dir("common-files-atomic");
+        let dir = crate::testkit::temp_dir("common-files-atomic");
         let dest = dir.join("out/hasil.txt");
         let mut f = AtomicFile::create(&dest).unwrap();
         f.write_all(b"half").unwrap();

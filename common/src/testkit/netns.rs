@@ -13,7 +13,7 @@
 //! (Debian: nftables). Dropping the value deletes both namespaces.
 //!
 //! ```no_run
-//! use common::netns::{TwoHosts, Side};
+//! use common::testkit::netns::{TwoHosts, Side};
 //! let hosts = TwoHosts::up().unwrap();
 //! let listener = hosts.run_in(Side::A, || std::net::TcpListener::bind("10.77.0.1:31000")).unwrap().unwrap();
 //! let ok = hosts.run_in(Side::B, || std::net::TcpStream::connect("10.77.0.1:31000").is_ok()).unwrap();

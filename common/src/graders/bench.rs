@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::cli::{Flag, Matches};
 use crate::error::{AppError, MainError};
@@ -46,7 +47,7 @@ impl FileBench {
         log::set_max_level(log::LevelFilter::Warn);
         let size = m.parse::<u64>("size-mib")? << 20;
         let runs: usize = m.parse("runs")?;
-        let dir = crate::files::temp_dir(tag);
+        let dir = scratch_dir(tag).map_err(|e| AppError::io("cannot make a scratch folder", &e))?;
         let bench = FileBench {
             source: dir.join(source),
             dir,
@@ -326,6 +327,23 @@ pub fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".to_string())
 }
 
+/// A fresh, empty folder under the system's temp folder, unique to this
+/// process and call (`tag` names its purpose), for a benchmark's files.
+///
+/// # Errors
+/// If the folder cannot be made.
+pub fn scratch_dir(tag: &str) -> io::Result<PathBuf> {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -351,7 +369,7 @@ mod tests {
 
     #[test]
     fn plain_file_copy_moves_every_byte() {
-        let dir = crate::files::temp_dir("common-bench-copy");
+        let dir = crate::testkit::temp_dir("common-bench-copy");
         let (a, b) = (dir.join("a"), dir.join("b"));
         make_file(&a, 1_000_003).unwrap();
         assert!(file_copy_secs(&a, &b).unwrap() > 0.0);

@@ -10,7 +10,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use common::telnet::Telnet;
+//! use common::testkit::telnet::Telnet;
 //!
 //! let addr: std::net::SocketAddr = "127.0.0.1:10001".parse().unwrap();
 //! let t = Telnet::start(addr).unwrap();

@@ -20,7 +20,7 @@
 //! to GET /x"), and the body and chunk steps are named after it.
 
 use super::{CheckOptions, Conn, Failure};
-use crate::transfer::shorten;
+use crate::framing::shorten;
 
 /// Largest response head read (bytes).
 pub const MAX_HEAD: usize = 64 * 1024;

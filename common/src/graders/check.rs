@@ -134,8 +134,9 @@
 //! legitimately differs. The download checks shared by Tugas 1b and 3 are in
 //! [`transfer`]; reading HTTP responses (Tugas 6 and 8) is in [`http`].
 
+#[cfg(feature = "http")]
 pub mod http;
-pub mod testing;
+#[cfg(feature = "transfer")]
 pub mod transfer;
 
 use std::fmt;
@@ -934,7 +935,7 @@ impl Conn {
         } else {
             Err(self.fail(format!(
                 "expected {what} to start with {prefix:?}, got {:?}",
-                crate::transfer::shorten(&line)
+                crate::framing::shorten(&line)
             )))
         }
     }
@@ -1147,8 +1148,8 @@ pub fn secs(d: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{fake_server, SHORT};
     use super::*;
+    use crate::testkit::check::{fake_server, SHORT};
 
     fn conn(port: u16) -> Conn {
         Conn::connect("127.0.0.1", port, SHORT).unwrap()

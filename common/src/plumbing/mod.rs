@@ -1,0 +1,4 @@
+//! Plumbing: sockets, framing and files, the same for every assignment.
+pub mod files;
+pub mod framing;
+pub mod net;
