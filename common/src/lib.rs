@@ -12,8 +12,9 @@
 //!
 //! Plumbing, used by every server and client:
 //! - [`net`]: bind (large backlog, helpful errors), the `listening on
-//!   IP:PORT` line, connect with a helpful error, and the stop signal of a
-//!   server.
+//!   IP:PORT` line, connect with a helpful error, a lingering close.
+//! - [`stop`]: the stop signal of a server (its accept loop, its
+//!   connections, Ctrl-C) and a server running on its own thread.
 //! - [`framing`]: read one message up to a delimiter or one line, with a
 //!   size cap and a deadline for the whole message; copy exactly N bytes.
 //! - [`files`]: names from the network kept inside a folder, files written
@@ -45,7 +46,7 @@ mod plumbing;
 
 pub use conventions::{cli, error, logging};
 pub use graders::{bench, check};
-pub use plumbing::{files, framing, net};
+pub use plumbing::{files, framing, net, stop};
 
 #[cfg(feature = "chat")]
 pub use formats::chat;

@@ -164,7 +164,8 @@ impl Command {
     ///
     /// # Errors
     /// [`CliError::Help`] for `--help`/`-h`; [`CliError::Usage`] for an unknown
-    /// flag, a missing value, or a value given to a switch.
+    /// flag, a missing value, a value given to a switch, or an argument
+    /// that is no flag when the command takes none ([`Command::args`] empty).
     pub fn parse<I>(&self, args: I) -> Result<Matches, CliError>
     where
         I: IntoIterator<Item = String>,
@@ -205,6 +206,9 @@ impl Command {
                     .ok_or_else(|| self.usage_error(format!("flag --{name} needs a value {m}")))?,
             };
             given.push((flag.name, value));
+        }
+        if let (true, Some(stray)) = (self.args.is_empty(), positionals.first()) {
+            return Err(self.usage_error(format!("unexpected argument {stray:?}")));
         }
         Ok(Matches {
             flags: self.flags,
@@ -393,5 +397,25 @@ mod tests {
             matches!(m.parse::<u16>("port"), Err(CliError::Usage(s)) if s.contains("'70000' for --port"))
         );
         assert!(matches!(m.timeout(), Err(CliError::Usage(s)) if s.contains("--timeout")));
+    }
+
+    #[test]
+    fn stray_arguments_are_refused_where_none_are_taken() {
+        const SERVER: Command = Command {
+            name: "server",
+            about: "a server",
+            args: "",
+            flags: &[port("31000")],
+        };
+        let server = SERVER;
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let err = server.parse(args(&["--port", "0", "31001"])).unwrap_err();
+        assert_eq!(
+            err,
+            CliError::Usage(r#"unexpected argument "31001" (try: server --help)"#.to_string())
+        );
+        // After `--` too: it ends the flags, it does not make arguments welcome.
+        assert!(server.parse(args(&["--", "x"])).is_err());
+        assert!(server.parse(args(&["--port", "0"])).is_ok());
     }
 }

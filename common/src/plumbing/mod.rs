@@ -2,3 +2,5 @@
 pub mod files;
 pub mod framing;
 pub mod net;
+pub mod stop;
+mod sys;

@@ -127,27 +127,15 @@ pub fn join_host_port(host: &str, port: u16) -> String {
     }
 }
 
-#[cfg(unix)]
+/// Asks for a `backlog` of waiting connections (std asks for 128).
 fn set_backlog(listener: &TcpListener, backlog: i32) {
-    use std::os::fd::AsRawFd;
-    extern "C" {
-        // POSIX listen(2). Calling it again on a listening socket only
-        // changes the backlog (Linux, BSDs, macOS).
-        fn listen(fd: i32, backlog: i32) -> i32;
+    #[cfg(unix)]
+    if let Err(e) = super::sys::set_backlog(listener, backlog) {
+        log::debug!("could not raise listen backlog: {e}");
     }
-    // SAFETY: the descriptor is a valid, open, bound socket owned by
-    // `listener` for the duration of the call; listen() touches nothing else.
-    let rc = unsafe { listen(listener.as_raw_fd(), backlog) };
-    if rc != 0 {
-        log::debug!(
-            "could not raise listen backlog: {}",
-            io::Error::last_os_error()
-        );
-    }
+    #[cfg(not(unix))]
+    let _ = (listener, backlog);
 }
-
-#[cfg(not(unix))]
-fn set_backlog(_listener: &TcpListener, _backlog: i32) {}
 
 /// Prints `listening on IP:PORT` to stdout and flushes it. Scripts and
 /// tests wait for this line; it is printed once the socket is bound.
@@ -434,6 +422,49 @@ where
         .name(format!("server {addr}"))
         .spawn(move || serve(listener, opts, handler))?;
     Ok(addr)
+}
+
+/// After a failed `accept`: nothing for a routine failure (an aborted
+/// handshake); otherwise (EMFILE: too many open files, ...) an error line
+/// and a short pause, so the accept loop does not spin.
+pub fn accept_failed(e: &io::Error) {
+    if matches!(
+        e.kind(),
+        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+    ) {
+        return;
+    }
+    log::error!("accept failed: {}", io_cause(e));
+    thread::sleep(Duration::from_millis(50));
+}
+
+/// Most bytes [`linger_close`] reads away before it gives up.
+pub const LINGER_MAX_BYTES: usize = 256 * 1024;
+
+/// How long [`linger_close`] waits for the peer at most.
+pub const LINGER_TIME: Duration = Duration::from_secs(2);
+
+/// Closes a connection after an error answer without losing that answer:
+/// ends our sending side, then reads away what the client still sends
+/// (at most [`LINGER_MAX_BYTES`] for at most [`LINGER_TIME`]) until it
+/// closes too. Closing a socket with unread bytes in it makes the kernel
+/// send a reset, which can destroy the answer before the client read it.
+/// `reader` is the stream itself or the buffered reader in front of it.
+pub fn linger_close<R: io::Read + ?Sized>(stream: &TcpStream, reader: &mut R) {
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let end = std::time::Instant::now() + LINGER_TIME;
+    let mut sink = [0u8; 16 * 1024];
+    let mut total = 0;
+    while total < LINGER_MAX_BYTES {
+        let left = end.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match reader.read(&mut sink) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => total += n,
+        }
+    }
 }
 
 /// A connection error in words for the log: timeouts and closes read as such.

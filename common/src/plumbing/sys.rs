@@ -1,0 +1,68 @@
+//! The few system calls the standard library lacks, through the `libc`
+//! crate's declarations (its constants and struct layouts are right for
+//! every target). Every `unsafe` of this crate is in this file.
+
+#[cfg(unix)]
+pub use unix::*;
+
+#[cfg(unix)]
+mod unix {
+    use std::io;
+    use std::net::TcpListener;
+    use std::os::fd::AsRawFd;
+
+    /// Calls listen(2) again on a listening socket, which only changes its
+    /// backlog (Linux, BSDs, macOS).
+    pub fn set_backlog(listener: &TcpListener, backlog: i32) -> io::Result<()> {
+        // SAFETY: the descriptor is a valid, open, listening socket owned by
+        // `listener` for the duration of the call; listen() touches nothing else.
+        let rc = unsafe { libc::listen(listener.as_raw_fd(), backlog) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// The set holding SIGINT (Ctrl-C) and SIGTERM (`kill`).
+    fn stop_signals() -> libc::sigset_t {
+        // SAFETY: sigemptyset fully initialises the zeroed set it is given,
+        // and sigaddset only sets bits in it; both only fail for a bad
+        // signal number, which these constants are not.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            set
+        }
+    }
+
+    /// Blocks SIGINT and SIGTERM in the calling thread (and so in every
+    /// thread it starts afterwards), so that only [`wait_stop_signal`]
+    /// receives them.
+    pub fn block_stop_signals() -> io::Result<()> {
+        let set = stop_signals();
+        // SAFETY: `set` is an initialised signal set; the old mask is not asked for.
+        let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(rc))
+        }
+    }
+
+    /// Waits until SIGINT or SIGTERM arrives (both must be blocked first,
+    /// see [`block_stop_signals`]) and returns its number.
+    pub fn wait_stop_signal() -> io::Result<i32> {
+        let set = stop_signals();
+        let mut sig: libc::c_int = 0;
+        // SAFETY: `set` is initialised and `sig` is a valid place for the answer.
+        let rc = unsafe { libc::sigwait(&set, &mut sig) };
+        if rc == 0 {
+            Ok(sig)
+        } else {
+            Err(io::Error::from_raw_os_error(rc))
+        }
+    }
+}
