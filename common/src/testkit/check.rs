@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use std::io::Write;
-//! use common::testkit::check::{self, SHORT};
+//! use common::testkit::check::{self as testing, SHORT};
 //! use common::check::{CheckOptions, Checker};
 //!
 //! fn run(c: &mut Checker) {
