@@ -32,8 +32,6 @@ use common::check::{self, Checker, Conn, Failure};
 use common::cli::Command;
 use common::transfer::MAX_HEADER;
 
-use crate::DEFAULT_PORT;
-
 /// The check program's flags.
 pub const CHECK: Command = Command {
     name: "check",
@@ -41,7 +39,7 @@ pub const CHECK: Command = Command {
     args: "",
     flags: &[
         check::host(),
-        check::port(DEFAULT_PORT),
+        check::port("31100"),
         check::TIMEOUT,
         check::JSON,
         check::SKIP_PROTOCOL,

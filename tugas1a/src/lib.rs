@@ -4,7 +4,7 @@
 //! `file.txt` and sends it; the server shows the content on its console and
 //! writes it to `hasil.txt`.
 //!
-//! # Wire format (from [`common::transfer`])
+//! # Wire format (the codec is [`common::transfer`])
 //!
 //! ```text
 //! client -> server   FILE <size> <name>\n  then exactly <size> bytes, then the client half-closes
@@ -23,27 +23,35 @@
 //! cargo run -p tugas1a --bin check                 # grader: test any upload server
 //! ```
 //!
+//! The flow, in this file: the server's [`run_server`] accepts each client
+//! on a thread of its own, [`handle_connection`] reads the header, receives
+//! the bytes into an [`AtomicFile`], prints them and answers the status;
+//! the client's [`run_client`] sends the header and the bytes and reads the
+//! status.
+//!
 //! Modules: [`check`], the grader's conformance check of any upload server.
 
 pub mod check;
 
+use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown as Both, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::Duration;
 
-use common::cli::{self, Command, Flag};
-use common::error::AppError;
-use common::files::{AtomicFile, Progress, Summary, COPY_BUF};
-use common::framing::shorten;
-use common::framing::{copy_exact_paced, FrameError};
-use common::net::{self, ServeOptions};
-use common::transfer::{send_file, FileHeader, Status};
+use common::cli::{self, Command, Flag, Matches};
+use common::error::{AppError, MainError};
+use common::files::{send_file_bytes, AtomicFile, Progress, Summary, COPY_BUF};
+use common::framing::{copy_exact_paced, shorten, FrameError};
+use common::net;
+use common::stop::{Running, Shutdown};
+use common::transfer::{FileHeader, Status};
 
-/// Default server port.
-pub const DEFAULT_PORT: &str = "31100";
+/// The assignment's port (the `--port` default of server and client).
+pub const DEFAULT_PORT: u16 = 31100;
 
 /// At most this many bytes of a text file are printed on the server's console.
 pub const PRINT_LIMIT: usize = 4096;
@@ -58,7 +66,7 @@ pub const SERVER: Command = Command {
     args: "",
     flags: &[
         cli::host("0.0.0.0"),
-        cli::port(DEFAULT_PORT),
+        cli::port("31100"),
         Flag::value(
             "output",
             "PATH",
@@ -76,7 +84,7 @@ pub const CLIENT: Command = Command {
     args: "",
     flags: &[
         cli::host("127.0.0.1"),
-        cli::port(DEFAULT_PORT),
+        cli::port("31100"),
         Flag::value(
             "file",
             "PATH",
@@ -102,25 +110,110 @@ pub fn stdout_console() -> Console {
     Arc::new(Mutex::new(io::stdout()))
 }
 
-/// Serves uploads forever, writing each complete file to `output`.
-pub fn run_server(listener: TcpListener, opts: ServeOptions, output: PathBuf, console: Console) {
-    net::serve(listener, opts, move |stream, peer| {
-        handle_upload(stream, peer, &output, &console)
-    });
+/// How the server runs (from its flags).
+#[derive(Clone)]
+pub struct Config {
+    /// Where each complete upload is saved (`--output`, `hasil.txt`).
+    pub output: PathBuf,
+    /// Read/write timeout of each connection (`--timeout`).
+    pub timeout: Duration,
+    /// Where received files are shown.
+    pub console: Console,
 }
 
-/// Receives one file on `stream`. Answers `OK ...` when it is saved, or
-/// `ERROR <reason>` when it is not (the partial file is removed).
+impl Config {
+    /// Saving to `output`, a 30 s timeout, printing to stdout.
+    pub fn new(output: impl Into<PathBuf>) -> Config {
+        Config {
+            output: output.into(),
+            timeout: Duration::from_secs(30),
+            console: stdout_console(),
+        }
+    }
+
+    /// The configuration from the server's parsed flags ([`SERVER`]).
+    ///
+    /// # Errors
+    /// A bad `--timeout` (usage error).
+    pub fn from_matches(m: &Matches) -> Result<Config, MainError> {
+        Ok(Config {
+            timeout: m.timeout()?,
+            ..Config::new(m.value("output"))
+        })
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("output", &self.output)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Accepts uploads until `shutdown` is given, each client on a thread of
+/// its own; then joins those threads and returns.
+///
+/// # Errors
+/// Only if the listener has no address; one client's failure is logged
+/// and the server goes on.
+pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -> io::Result<()> {
+    shutdown.watch(&listener)?;
+    let mut threads = Vec::new();
+    for stream in listener.incoming() {
+        if shutdown.is_stopping() {
+            break;
+        }
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                net::accept_failed(&e);
+                continue;
+            }
+        };
+        let Some(admitted) = shutdown.admit(&stream) else {
+            continue;
+        };
+        let config = config.clone();
+        threads.push(thread::spawn(move || {
+            let _admitted = admitted; // counts as open until this thread ends
+            let peer = peer_of(&stream);
+            let served = net::set_timeouts(&stream, config.timeout)
+                .and_then(|()| handle_connection(stream, &config));
+            if let Err(e) = served {
+                log::warn!("{peer}: {}", net::describe_io(&e));
+            }
+        }));
+        threads.retain(|t| !t.is_finished());
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+/// Runs [`run_server`] on a thread of its own (tests, benches); stop it
+/// with [`Running::stop`] or by dropping it.
+///
+/// # Errors
+/// If the listener has no address or the thread cannot start.
+pub fn start_server(listener: TcpListener, config: Config) -> io::Result<Running> {
+    Running::spawn(listener, Shutdown::new(), move |listener, shutdown| {
+        run_server(listener, &config, &shutdown)
+    })
+}
+
+/// Receives one file on `stream`: reads the `FILE <size> <name>` header,
+/// copies exactly `<size>` bytes into a temporary file, prints the file,
+/// renames it to [`Config::output`] and answers `OK ...`; or answers
+/// `ERROR <reason>` (and the partial file is removed).
 ///
 /// # Errors
 /// The reason the upload failed (already reported to the client if the
 /// connection still worked).
-pub fn handle_upload(
-    stream: TcpStream,
-    peer: SocketAddr,
-    output: &Path,
-    console: &Console,
-) -> io::Result<()> {
+pub fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
+    let peer = peer_of(&stream);
     let mut reader = BufReader::with_capacity(COPY_BUF, stream.try_clone()?);
     let mut writer = stream;
     let header = match FileHeader::read_from(&mut reader) {
@@ -129,14 +222,14 @@ pub fn handle_upload(
             log::info!("{peer}: connected and closed without sending a file");
             return Ok(());
         }
-        Err(e) => return reject(&mut writer, peer, e),
+        Err(e) => return reject(&mut writer, &mut reader, &peer, e),
     };
     log::info!(
         "{peer}: receiving {:?} ({} bytes)",
         shorten(&header.name),
         header.size
     );
-    let mut file = AtomicFile::create(output)?;
+    let mut file = AtomicFile::create(&config.output)?;
     let mut preview = Preview::default();
     // The read timeout also bounds how slowly a client may send.
     let stall = writer.read_timeout()?;
@@ -149,11 +242,11 @@ pub fn handle_upload(
         // Remove the temporary file before answering, so that when the
         // client hears "ERROR" nothing of the upload is left on disk.
         drop(file);
-        return reject(&mut writer, peer, e);
+        return reject(&mut writer, &mut reader, &peer, e);
     }
     let saved = file.commit()?;
     {
-        let mut out = console.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = config.console.lock().unwrap_or_else(|p| p.into_inner());
         let _ = writeln!(
             out,
             "received {:?} ({} bytes) from {peer}, saved as {}",
@@ -171,16 +264,34 @@ pub fn handle_upload(
     );
     log::info!("{peer}: {reply}");
     Status::Ok(reply).write_to(&mut writer)?;
-    let _ = writer.shutdown(Shutdown::Both);
+    let _ = writer.shutdown(Both::Both);
     Ok(())
 }
 
-/// Tells the client why its upload failed (if it still listens) and
-/// returns the error for the log.
-fn reject(writer: &mut TcpStream, peer: SocketAddr, e: FrameError) -> io::Result<()> {
+/// Tells the client why its upload failed (if it still listens), closes
+/// without losing that answer, and returns the error for the log.
+fn reject(
+    writer: &mut TcpStream,
+    reader: &mut BufReader<TcpStream>,
+    peer: &str,
+    e: FrameError,
+) -> io::Result<()> {
     log::warn!("{peer}: upload failed: {e}");
-    let _ = Status::Error(format!("upload failed: {e}")).write_to(writer);
+    if Status::Error(format!("upload failed: {e}"))
+        .write_to(writer)
+        .is_ok()
+    {
+        net::linger_close(writer, reader);
+    }
     Err(e.into())
+}
+
+/// The peer's address for the log.
+fn peer_of(stream: &TcpStream) -> String {
+    stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// The first bytes of a file, kept for the console.
@@ -271,9 +382,42 @@ pub fn hex_dump(bytes: &[u8]) -> String {
     out
 }
 
+/// What the client sends, and where (from its flags).
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The server's host (`--host`).
+    pub host: String,
+    /// The server's port (`--port`).
+    pub port: u16,
+    /// The file to send (`--file`, see [`choose_file`]).
+    pub file: PathBuf,
+    /// The name announced to the server; `None`: the file's own name.
+    pub name: Option<String>,
+    /// Connect/read/write timeout (`--timeout`).
+    pub timeout: Duration,
+}
+
+impl ClientConfig {
+    /// The configuration from the client's parsed flags ([`CLIENT`]).
+    ///
+    /// # Errors
+    /// A bad `--port` or `--timeout` (usage error).
+    pub fn from_matches(m: &Matches) -> Result<ClientConfig, MainError> {
+        Ok(ClientConfig {
+            host: m.value("host").to_string(),
+            port: m.parse("port")?,
+            file: choose_file(m),
+            name: Some(m.value("name"))
+                .filter(|n| !n.is_empty())
+                .map(String::from),
+            timeout: m.timeout()?,
+        })
+    }
+}
+
 /// The file the client sends: `--file`, or when the default `file.txt` is
 /// not in the current folder, the sample shipped with this crate.
-pub fn choose_file(m: &cli::Matches) -> PathBuf {
+pub fn choose_file(m: &Matches) -> PathBuf {
     let given = PathBuf::from(m.value("file"));
     if !m.is_set("file") && !given.exists() {
         let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("file.txt");
@@ -285,19 +429,15 @@ pub fn choose_file(m: &cli::Matches) -> PathBuf {
     given
 }
 
-/// Sends `path` to the server and returns the server's answer and the
-/// transfer summary.
+/// Sends the file of `config` to the server: the `FILE <size> <name>`
+/// header, the bytes, a half-close; then reads the server's status.
+/// Returns the server's `OK` text and the transfer summary.
 ///
 /// # Errors
 /// The file cannot be opened, the connection fails or is cut, or the
 /// server answers `ERROR`.
-pub fn upload(
-    host: &str,
-    port: u16,
-    path: &Path,
-    name: Option<&str>,
-    timeout: Duration,
-) -> Result<(String, Summary), AppError> {
+pub fn run_client(config: &ClientConfig) -> Result<(String, Summary), AppError> {
+    let path = &config.file;
     let open_err = |e: &io::Error| {
         let err = AppError::io(format!("cannot open {}", path.display()), e);
         if e.kind() == io::ErrorKind::NotFound {
@@ -314,21 +454,26 @@ pub fn upload(
             "not a regular file",
         ));
     }
-    let name = match name {
-        Some(n) => n.to_string(),
+    let name = match &config.name {
+        Some(n) => n.clone(),
         None => path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "file".into()),
     };
-    let stream = net::connect(host, port, timeout)?;
-    let target = net::join_host_port(host, port);
+    let stream = net::connect(&config.host, config.port, config.timeout)?;
+    let target = net::join_host_port(&config.host, config.port);
     let what = format!("cannot send {} to {target}", path.display());
     let mut writer = stream.try_clone().map_err(|e| AppError::io(&what, &e))?;
-    let mut progress = Progress::new(name.clone(), Some(meta.len()));
-    let sent = send_file(&mut writer, &name, &mut file, meta.len(), &mut progress);
+    let size = meta.len();
+    let mut progress = Progress::new(name.clone(), Some(size));
+    let header = FileHeader { name, size };
+    let sent = header
+        .write_to(&mut writer)
+        .map_err(FrameError::from)
+        .and_then(|()| send_file_bytes(&mut file, &mut writer, size, None, |d| progress.update(d)));
     // Whatever happened, hear the server out: it may explain the failure.
-    let _ = writer.shutdown(Shutdown::Write);
+    let _ = writer.shutdown(Both::Write);
     let mut reader = BufReader::new(stream);
     let status = Status::read_from(&mut reader);
     match (sent, status) {
@@ -342,6 +487,23 @@ pub fn upload(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flag_defaults_are_the_typed_ones() {
+        for cmd in [&SERVER, &CLIENT] {
+            let m = cmd.parse(Vec::<String>::new()).unwrap();
+            assert_eq!(m.parse::<u16>("port").unwrap(), DEFAULT_PORT);
+        }
+        let m = SERVER.parse(["--timeout", "5"].map(String::from)).unwrap();
+        let c = Config::from_matches(&m).unwrap();
+        assert_eq!(
+            (c.output, c.timeout),
+            ("hasil.txt".into(), Duration::from_secs(5))
+        );
+        let m = CLIENT.parse(["--name", "x.txt"].map(String::from)).unwrap();
+        let c = ClientConfig::from_matches(&m).unwrap();
+        assert_eq!((c.name.as_deref(), c.port), (Some("x.txt"), DEFAULT_PORT));
+    }
 
     #[test]
     fn text_is_shown_as_text() {

@@ -7,7 +7,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::check::{CheckOptions, Report, Status};
-use common::net::{self, ServeOptions};
+use common::net;
+use common::stop::Running;
 use common::testkit::check::{
     closed_port, fake_server, finishes_within, parse_options, run_check, stream_forever, PATIENT,
     SHORT,
@@ -22,23 +23,25 @@ fn check(port: u16, timeout: Duration, skip_protocol: bool) -> Report {
     run_check(opts, run)
 }
 
-/// Our server, saving into a fresh temp folder; returns its port and the
-/// saved file's path.
-fn our_server() -> (u16, std::path::PathBuf) {
+/// Our server, saving into a fresh temp folder; returns it (stopped when
+/// dropped), its port and the saved file's path.
+fn our_server() -> (Running, u16, std::path::PathBuf) {
     common::logging::init_for_tests();
     let dir = common::testkit::temp_dir("tugas1a-check");
     let output = dir.join("hasil.txt");
     let listener = net::bind("127.0.0.1", 0).unwrap();
     let port = listener.local_addr().unwrap().port();
-    let console: tugas1a::Console = Arc::new(Mutex::new(Vec::<u8>::new()));
-    let out = output.clone();
-    thread::spawn(move || tugas1a::run_server(listener, ServeOptions::default(), out, console));
-    (port, output)
+    let config = tugas1a::Config {
+        console: Arc::new(Mutex::new(Vec::<u8>::new())),
+        ..tugas1a::Config::new(&output)
+    };
+    let server = tugas1a::start_server(listener, config).unwrap();
+    (server, port, output)
 }
 
 #[test]
 fn our_server_passes_every_requirement() {
-    let (port, output) = our_server();
+    let (_server, port, output) = our_server();
     let r = check(port, Duration::from_secs(10), false);
     assert!(r.all_passed(), "{}", r.text());
     assert_eq!((r.passed, r.skipped), (8, 0), "{}", r.text());

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::net::{self, ServeOptions};
-use tugas1a::{upload, Console};
+use common::net;
+use common::stop::Running;
+use tugas1a::{run_client, start_server, ClientConfig, Config, Console};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -18,6 +19,8 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 struct Server {
+    /// Stopped (and joined) when the test drops it.
+    running: Running,
     addr: SocketAddr,
     dir: PathBuf,
     output: PathBuf,
@@ -32,13 +35,14 @@ impl Server {
         let console = Arc::new(Mutex::new(Vec::new()));
         let listener = net::bind("127.0.0.1", 0).unwrap();
         let addr = listener.local_addr().unwrap();
-        let opts = ServeOptions {
+        let config = Config {
+            output: output.clone(),
             timeout,
-            ..ServeOptions::default()
+            console: console.clone() as Console,
         };
-        let (out, con) = (output.clone(), console.clone() as Console);
-        thread::spawn(move || tugas1a::run_server(listener, opts, out, con));
+        let running = start_server(listener, config).unwrap();
         Server {
+            running,
             addr,
             dir,
             output,
@@ -64,12 +68,23 @@ impl Server {
     fn send(&self, name: &str, data: &[u8]) -> Result<String, String> {
         let path = self.dir.join(format!("input-{name}"));
         fs::write(&path, data).unwrap();
-        upload("127.0.0.1", self.addr.port(), &path, Some(name), T)
+        run_client(&client(self.addr.port(), &path, Some(name)))
             .map(|(reply, summary)| {
                 assert_eq!(summary.bytes, data.len() as u64);
                 reply
             })
             .map_err(|e| e.to_string())
+    }
+}
+
+/// The client's configuration for sending `path` to `port`.
+fn client(port: u16, path: &Path, name: Option<&str>) -> ClientConfig {
+    ClientConfig {
+        host: "127.0.0.1".into(),
+        port,
+        file: path.to_path_buf(),
+        name: name.map(String::from),
+        timeout: T,
     }
 }
 
@@ -219,11 +234,46 @@ fn two_uploads_at_the_same_time() {
     assert_eq!(fs::read(&s.output).unwrap(), b"abcdef");
 }
 
+/// stop() returns while one client is in the middle of an upload and
+/// another is connected and silent: both see their connection end, the
+/// half upload leaves no file, and nothing accepts any more.
+#[test]
+fn stop_returns_with_clients_connected_mid_transfer_and_idle() {
+    let s = Server::start("stop", T);
+    let mut idle = TcpStream::connect(s.addr).unwrap();
+    let mut busy = TcpStream::connect(s.addr).unwrap();
+    busy.write_all(b"FILE 1000000 big.bin\nonly the start")
+        .unwrap();
+    // Both connections are registered with the server before it stops.
+    let deadline = std::time::Instant::now() + T;
+    while s.running.shutdown().open_connections() < 2 {
+        assert!(std::time::Instant::now() < deadline, "clients not admitted");
+        thread::park_timeout(Duration::from_millis(5));
+    }
+    let Server {
+        running, addr, dir, ..
+    } = s;
+    let shutdown = running.shutdown().clone();
+    running.stop();
+    assert_eq!(shutdown.open_connections(), 0);
+    for c in [&mut idle, &mut busy] {
+        c.set_read_timeout(Some(T)).unwrap();
+        let mut rest = Vec::new();
+        // EOF (or a reset), never a hang and never an OK.
+        let _ = c.read_to_end(&mut rest);
+        assert!(!rest.starts_with(b"OK"), "{rest:?}");
+    }
+    assert!(!dir.join("hasil.txt").exists());
+    let left: Vec<_> = fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err());
+}
+
 #[test]
 fn client_errors_are_clear() {
     let s = Server::start("clienterr", T);
     let missing = s.dir.join("nope.txt");
-    let err = upload("127.0.0.1", s.addr.port(), &missing, None, T).unwrap_err();
+    let err = run_client(&client(s.addr.port(), &missing, None)).unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
@@ -238,7 +288,7 @@ fn client_errors_are_clear() {
         .port();
     let file = s.dir.join("input-x");
     fs::write(&file, b"x").unwrap();
-    let err = upload("127.0.0.1", port, &file, None, T).unwrap_err();
+    let err = run_client(&client(port, &file, None)).unwrap_err();
     assert!(
         err.to_string()
             .contains("connection refused (is the server running on 127.0.0.1:"),

@@ -29,8 +29,6 @@
 use common::check::{self, transfer, Checker};
 use common::cli::Command;
 
-use crate::DEFAULT_PORT;
-
 /// The check program's flags.
 pub const CHECK: Command = Command {
     name: "check",
@@ -38,7 +36,7 @@ pub const CHECK: Command = Command {
     args: "",
     flags: &[
         check::host(),
-        check::port(DEFAULT_PORT),
+        check::port("31200"),
         transfer::FILE,
         transfer::EXPECT_FILE,
         check::TIMEOUT,

@@ -4,7 +4,7 @@
 //! a file name ("nama file: "), sends it, and saves what the server sends
 //! back. Text files and images (binary) both arrive byte for byte.
 //!
-//! # Wire format (from [`common::transfer`], shared with Tugas 3)
+//! # Wire format (the codec is [`common::transfer`], shared with Tugas 3)
 //!
 //! ```text
 //! client -> server   GET <name>\n
@@ -24,23 +24,37 @@
 //! cargo run -p tugas1b --bin check                 # grader: test any download server
 //! ```
 //!
+//! The flow, in this file. Server: [`run_server`] accepts each client on a
+//! thread of its own; [`handle_connection`] reads each request
+//! (`read_request`), resolves the name inside `--dir` and sends `OK <size>`
+//! and the bytes, or `ERROR <reason>`. Client: [`run_client`] asks the name,
+//! then [`fetch`] sends the request, reads the status and saves the bytes
+//! through an [`AtomicFile`] into `downloads/`.
+//!
 //! Modules: [`check`], the grader's conformance check of any download server.
 
 pub mod check;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::thread;
 use std::time::Duration;
 
-use common::cli::{self, Command, Flag};
-use common::error::AppError;
-use common::files::{check_relative, Progress, Summary, COPY_BUF};
-use common::net::{self, ServeOptions};
-use common::transfer::{self, DownloadError};
+use common::cli::{self, Command, Flag, Matches};
+use common::error::{io_cause, AppError, MainError};
+use common::files::{
+    check_relative, resolve_in_dir, send_file_bytes, served_dir, AtomicFile, Progress, ServeError,
+    Summary, COPY_BUF,
+};
+use common::framing::{copy_exact_paced, FrameError};
+use common::net;
+use common::stop::{Running, Shutdown};
+use common::transfer::{parse_size, Request, Status};
 
-/// Default server port.
-pub const DEFAULT_PORT: &str = "31200";
+/// The assignment's port (the `--port` default of server and client).
+pub const DEFAULT_PORT: u16 = 31200;
 
 /// The prompt of the course's client.
 pub const PROMPT: &str = "nama file: ";
@@ -52,7 +66,7 @@ pub const SERVER: Command = Command {
     args: "",
     flags: &[
         cli::host("0.0.0.0"),
-        cli::port(DEFAULT_PORT),
+        cli::port("31200"),
         Flag::value("dir", "DIR", ".", "folder whose files are served"),
         cli::TIMEOUT,
     ],
@@ -65,7 +79,7 @@ pub const CLIENT: Command = Command {
     args: "",
     flags: &[
         cli::host("127.0.0.1"),
-        cli::port(DEFAULT_PORT),
+        cli::port("31200"),
         Flag::value(
             "file",
             "NAME",
@@ -82,9 +96,217 @@ pub const CLIENT: Command = Command {
     ],
 };
 
-/// Serves the files of `dir` forever.
-pub fn run_server(listener: TcpListener, opts: ServeOptions, dir: PathBuf) {
-    transfer::serve_folder(listener, opts, dir);
+/// How the server runs (from its flags).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The folder whose files are served (`--dir`), absolute.
+    pub dir: PathBuf,
+    /// Read/write timeout of each connection (`--timeout`).
+    pub timeout: Duration,
+}
+
+impl Config {
+    /// The configuration from the server's parsed flags ([`SERVER`]).
+    ///
+    /// # Errors
+    /// A bad `--timeout` (usage error); a `--dir` that is not a folder.
+    pub fn from_matches(m: &Matches) -> Result<Config, MainError> {
+        Ok(Config {
+            dir: served_dir(m.value("dir"))?,
+            timeout: m.timeout()?,
+        })
+    }
+}
+
+/// Serves the files of `config.dir` until `shutdown` is given, each client
+/// on a thread of its own; then joins those threads and returns.
+///
+/// # Errors
+/// Only if the listener has no address; one client's failure is logged
+/// and the server goes on.
+pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -> io::Result<()> {
+    shutdown.watch(&listener)?;
+    let mut threads = Vec::new();
+    for stream in listener.incoming() {
+        if shutdown.is_stopping() {
+            break;
+        }
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                net::accept_failed(&e);
+                continue;
+            }
+        };
+        let Some(admitted) = shutdown.admit(&stream) else {
+            continue;
+        };
+        let config = config.clone();
+        threads.push(thread::spawn(move || {
+            let _admitted = admitted; // counts as open until this thread ends
+            let peer = peer_of(&stream);
+            let served = net::set_timeouts(&stream, config.timeout)
+                .and_then(|()| handle_connection(stream, &config));
+            if let Err(e) = served {
+                log::warn!("{peer}: {}", net::describe_io(&e));
+            }
+        }));
+        threads.retain(|t| !t.is_finished());
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
+}
+
+/// Runs [`run_server`] on a thread of its own (tests, benches); stop it
+/// with [`Running::stop`] or by dropping it.
+///
+/// # Errors
+/// If the listener has no address or the thread cannot start.
+pub fn start_server(listener: TcpListener, config: Config) -> io::Result<Running> {
+    Running::spawn(listener, Shutdown::new(), move |listener, shutdown| {
+        run_server(listener, &config, &shutdown)
+    })
+}
+
+/// Serves one client: request after request until it closes, each
+/// answered with `OK <size>` and the file or `ERROR <reason>`. A request
+/// that cannot be read is answered `ERROR bad request: ...` and ends the
+/// connection.
+///
+/// # Errors
+/// Socket failures and malformed requests (after answering `ERROR`).
+pub fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
+    let peer = peer_of(&stream);
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut writer = stream;
+    loop {
+        let name = match read_request(&mut reader) {
+            Ok(Some(Request::Get { name })) => name,
+            Ok(None) => return Ok(()),
+            Err(e @ (FrameError::TooLarge { .. } | FrameError::Malformed(_))) => {
+                Status::Error(format!("bad request: {e}")).write_to(&mut writer)?;
+                net::linger_close(&writer, &mut reader);
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        send_file(&mut writer, &config.dir, &name, &peer)?;
+    }
+}
+
+/// Reads the next request of a client: `GET <name>`; `Ok(None)` when it
+/// closed. Every request is read here, so another request form (the
+/// course's bare name) would be added in this one place.
+fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<Request>, FrameError> {
+    Request::read_from(reader)
+}
+
+/// Answers a request for `name`: finds it inside `dir` and sends
+/// `OK <size>` and the bytes, or `ERROR <reason>` when it cannot.
+///
+/// # Errors
+/// Only socket failures (a refusal is an answer, not an error).
+fn send_file(writer: &mut TcpStream, dir: &Path, name: &str, peer: &str) -> io::Result<()> {
+    let path = match resolve_in_dir(dir, name) {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = refusal(name, &e);
+            log::warn!("{peer}: GET {name:?} refused: {msg}");
+            return Status::Error(msg).write_to(writer);
+        }
+    };
+    let mut file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) => {
+            let msg = format!("cannot read {name}: {}", io_cause(&e));
+            log::warn!("{peer}: {msg}");
+            return Status::Error(msg).write_to(writer);
+        }
+    };
+    let size = file.metadata()?.len();
+    log::info!("{peer}: sending {name} ({size} bytes)");
+    Status::sending(size).write_to(writer)?;
+    // The write timeout also bounds how slowly a client may read.
+    let stall = writer.write_timeout()?;
+    send_file_bytes(&mut file, writer, size, stall, |_| ())?;
+    log::info!("{peer}: sent {name} ({size} bytes)");
+    Ok(())
+}
+
+/// The `ERROR` text for a refused download, naming the file.
+fn refusal(name: &str, e: &ServeError) -> String {
+    match e {
+        ServeError::NotFound => format!("file not found: {name}"),
+        ServeError::Name(n) => format!("refused {name:?}: {n}"),
+        ServeError::Outside => format!("refused {name:?}: outside the served folder"),
+        ServeError::Io(io) => format!("cannot read {name}: {}", io_cause(io)),
+    }
+}
+
+/// The peer's address for the log.
+fn peer_of(stream: &TcpStream) -> String {
+    stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// What the client asks for, and where (from its flags).
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The server's host (`--host`).
+    pub host: String,
+    /// The server's port (`--port`).
+    pub port: u16,
+    /// The name to ask for (`--file`); `None`: ask `nama file: `.
+    pub file: Option<String>,
+    /// Where to save (`--output`); `None`: [`default_output`].
+    pub output: Option<PathBuf>,
+    /// Connect/read/write timeout (`--timeout`).
+    pub timeout: Duration,
+}
+
+impl ClientConfig {
+    /// The configuration from the client's parsed flags ([`CLIENT`]).
+    ///
+    /// # Errors
+    /// A bad `--port` or `--timeout` (usage error).
+    pub fn from_matches(m: &Matches) -> Result<ClientConfig, MainError> {
+        let given = |flag| Some(m.value(flag)).filter(|v| !v.is_empty());
+        Ok(ClientConfig {
+            host: m.value("host").to_string(),
+            port: m.parse("port")?,
+            file: given("file").map(String::from),
+            output: given("output").map(PathBuf::from),
+            timeout: m.timeout()?,
+        })
+    }
+}
+
+/// The client: takes the name from `config` or asks it on `input`/`out`
+/// (see [`ask_name`]; `echo` for piped input), downloads the file and
+/// returns where it was saved and how the transfer went.
+///
+/// # Errors
+/// No name, a name that cannot be saved, or any error of [`fetch`].
+pub fn run_client<R: BufRead, W: Write>(
+    config: &ClientConfig,
+    input: &mut R,
+    out: &mut W,
+    echo: bool,
+) -> Result<(PathBuf, Summary), AppError> {
+    let name = match &config.file {
+        Some(name) => name.clone(),
+        None => ask_name(input, out, echo)?,
+    };
+    let dest = match &config.output {
+        Some(path) => path.clone(),
+        None => default_output(&name)?,
+    };
+    let summary = fetch(&config.host, config.port, &name, &dest, config.timeout)?;
+    Ok((dest, summary))
 }
 
 /// Asks "nama file: " on `out` and reads one line from `input`. With
@@ -126,7 +348,9 @@ pub fn default_output(name: &str) -> Result<PathBuf, AppError> {
     Ok(Path::new("downloads").join(base))
 }
 
-/// Downloads `name` from the server into `dest`.
+/// Downloads `name` from the server into `dest`: sends `GET <name>`, reads
+/// the status, and copies exactly the announced bytes into a temporary
+/// file that is renamed to `dest` once the last byte arrived.
 ///
 /// # Errors
 /// The server's `ERROR` answer ("file not found: x.txt"), connection
@@ -140,9 +364,89 @@ pub fn fetch(
 ) -> Result<Summary, AppError> {
     let stream = net::connect(host, port, timeout)?;
     let mut reader = BufReader::with_capacity(COPY_BUF, stream);
-    let progress = Progress::new(name, None);
-    transfer::download(&mut reader, name, dest, progress).map_err(|e| match e {
-        DownloadError::Refused(msg) => AppError::new("server refused", msg),
-        other => AppError::new(format!("cannot download {name}"), other),
-    })
+    let failed = |e: FrameError| AppError::new(format!("cannot download {name}"), e);
+    // Timed from the request on, as the user waits.
+    let mut progress = Progress::new(name, None);
+    Request::Get { name: name.into() }
+        .write_to(reader.get_mut())
+        .map_err(|e| failed(e.into()))?;
+    let size = match Status::read_from(&mut reader).map_err(failed)? {
+        Status::Error(msg) => return Err(AppError::new("server refused", msg)),
+        Status::Ok(text) => parse_size(&text).map_err(failed)?,
+    };
+    let local = |e: &io::Error| {
+        AppError::new(
+            format!("cannot download {name}"),
+            format!("cannot write {}: {}", dest.display(), io_cause(e)),
+        )
+    };
+    let mut out = LocalFile {
+        file: AtomicFile::create(dest).map_err(|e| local(&e))?,
+        failed: false,
+    };
+    progress.set_total(size);
+    // The read timeout also bounds how slowly the server may send.
+    let stall = reader
+        .get_ref()
+        .read_timeout()
+        .map_err(|e| failed(e.into()))?;
+    let copied = copy_exact_paced(&mut reader, &mut out, size, COPY_BUF, stall, |d| {
+        progress.update(d)
+    });
+    match copied {
+        // The temporary file is removed when `out` drops here.
+        Err(FrameError::Io(e)) if out.failed => return Err(local(&e)),
+        Err(e) => return Err(failed(e)),
+        Ok(_) => {}
+    }
+    out.file.commit().map_err(|e| local(&e))?;
+    Ok(progress.finish(size))
+}
+
+/// The file being downloaded into; remembers whether writing failed, so a
+/// full disk is reported as a local problem, not a network one.
+struct LocalFile {
+    file: AtomicFile,
+    failed: bool,
+}
+
+impl Write for LocalFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.file.write(buf);
+        self.failed |= r.is_err();
+        r
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        let r = self.file.flush();
+        self.failed |= r.is_err();
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flag_defaults_are_the_typed_ones() {
+        for cmd in [&SERVER, &CLIENT] {
+            let m = cmd.parse(Vec::<String>::new()).unwrap();
+            assert_eq!(m.parse::<u16>("port").unwrap(), DEFAULT_PORT);
+        }
+        let m = CLIENT.parse(Vec::<String>::new()).unwrap();
+        let c = ClientConfig::from_matches(&m).unwrap();
+        assert_eq!((c.file, c.output), (None, None));
+        let m = CLIENT
+            .parse(["--file", "a.txt", "--output", "b"].map(String::from))
+            .unwrap();
+        let c = ClientConfig::from_matches(&m).unwrap();
+        assert_eq!(
+            (c.file.as_deref(), c.output),
+            (Some("a.txt"), Some("b".into()))
+        );
+        let m = SERVER
+            .parse(["--dir", "/no/such/dir"].map(String::from))
+            .unwrap();
+        assert!(Config::from_matches(&m).is_err());
+    }
 }

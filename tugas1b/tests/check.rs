@@ -4,11 +4,10 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::thread;
 use std::time::Duration;
 
 use common::check::{CheckOptions, Report, Status};
-use common::net::{self, ServeOptions};
+use common::net;
 use common::testkit::check::{
     fake_server, finishes_within, holding_server, parse_options, run_check, stream_forever,
     PATIENT, SHORT,
@@ -74,8 +73,11 @@ fn our_server_passes_every_requirement() {
     let dir = folder("ours");
     let listener = net::bind("127.0.0.1", 0).unwrap();
     let port = listener.local_addr().unwrap().port();
-    let served = dir.clone();
-    thread::spawn(move || tugas1b::run_server(listener, ServeOptions::default(), served));
+    let config = tugas1b::Config {
+        dir: dir.clone(),
+        timeout: Duration::from_secs(30),
+    };
+    let _server = tugas1b::start_server(listener, config).unwrap();
     let r = check(port, Duration::from_secs(10), false, &target(&dir));
     assert!(r.all_passed(), "{}", r.text());
     assert_eq!(r.passed, 6, "{}", r.text());

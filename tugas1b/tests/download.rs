@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
 
-use common::net::{self, ServeOptions};
-use tugas1b::{ask_name, default_output, fetch};
+use common::net;
+use common::stop::Running;
+use tugas1b::{ask_name, default_output, fetch, start_server, Config};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -19,6 +20,8 @@ fn temp_dir(tag: &str) -> PathBuf {
 /// A served folder `<tmp>/served` with the crate's samples, a secret file
 /// beside it (outside), and a downloads folder.
 struct Setup {
+    /// Stopped (and joined) when the test drops it.
+    running: Running,
     addr: SocketAddr,
     served: PathBuf,
     downloads: PathBuf,
@@ -36,13 +39,13 @@ fn start(tag: &str, timeout: Duration) -> Setup {
     fs::write(root.join("secret.txt"), b"do not serve me").unwrap();
     let listener = net::bind("127.0.0.1", 0).unwrap();
     let addr = listener.local_addr().unwrap();
-    let opts = ServeOptions {
+    let config = Config {
+        dir: served.canonicalize().unwrap(),
         timeout,
-        ..ServeOptions::default()
     };
-    let dir = served.canonicalize().unwrap();
-    thread::spawn(move || tugas1b::run_server(listener, opts, dir));
+    let running = start_server(listener, config).unwrap();
     Setup {
+        running,
         addr,
         served,
         downloads: root.join("downloads"),
@@ -208,6 +211,47 @@ fn silent_client_is_dropped_and_others_are_served() {
         0,
         "server should close a silent client"
     );
+}
+
+/// stop() returns while one client is in the middle of a download it has
+/// stopped reading and another is connected and silent: both see their
+/// connection end (the first without the whole file), and nothing accepts
+/// any more.
+#[test]
+fn stop_returns_with_clients_connected_mid_transfer_and_idle() {
+    let s = start("stop", T);
+    // Too big to sit in the socket buffers: the server is still sending.
+    let size = 32usize << 20;
+    fs::write(s.served.join("big.bin"), vec![7u8; size]).unwrap();
+    let mut idle = TcpStream::connect(s.addr).unwrap();
+    let mut busy = TcpStream::connect(s.addr).unwrap();
+    busy.set_read_timeout(Some(T)).unwrap();
+    busy.write_all(b"GET big.bin\n").unwrap();
+    let mut first = [0u8; 3];
+    busy.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"OK ");
+    let deadline = std::time::Instant::now() + T;
+    while s.running.shutdown().open_connections() < 2 {
+        assert!(std::time::Instant::now() < deadline, "clients not admitted");
+        thread::park_timeout(Duration::from_millis(5));
+    }
+    let Setup { running, addr, .. } = s;
+    let shutdown = running.shutdown().clone();
+    running.stop();
+    assert_eq!(shutdown.open_connections(), 0);
+    idle.set_read_timeout(Some(T)).unwrap();
+    assert_eq!(
+        idle.read(&mut [0u8; 1]).unwrap_or(0),
+        0,
+        "idle client not closed"
+    );
+    let mut got = 0usize;
+    let mut chunk = vec![0u8; 1 << 16];
+    while let Ok(n @ 1..) = busy.read(&mut chunk) {
+        got += n;
+    }
+    assert!(got < size, "the whole file arrived after stop");
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err());
 }
 
 #[test]

@@ -35,8 +35,6 @@ use common::check::{self, difference, Checker, Conn, Failure};
 use common::cli::{Command, Flag, Matches};
 use common::error::MainError;
 
-use crate::DEFAULT_PORT;
-
 /// The check program's flags.
 pub const CHECK: Command = Command {
     name: "check",
@@ -44,7 +42,7 @@ pub const CHECK: Command = Command {
     args: "",
     flags: &[
         check::host(),
-        check::port(DEFAULT_PORT),
+        check::port("31300"),
         transfer::FILE,
         transfer::EXPECT_FILE,
         Flag::value("clients", "N", "8", "downloads at the same time"),

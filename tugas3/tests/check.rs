@@ -5,11 +5,10 @@
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::thread;
 use std::time::Duration;
 
 use common::check::{CheckOptions, Report, Status};
-use common::net::{self, ServeOptions};
+use common::net;
 use common::testkit::check::{
     fake_server_one_at_a_time, finishes_within, parse_options, run_check, PATIENT,
 };
@@ -53,8 +52,11 @@ fn our_server_passes_every_requirement() {
     let dir = folder("ours");
     let listener = net::bind("127.0.0.1", 0).unwrap();
     let port = listener.local_addr().unwrap().port();
-    let served = dir.clone();
-    thread::spawn(move || tugas3::run_server(listener, ServeOptions::default(), served));
+    let config = tugas3::Config {
+        dir: dir.clone(),
+        timeout: Duration::from_secs(30),
+    };
+    let _server = tugas3::start_server(listener, config).unwrap();
     for file in ["contoh.txt", "besar.bin"] {
         let r = check(port, Duration::from_secs(20), &target(&dir, file));
         assert!(r.all_passed(), "{}", r.text());
@@ -68,9 +70,12 @@ fn one_connection_at_a_time_fails_both_concurrency_requirements() {
     // Our own protocol code, but in the accept loop's thread: the next
     // client waits until the previous one closes.
     let dir = folder("single");
-    let served = dir.clone();
+    let config = tugas3::Config {
+        dir: dir.clone(),
+        timeout: Duration::from_secs(30),
+    };
     let port = fake_server_one_at_a_time(move |s| {
-        let _ = common::transfer::serve_downloads(s, &served);
+        let _ = tugas3::handle_connection(s, &config);
     });
     let r = finishes_within(Duration::from_secs(10), || {
         check(port, SHORT, &target(&dir, "contoh.txt"))

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
-use common::net::{self, ServeOptions};
-use tugas3::{run_client, Job};
+use common::net;
+use common::stop::Running;
+use tugas3::{run_client, start_server, ClientConfig, Config};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -18,6 +19,8 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 struct Setup {
+    /// Stopped (and joined) when the test drops it.
+    running: Running,
     addr: SocketAddr,
     served: PathBuf,
     out: PathBuf,
@@ -40,13 +43,13 @@ fn start(tag: &str, timeout: Duration) -> Setup {
     fs::write(root.join("secret.txt"), b"outside").unwrap();
     let listener = net::bind("127.0.0.1", 0).unwrap();
     let addr = listener.local_addr().unwrap();
-    let opts = ServeOptions {
+    let config = Config {
+        dir: served.canonicalize().unwrap(),
         timeout,
-        ..ServeOptions::default()
     };
-    let dir = served.canonicalize().unwrap();
-    thread::spawn(move || tugas3::run_server(listener, opts, dir));
+    let running = start_server(listener, config).unwrap();
     Setup {
+        running,
         addr,
         served,
         out: root.join("downloads"),
@@ -54,8 +57,8 @@ fn start(tag: &str, timeout: Duration) -> Setup {
 }
 
 impl Setup {
-    fn job(&self, names: &[&str], sequential: bool) -> Job {
-        Job {
+    fn job(&self, names: &[&str], sequential: bool) -> ClientConfig {
+        ClientConfig {
             host: "127.0.0.1".into(),
             port: self.addr.port(),
             names: names.iter().map(|s| s.to_string()).collect(),
@@ -262,6 +265,45 @@ fn client_that_stops_reading_is_dropped() {
     );
     // And it still serves others.
     assert!(run_client(&s.job(&["contoh.txt"], false), false).all_ok());
+}
+
+/// stop() returns while clients are connected: one in the middle of a
+/// download it stopped reading, one silent, and one half-way through
+/// sending its request. Each client thread ends, the server joins them
+/// all, every client sees its connection end, and nothing accepts any more.
+#[test]
+fn stop_returns_with_clients_connected_mid_transfer_and_idle() {
+    let s = start("stop", T);
+    let mut idle = TcpStream::connect(s.addr).unwrap();
+    let mut half = TcpStream::connect(s.addr).unwrap();
+    half.write_all(b"GET big").unwrap();
+    let mut busy = TcpStream::connect(s.addr).unwrap();
+    busy.set_read_timeout(Some(T)).unwrap();
+    busy.write_all(b"GET big.bin\n").unwrap();
+    let mut first = [0u8; 3];
+    busy.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"OK ");
+    let deadline = std::time::Instant::now() + T;
+    while s.running.shutdown().open_connections() < 3 {
+        assert!(std::time::Instant::now() < deadline, "clients not admitted");
+        thread::park_timeout(Duration::from_millis(5));
+    }
+    let Setup { running, addr, .. } = s;
+    let shutdown = running.shutdown().clone();
+    running.stop();
+    // Returned: every client thread was joined and un-counted.
+    assert_eq!(shutdown.open_connections(), 0);
+    for c in [&mut idle, &mut half] {
+        c.set_read_timeout(Some(T)).unwrap();
+        assert_eq!(c.read(&mut [0u8; 1]).unwrap_or(0), 0, "client not closed");
+    }
+    let mut got = 0usize;
+    let mut chunk = vec![0u8; 1 << 16];
+    while let Ok(n @ 1..) = busy.read(&mut chunk) {
+        got += n;
+    }
+    assert!(got < 16 << 20, "the whole file arrived after stop");
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err());
 }
 
 #[test]

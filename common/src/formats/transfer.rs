@@ -1,5 +1,7 @@
-//! The file-transfer wire format shared by Tugas 1a (upload), Tugas 1b and
-//! Tugas 3 (download).
+//! The file-transfer wire format of Tugas 1a (upload), Tugas 1b and
+//! Tugas 3 (download): the three kinds of line, each with its encode
+//! (`write_to`) and decode (`read_from`) side by side. The socket flow
+//! (accept, resolve, send, save) lives in each crate.
 //!
 //! Every message starts with one text line, so the whole exchange can be
 //! read in Wireshark or typed by hand in telnet/nc; file bytes follow the
@@ -11,38 +13,47 @@
 //! Upload (client sends a file, Tugas 1a):
 //!
 //! ```text
-//! client -> server   FILE <size> <name>\n  then exactly <size> bytes
-//! server -> client   OK <message>\n        or   ERROR <message>\n
+//! client -> server   FILE <size> <name>\n  then exactly <size> bytes    (FileHeader)
+//! server -> client   OK <message>\n        or   ERROR <message>\n       (Status)
 //! ```
 //!
 //! Download (client asks for a file by name, Tugas 1b and 3):
 //!
 //! ```text
-//! client -> server   GET <name>\n
-//! server -> client   OK <size>\n  then exactly <size> bytes
+//! client -> server   GET <name>\n                                       (Request::Get)
+//! server -> client   OK <size>\n  then exactly <size> bytes             (Status::Ok)
 //!                or  ERROR <message>\n      e.g. "ERROR file not found: x.txt"
 //! ```
 //!
 //! `<size>` is a decimal byte count; `<name>` is the rest of the line (it
 //! may hold spaces, never a line break). Lines end in `\n`; a `\r` before
-//! it is ignored. A header line longer than [`MAX_HEADER`] is refused.
+//! it is ignored. A line longer than [`MAX_HEADER`] is refused.
+//!
+//! ```
+//! use common::transfer::{Request, Status};
+//!
+//! let mut wire = Vec::new();
+//! Request::Get { name: "gambar.png".into() }.write_to(&mut wire).unwrap();
+//! assert_eq!(wire, b"GET gambar.png\n");
+//! let back = Request::read_from(&mut &wire[..]).unwrap();
+//! assert_eq!(back, Some(Request::Get { name: "gambar.png".into() }));
+//!
+//! let mut wire = Vec::new();
+//! Status::sending(1234).write_to(&mut wire).unwrap();
+//! assert_eq!(wire, b"OK 1234\n");
+//! ```
 
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{self, BufRead, Write};
 
-use crate::net::ServeOptions;
-use std::path::{Path, PathBuf};
+use crate::framing::{read_line, shorten, FrameError};
 
-use crate::files::{
-    resolve_in_dir, send_file_bytes, AtomicFile, Progress, ServeError, Summary, COPY_BUF,
-};
-use crate::framing::{copy_exact_paced, read_line, shorten, FrameError};
-
-/// Longest header or status line accepted (name included).
+/// Longest header, request or status line accepted (name included).
 pub const MAX_HEADER: usize = 4096;
 
 /// The line in front of an uploaded file: its name and size.
+///
+/// # Format
+/// `FILE <size> <name>\n`, then exactly `<size>` bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileHeader {
     /// The name the sender gave (not trusted: check before using as a path).
@@ -57,12 +68,7 @@ impl FileHeader {
     /// # Errors
     /// `InvalidInput` if the name holds a line break; otherwise write errors.
     pub fn write_to<W: Write + ?Sized>(&self, w: &mut W) -> io::Result<()> {
-        if self.name.contains(['\n', '\r']) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "file name contains a line break",
-            ));
-        }
+        refuse_line_break(&self.name)?;
         w.write_all(format!("FILE {} {}\n", self.size, self.name).as_bytes())
     }
 
@@ -90,7 +96,62 @@ impl FileHeader {
     }
 }
 
+/// What a download client asks for.
+///
+/// # Format
+/// `GET <name>\n`: the name is the rest of the line (spaces allowed, an
+/// empty name is passed on for the server to refuse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// The file called `name` in the server's folder (not trusted: resolve
+    /// it inside the folder before opening anything).
+    Get {
+        /// The name as the client sent it.
+        name: String,
+    },
+}
+
+impl Request {
+    /// Writes `GET <name>\n` and flushes.
+    ///
+    /// # Errors
+    /// `InvalidInput` if the name holds a line break (it would end the
+    /// line early); otherwise write errors.
+    pub fn write_to<W: Write + ?Sized>(&self, w: &mut W) -> io::Result<()> {
+        let Request::Get { name } = self;
+        refuse_line_break(name)?;
+        w.write_all(format!("GET {name}\n").as_bytes())?;
+        w.flush()
+    }
+
+    /// Reads one request line; `Ok(None)` on a clean close before it.
+    ///
+    /// # Errors
+    /// [`FrameError::Malformed`] for a line that is not `GET <name>` (its
+    /// text says what came, for the `ERROR bad request: ...` answer);
+    /// [`FrameError::TooLarge`] past [`MAX_HEADER`]; framing errors as usual.
+    pub fn read_from<R: BufRead + ?Sized>(r: &mut R) -> Result<Option<Request>, FrameError> {
+        let Some(line) = read_line(r, MAX_HEADER)? else {
+            return Ok(None);
+        };
+        match line.strip_prefix("GET ") {
+            Some(name) => Ok(Some(Request::Get {
+                name: name.to_string(),
+            })),
+            None => Err(FrameError::Malformed(format!(
+                "expected 'GET <name>', got {:?}",
+                shorten(&line)
+            ))),
+        }
+    }
+}
+
 /// A one-line answer: `OK <text>` or `ERROR <text>`.
+///
+/// # Format
+/// `OK <text>\n` or `ERROR <text>\n`; line breaks inside the text are sent
+/// as spaces. The `OK` answer to a [`Request::Get`] carries the file's size
+/// ([`Status::sending`], [`parse_size`]), and the bytes follow it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
     /// Success, with its text (a size for downloads, a message for uploads).
@@ -100,7 +161,12 @@ pub enum Status {
 }
 
 impl Status {
-    /// Writes the status line.
+    /// The answer in front of a file of `size` bytes: `OK <size>`.
+    pub fn sending(size: u64) -> Status {
+        Status::Ok(size.to_string())
+    }
+
+    /// Writes the status line and flushes.
     ///
     /// # Errors
     /// Write errors.
@@ -136,211 +202,28 @@ impl Status {
     }
 }
 
-/// Sends `FILE <size> <name>\n` and the file's bytes, updating `progress`.
+/// The size in the text of an `OK <size>` answer to a download.
 ///
 /// # Errors
-/// If the file cannot be read (or shrinks while being sent) or the socket fails.
-pub fn send_file<W: Write + ?Sized>(
-    w: &mut W,
-    name: &str,
-    file: &mut File,
-    size: u64,
-    progress: &mut Progress,
-) -> Result<u64, FrameError> {
-    FileHeader {
-        name: name.to_string(),
-        size,
-    }
-    .write_to(w)?;
-    send_file_bytes(file, w, size, None, |d| progress.update(d))
+/// [`FrameError::Malformed`] when the text is not a byte count.
+pub fn parse_size(ok_text: &str) -> Result<u64, FrameError> {
+    ok_text.trim().parse::<u64>().map_err(|_| {
+        FrameError::Malformed(format!(
+            "expected 'OK <size>', got 'OK {}'",
+            shorten(ok_text)
+        ))
+    })
 }
 
-/// Serves the files of `dir` forever: the whole server of Tugas 1b and 3,
-/// a thread per client (from [`crate::net::serve`]).
-pub fn serve_folder(listener: TcpListener, opts: ServeOptions, dir: PathBuf) {
-    crate::net::serve(listener, opts, move |stream, _peer| {
-        serve_downloads(stream, &dir)
-    });
-}
-
-/// Serves one download request on `stream` from the folder `dir`: reads
-/// `GET <name>`, answers `OK <size>` and the bytes, or `ERROR <why>`.
-/// Several requests may follow one another on the same connection.
-///
-/// # Errors
-/// Socket failures and malformed requests (after answering `ERROR`).
-pub fn serve_downloads(stream: TcpStream, dir: &Path) -> io::Result<()> {
-    let peer = stream
-        .peer_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = stream;
-    loop {
-        let line = match read_line(&mut reader, MAX_HEADER) {
-            Ok(Some(line)) => line,
-            Ok(None) => return Ok(()),
-            Err(e @ (FrameError::TooLarge { .. } | FrameError::Malformed(_))) => {
-                Status::Error(format!("bad request: {e}")).write_to(&mut writer)?;
-                return Err(e.into());
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let Some(name) = line.strip_prefix("GET ") else {
-            let msg = format!(
-                "bad request: expected 'GET <name>', got {:?}",
-                shorten(&line)
-            );
-            Status::Error(msg.clone()).write_to(&mut writer)?;
-            return Err(io::Error::new(io::ErrorKind::InvalidData, msg));
-        };
-        let path = match resolve_in_dir(dir, name) {
-            Ok(p) => p,
-            Err(e) => {
-                let msg = refusal(name, &e);
-                log::warn!("{peer}: GET {name:?} refused: {msg}");
-                Status::Error(msg).write_to(&mut writer)?;
-                continue;
-            }
-        };
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) => {
-                let msg = format!("cannot read {name}: {}", crate::error::io_cause(&e));
-                log::warn!("{peer}: {msg}");
-                Status::Error(msg).write_to(&mut writer)?;
-                continue;
-            }
-        };
-        let size = file.metadata()?.len();
-        log::info!("{peer}: sending {name} ({size} bytes)");
-        Status::Ok(size.to_string()).write_to(&mut writer)?;
-        // The write timeout also bounds how slowly a client may read.
-        let stall = writer.write_timeout()?;
-        send_file_bytes(&mut file, &mut writer, size, stall, |_| ())?;
-        log::info!("{peer}: sent {name} ({size} bytes)");
-    }
-}
-
-/// The `ERROR` text for a refused download, naming the file.
-fn refusal(name: &str, e: &ServeError) -> String {
-    match e {
-        ServeError::NotFound => format!("file not found: {name}"),
-        ServeError::Name(n) => format!("refused {name:?}: {n}"),
-        ServeError::Outside => format!("refused {name:?}: outside the served folder"),
-        ServeError::Io(io) => format!("cannot read {name}: {}", crate::error::io_cause(io)),
-    }
-}
-
-/// Asks for `name` on an open connection and saves it to `dest` (through a
-/// temporary file, renamed only once every byte arrived).
-///
-/// # Errors
-/// `Err(DownloadError::Refused)` with the server's `ERROR` text; other
-/// variants for cut-off transfers and local file problems.
-pub fn download(
-    reader: &mut BufReader<TcpStream>,
-    name: &str,
-    dest: &Path,
-    progress: Progress,
-) -> Result<Summary, DownloadError> {
+/// A name must stay on its line.
+fn refuse_line_break(name: &str) -> io::Result<()> {
     if name.contains(['\n', '\r']) {
-        return Err(DownloadError::Refused(
-            "file name contains a line break".to_string(),
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "file name contains a line break",
         ));
     }
-    let stream = reader.get_mut();
-    stream.write_all(format!("GET {name}\n").as_bytes())?;
-    stream.flush()?;
-    let size = match Status::read_from(reader)? {
-        Status::Error(msg) => return Err(DownloadError::Refused(msg)),
-        Status::Ok(size) => size.trim().parse::<u64>().map_err(|_| {
-            FrameError::Malformed(format!("expected 'OK <size>', got 'OK {}'", shorten(&size)))
-        })?,
-    };
-    let out = AtomicFile::create(dest).map_err(|e| DownloadError::Local(dest.to_path_buf(), e))?;
-    let mut out = LocalWriter {
-        file: out,
-        failed: false,
-    };
-    let mut progress = progress;
-    progress.set_total(size);
-    let stall = reader.get_ref().read_timeout()?;
-    if let Err(e) = copy_exact_paced(reader, &mut out, size, COPY_BUF, stall, |d| {
-        progress.update(d)
-    }) {
-        // The temporary file is removed when `out` drops here.
-        return Err(match e {
-            FrameError::Io(io) if out.failed => DownloadError::Local(dest.to_path_buf(), io),
-            other => DownloadError::Frame(other),
-        });
-    }
-    out.file
-        .commit()
-        .map_err(|e| DownloadError::Local(dest.to_path_buf(), e))?;
-    Ok(progress.finish(size))
-}
-
-/// The local file being downloaded into; remembers whether writing failed
-/// so a full disk is reported as a local problem, not a network one.
-struct LocalWriter {
-    file: AtomicFile,
-    failed: bool,
-}
-
-impl Write for LocalWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let r = self.file.write(buf);
-        self.failed |= r.is_err();
-        r
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        let r = self.file.flush();
-        self.failed |= r.is_err();
-        r
-    }
-}
-
-/// Why a download failed.
-#[derive(Debug)]
-pub enum DownloadError {
-    /// The server answered `ERROR <text>`.
-    Refused(String),
-    /// The connection failed or the answer was cut off or malformed.
-    Frame(FrameError),
-    /// The file could not be written locally.
-    Local(PathBuf, io::Error),
-}
-
-impl std::fmt::Display for DownloadError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DownloadError::Refused(msg) => write!(f, "server says: {msg}"),
-            DownloadError::Frame(e) => e.fmt(f),
-            DownloadError::Local(p, e) => {
-                write!(
-                    f,
-                    "cannot write {}: {}",
-                    p.display(),
-                    crate::error::io_cause(e)
-                )
-            }
-        }
-    }
-}
-
-impl std::error::Error for DownloadError {}
-
-impl From<FrameError> for DownloadError {
-    fn from(e: FrameError) -> Self {
-        DownloadError::Frame(e)
-    }
-}
-
-impl From<io::Error> for DownloadError {
-    fn from(e: io::Error) -> Self {
-        DownloadError::Frame(e.into())
-    }
+    Ok(())
 }
 
 /// Replaces line breaks so a message stays one line on the wire.
@@ -352,6 +235,10 @@ fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
     use std::io::Cursor;
+
+    fn cursor(bytes: &[u8]) -> Cursor<Vec<u8>> {
+        Cursor::new(bytes.to_vec())
+    }
 
     #[test]
     fn header_round_trip_with_spaces() {
@@ -366,19 +253,86 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(back, h);
+        // CR LF, as telnet sends it.
+        let back = FileHeader::read_from(&mut cursor(b"FILE 0 a.txt\r\n")).unwrap();
+        assert_eq!(
+            back,
+            Some(FileHeader {
+                name: "a.txt".into(),
+                size: 0
+            })
+        );
+        assert!(FileHeader::read_from(&mut cursor(b"")).unwrap().is_none());
     }
 
     #[test]
     fn bad_headers_are_malformed() {
         for bad in ["HELLO\n", "FILE x name\n", "FILE 12\n", "FILE -1 a\n"] {
-            let r = FileHeader::read_from(&mut Cursor::new(bad.as_bytes().to_vec()));
+            let r = FileHeader::read_from(&mut cursor(bad.as_bytes()));
             assert!(matches!(r, Err(FrameError::Malformed(_))), "{bad:?}: {r:?}");
         }
-        let newline_name = FileHeader {
-            name: "a\nb".into(),
-            size: 1,
-        };
-        assert!(newline_name.write_to(&mut Vec::new()).is_err());
+        for name in ["a\nb", "a\rb"] {
+            let h = FileHeader {
+                name: name.into(),
+                size: 1,
+            };
+            let e = h.write_to(&mut Vec::new()).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        }
+        let long = format!("FILE 1 {}\n", "a".repeat(MAX_HEADER));
+        let r = FileHeader::read_from(&mut cursor(long.as_bytes()));
+        assert!(matches!(r, Err(FrameError::TooLarge { limit: MAX_HEADER })));
+        // A line cut off by the close is not a header.
+        let r = FileHeader::read_from(&mut cursor(b"FILE 3 a"));
+        assert!(matches!(r, Err(FrameError::Truncated { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn request_round_trip() {
+        for name in ["contoh.txt", "my file.png", "sub/a.txt", "../secret", ""] {
+            let req = Request::Get { name: name.into() };
+            let mut buf = Vec::new();
+            req.write_to(&mut buf).unwrap();
+            assert_eq!(buf, format!("GET {name}\n").as_bytes());
+            assert_eq!(
+                Request::read_from(&mut Cursor::new(buf)).unwrap(),
+                Some(req)
+            );
+        }
+        // Two requests on one connection, CR LF, then a clean close.
+        let mut r = cursor(b"GET a.txt\r\nGET b c\n");
+        let names: Vec<Request> =
+            std::iter::from_fn(|| Request::read_from(&mut r).unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                Request::Get {
+                    name: "a.txt".into()
+                },
+                Request::Get { name: "b c".into() }
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_refused() {
+        let e = Request::Get {
+            name: "a\nGET b".into(),
+        }
+        .write_to(&mut Vec::new())
+        .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        match Request::read_from(&mut cursor(b"HELLO\n")) {
+            Err(FrameError::Malformed(m)) => assert_eq!(m, "expected 'GET <name>', got \"HELLO\""),
+            other => panic!("{other:?}"),
+        }
+        let r = Request::read_from(&mut cursor(b"GET\n"));
+        assert!(matches!(r, Err(FrameError::Malformed(_))), "{r:?}");
+        let long = format!("GET {}\n", "a".repeat(MAX_HEADER));
+        let r = Request::read_from(&mut cursor(long.as_bytes()));
+        assert!(matches!(r, Err(FrameError::TooLarge { limit: MAX_HEADER })));
+        let r = Request::read_from(&mut cursor(b"GET \xff\n"));
+        assert!(matches!(r, Err(FrameError::Malformed(_))), "{r:?}");
     }
 
     #[test]
@@ -386,14 +340,38 @@ mod tests {
         for s in [
             Status::Ok("12".into()),
             Status::Error("file not found: x.txt".into()),
+            Status::sending(0),
         ] {
             let mut buf = Vec::new();
             s.write_to(&mut buf).unwrap();
             assert_eq!(Status::read_from(&mut Cursor::new(buf)).unwrap(), s);
         }
-        let r = Status::read_from(&mut Cursor::new(b"WHAT\n".to_vec()));
+        // A line break in the text stays on one line.
+        let mut buf = Vec::new();
+        Status::Error("a\r\nb".into()).write_to(&mut buf).unwrap();
+        assert_eq!(buf, b"ERROR a  b\n");
+        let back = Status::read_from(&mut cursor(b"OK 5\r\n")).unwrap();
+        assert_eq!(back, Status::Ok("5".into()));
+        let r = Status::read_from(&mut cursor(b"WHAT\n"));
         assert!(matches!(r, Err(FrameError::Malformed(_))));
-        let r = Status::read_from(&mut Cursor::new(Vec::new()));
+        let r = Status::read_from(&mut cursor(b""));
         assert!(matches!(r, Err(FrameError::Truncated { .. })));
+        let long = format!("OK {}\n", "9".repeat(MAX_HEADER));
+        let r = Status::read_from(&mut cursor(long.as_bytes()));
+        assert!(matches!(r, Err(FrameError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn sizes_round_trip() {
+        for size in [0, 1, u64::MAX] {
+            let Status::Ok(text) = Status::sending(size) else {
+                unreachable!()
+            };
+            assert_eq!(parse_size(&text).unwrap(), size);
+        }
+        match parse_size("lots") {
+            Err(FrameError::Malformed(m)) => assert_eq!(m, "expected 'OK <size>', got 'OK lots'"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use common::bench::{FileBench, RUNS, SIZE_MIB};
 use common::cli::Command;
 use common::error::{run_main, AppError};
-use common::net::{self, ServeOptions};
+use common::net;
+use tugas1a::{run_client, start_server, ClientConfig, Config};
 
 const BENCH: Command = Command {
     name: "bench",
@@ -22,28 +23,27 @@ fn main() -> ExitCode {
     run_main(&BENCH, |m| {
         let bench = FileBench::prepare("tugas1a-bench", &m, "input.bin")?;
         let listener = net::bind("127.0.0.1", 0)?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| AppError::io("no local address", &e))?
-            .port();
         let output = bench.dir.join("hasil.txt");
-        let console = Arc::new(Mutex::new(std::io::sink()));
-        let saved = output.clone();
-        std::thread::spawn(move || {
-            tugas1a::run_server(listener, ServeOptions::default(), saved, console)
-        });
+        let config = Config {
+            console: Arc::new(Mutex::new(std::io::sink())),
+            ..Config::new(&output)
+        };
+        let server =
+            start_server(listener, config).map_err(|e| AppError::io("cannot start", &e))?;
+        let client = ClientConfig {
+            host: "127.0.0.1".into(),
+            port: server.addr().port(),
+            file: bench.source.clone(),
+            name: None,
+            timeout: Duration::from_secs(60),
+        };
         bench.compare("upload", || {
             // Deleting the previous run's 1 GiB copy is not part of an upload.
             let _ = std::fs::remove_file(&output);
-            let (_, summary) = tugas1a::upload(
-                "127.0.0.1",
-                port,
-                &bench.source,
-                None,
-                Duration::from_secs(60),
-            )?;
+            let (_, summary) = run_client(&client)?;
             Ok(summary.mb_per_s())
         })?;
+        server.stop();
         Ok(())
     })
 }

@@ -9,7 +9,8 @@ use common::bench::{load_average, make_file, median, peak_rss_kib};
 use common::cli::{Command, Flag};
 use common::error::{run_main, AppError};
 use common::files::mb_per_s;
-use common::net::{self, ServeOptions};
+use common::net;
+use tugas3::{run_client, start_server, ClientConfig, Config};
 
 const BENCH: Command = Command {
     name: "bench",
@@ -36,11 +37,12 @@ fn main() -> ExitCode {
             make_file(&served.join(n), size).map_err(err("cannot write a test file"))?;
         }
         let listener = net::bind("127.0.0.1", 0)?;
-        let port = listener
-            .local_addr()
-            .map_err(err("no local address"))?
-            .port();
-        std::thread::spawn(move || tugas3::run_server(listener, ServeOptions::default(), served));
+        let config = Config {
+            dir: served,
+            timeout: Duration::from_secs(30),
+        };
+        let server = start_server(listener, config).map_err(err("cannot start the server"))?;
+        let port = server.addr().port();
         println!(
             "{count} files of {} MiB, {runs} rounds, load average {}",
             size >> 20,
@@ -57,7 +59,7 @@ fn main() -> ExitCode {
                 let out_dir = root.join("downloads");
                 // Removing the last round's copies is not part of a download.
                 let _ = std::fs::remove_dir_all(&out_dir);
-                let job = tugas3::Job {
+                let job = ClientConfig {
                     host: "127.0.0.1".into(),
                     port,
                     names: names.clone(),
@@ -65,7 +67,7 @@ fn main() -> ExitCode {
                     sequential,
                     timeout: Duration::from_secs(60),
                 };
-                let report = tugas3::run_client(&job, false);
+                let report = run_client(&job, false);
                 if !report.all_ok() {
                     return Err(AppError::new("benchmark", report.render("failed")).into());
                 }
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
                 kib as f64 / 1024.0
             );
         }
+        server.stop();
         let _ = std::fs::remove_dir_all(&root);
         Ok(())
     })

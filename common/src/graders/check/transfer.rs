@@ -1,6 +1,6 @@
 //! Requirements of the download protocol of Tugas 1b and 3 (the `GET` /
-//! `OK <size>` / `ERROR` format of [`crate::transfer`]), shared by both
-//! crates' `check` programs.
+//! `OK <size>` / `ERROR` format of [`crate::transfer`], encoded with its
+//! [`Request`]), shared by both crates' `check` programs.
 //!
 //! Everything but "accepts a connection" assumes our protocol and goes
 //! through [`Checker::protocol_check`], so `--skip-protocol` leaves a
@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::{difference, Checker, Conn, Failure};
 use crate::cli::{Flag, Matches};
 use crate::error::{AppError, MainError};
-use crate::transfer::MAX_HEADER;
+use crate::transfer::{Request, MAX_HEADER};
 
 /// `--file NAME`: the file a download check asks for.
 pub const FILE: Flag = Flag::value(
@@ -84,7 +84,11 @@ pub const MAX_DOWNLOAD: u64 = 256 * 1024 * 1024;
 /// An `ERROR` answer, a malformed status line, a size over
 /// [`MAX_DOWNLOAD`], a close before the last byte, or a timeout.
 pub fn get(conn: &mut Conn, name: &str) -> Result<Vec<u8>, Failure> {
-    conn.send(format!("GET {name}\n").as_bytes(), "the request")?;
+    let mut request = Vec::new();
+    Request::Get { name: name.into() }
+        .write_to(&mut request)
+        .map_err(|e| conn.fail(format!("cannot ask for {name:?}: {e}")))?;
+    conn.send(&request, "the request")?;
     read_download(conn, name)
 }
 
