@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::net;
 use common::stop::Running;
-use tugas1b::{ask_name, default_output, fetch, start_server, Config};
+use tugas1b::{ask_name, default_output, fetch, run_client, start_server, ClientConfig, Config};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -252,6 +252,29 @@ fn stop_returns_with_clients_connected_mid_transfer_and_idle() {
     }
     assert!(got < size, "the whole file arrived after stop");
     assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err());
+}
+
+/// The whole client flow as the bin runs it: the name typed at the
+/// `nama file: ` prompt (piped, so echoed), the file saved where asked.
+#[test]
+fn client_asks_the_name_and_saves_the_file() {
+    let s = start("client", T);
+    let dest = s.downloads.join("typed.png");
+    let config = ClientConfig {
+        host: "127.0.0.1".into(),
+        port: s.addr.port(),
+        file: None,
+        output: Some(dest.clone()),
+        timeout: T,
+    };
+    let mut console = Vec::new();
+    let (saved, summary) =
+        run_client(&config, &mut &b"gambar.png\n"[..], &mut console, true).unwrap();
+    assert_eq!(console, b"nama file: gambar.png\n");
+    assert_eq!(saved, dest);
+    let want = fs::read(s.served.join("gambar.png")).unwrap();
+    assert_eq!(fs::read(&dest).unwrap(), want);
+    assert_eq!(summary.bytes, want.len() as u64);
 }
 
 #[test]
