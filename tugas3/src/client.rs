@@ -186,61 +186,72 @@ pub fn run_client(config: &ClientConfig, live: bool) -> Report {
     }
 }
 
-/// One file on its own connection: sends `GET <name>`, reads the status,
-/// and copies exactly the announced bytes into a temporary file in
-/// `out_dir`, renamed into place once the last byte arrived.
+/// The body of one download's thread: [`fetch`], and its outcome.
 fn download(config: &ClientConfig, name: &str, tracker: Arc<Tracker>) -> Outcome {
-    let result = (|| {
-        let rel = check_relative(name)
-            .map_err(|e| AppError::new(format!("cannot ask for {name:?}"), e))?;
-        let dest = config
-            .out_dir
-            .join(rel.file_name().expect("checked name has a last part"));
-        let stream = net::connect(&config.host, config.port, config.timeout)?;
-        let mut reader = BufReader::with_capacity(COPY_BUF, stream);
-        let mut progress = Progress::with_live(name, None, false).tracked(tracker);
-        let failed = |e: FrameError| AppError::new(format!("cannot download {name}"), e);
-        Request::Get { name: name.into() }
-            .write_to(reader.get_mut())
-            .map_err(|e| failed(e.into()))?;
-        let size = match Status::read_from(&mut reader).map_err(failed)? {
-            Status::Error(msg) => return Err(AppError::new("server refused", msg)),
-            Status::Ok(text) => parse_size(&text).map_err(failed)?,
-        };
-        progress.set_total(size);
-        let local = |e: &io::Error| {
-            AppError::new(
-                format!("cannot download {name}"),
-                format!("cannot write {}: {}", dest.display(), io_cause(e)),
-            )
-        };
-        let mut out = LocalFile {
-            file: AtomicFile::create(&dest).map_err(|e| local(&e))?,
-            failed: false,
-        };
-        // The read timeout also bounds how slowly the server may send.
-        let stall = reader
-            .get_ref()
-            .read_timeout()
-            .map_err(|e| failed(e.into()))?;
-        let copied = copy_exact_paced(&mut reader, &mut out, size, COPY_BUF, stall, |d| {
-            progress.update(d)
-        });
-        match copied {
-            // The temporary file is removed when `out` drops here.
-            Err(FrameError::Io(e)) if out.failed => return Err(local(&e)),
-            Err(e) => return Err(failed(e)),
-            Ok(_) => {}
-        }
-        out.file.commit().map_err(|e| local(&e))?;
-        let summary = progress.finish(size);
-        log::debug!("{name}: done, {} bytes", summary.bytes);
-        Ok((dest, summary))
-    })();
     Outcome {
         name: name.to_string(),
-        result,
+        result: fetch(config, name, tracker),
     }
+}
+
+/// One file on its own connection: sends `GET <name>`, reads the status,
+/// and copies exactly the announced bytes into a temporary file in
+/// `out_dir`, renamed into place once the last byte arrived. Returns where
+/// it was saved and how the transfer went.
+///
+/// # Errors
+/// The server's `ERROR` answer, connection problems, a cut-off transfer
+/// (no file is left), or a local write error.
+fn fetch(
+    config: &ClientConfig,
+    name: &str,
+    tracker: Arc<Tracker>,
+) -> Result<(PathBuf, Summary), AppError> {
+    let rel =
+        check_relative(name).map_err(|e| AppError::new(format!("cannot ask for {name:?}"), e))?;
+    let dest = config
+        .out_dir
+        .join(rel.file_name().expect("checked name has a last part"));
+    let stream = net::connect(&config.host, config.port, config.timeout)?;
+    let mut reader = BufReader::with_capacity(COPY_BUF, stream);
+    let mut progress = Progress::with_live(name, None, false).tracked(tracker);
+    let failed = |e: FrameError| AppError::new(format!("cannot download {name}"), e);
+    Request::Get { name: name.into() }
+        .write_to(reader.get_mut())
+        .map_err(|e| failed(e.into()))?;
+    let size = match Status::read_from(&mut reader).map_err(failed)? {
+        Status::Error(msg) => return Err(AppError::new("server refused", msg)),
+        Status::Ok(text) => parse_size(&text).map_err(failed)?,
+    };
+    progress.set_total(size);
+    let local = |e: &io::Error| {
+        AppError::new(
+            format!("cannot download {name}"),
+            format!("cannot write {}: {}", dest.display(), io_cause(e)),
+        )
+    };
+    let mut out = LocalFile {
+        file: AtomicFile::create(&dest).map_err(|e| local(&e))?,
+        failed: false,
+    };
+    // The read timeout also bounds how slowly the server may send.
+    let stall = reader
+        .get_ref()
+        .read_timeout()
+        .map_err(|e| failed(e.into()))?;
+    let copied = copy_exact_paced(&mut reader, &mut out, size, COPY_BUF, stall, |d| {
+        progress.update(d)
+    });
+    match copied {
+        // The temporary file is removed when `out` drops here.
+        Err(FrameError::Io(e)) if out.failed => return Err(local(&e)),
+        Err(e) => return Err(failed(e)),
+        Ok(_) => {}
+    }
+    out.file.commit().map_err(|e| local(&e))?;
+    let summary = progress.finish(size);
+    log::debug!("{name}: done, {} bytes", summary.bytes);
+    Ok((dest, summary))
 }
 
 /// The file being downloaded into; remembers whether writing failed, so a
