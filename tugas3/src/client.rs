@@ -2,7 +2,7 @@
 //! the same time (or one after another with `--sequential`).
 //!
 //! [`run_client`] starts a thread per file inside a [`thread::scope`]:
-//! each runs [`download`] on its own connection, and the scope ends only
+//! each runs `download` on its own connection, and the scope ends only
 //! when every one of them has ended, so no download outlives the call. A
 //! second small thread redraws the shared progress line meanwhile.
 
