@@ -33,7 +33,7 @@ for entry in "${SERVERS[@]}"; do
   [ $# -eq 0 ] || [ "$1" = "$crate" ] || continue
   cargo build -q -p "$crate" --bin "$bin"
   exe="$work/$crate-$bin"
-  cp "target/debug/$bin" "$exe"
+  cp "${CARGO_TARGET_DIR:-target}/debug/$bin" "$exe"
   out="$work/$crate-$bin.out" err="$work/$crate-$bin.err"
   # shellcheck disable=SC2086
   "$exe" --host 127.0.0.1 $args >"$out" 2>"$err" &

@@ -120,8 +120,8 @@
 //! answers wrongly, streams garbage forever, serves one client at a time)
 //! and require that [`Report::failures`] names exactly the requirement that
 //! should fail, with a short timeout (300 ms) so the test stays fast.
-//! [`testing`] has what those tests share: broken servers on a free port
-//! ([`testing::fake_server`], one connection at a time, holding, silent),
+//! `common::testkit::check` (feature `testkit`) has what those tests share: broken servers on a free port
+//! (`fake_server`, one connection at a time, holding, silent),
 //! a port where nothing listens, the short and patient timeouts, and
 //! running a check into a [`Report`]. `tugas1/tests/check.rs` is an example.
 //!
