@@ -270,6 +270,66 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Removes the temporary files that an [`AtomicFile`] of a process that
+/// no longer runs left in `dir` (a server killed mid-transfer): only names
+/// of the form `.NAME.PID-N.part`, only directly in `dir`, and only when
+/// process PID is gone (or is this process, which has made none yet when
+/// a server calls this at start-up). Where it cannot be told whether a
+/// process runs (not Unix), only files untouched for a day are removed.
+/// Logs one line when it removed anything; returns how many files and
+/// bytes it removed.
+///
+/// # Errors
+/// If `dir` cannot be read (a missing folder is not an error: nothing to do).
+pub fn remove_stale_temp_files(dir: &Path) -> io::Result<(usize, u64)> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((0, 0)),
+        Err(e) => return Err(e),
+    };
+    let (mut files, mut bytes) = (0, 0);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(temp_owner) else {
+            continue;
+        };
+        let Ok(meta) = entry.metadata() else { continue };
+        if !meta.is_file() {
+            continue;
+        }
+        let stale = match super::sys::process_alive(pid) {
+            _ if pid == std::process::id() => true,
+            Some(alive) => !alive,
+            None => meta
+                .modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(24 * 3600)),
+        };
+        if stale && fs::remove_file(entry.path()).is_ok() {
+            files += 1;
+            bytes += meta.len();
+        }
+    }
+    if files > 0 {
+        log::info!(
+            "removed {files} temporary file(s) ({}) left in {} by an interrupted transfer",
+            human_bytes(bytes),
+            dir.display()
+        );
+    }
+    Ok((files, bytes))
+}
+
+/// The PID in an [`AtomicFile`] temporary name `.NAME.PID-N.part`.
+fn temp_owner(name: &str) -> Option<u32> {
+    let inner = name.strip_prefix('.')?.strip_suffix(".part")?;
+    let (_, tail) = inner.rsplit_once('.')?;
+    let (pid, n) = tail.split_once('-')?;
+    n.parse::<u64>().ok()?;
+    pid.parse().ok()
+}
+
 /// Progress of one transfer: a live line on stderr when stderr is a
 /// terminal (bytes, %, speed; about 5 updates a second), nothing otherwise;
 /// and a [`Summary`] at the end.
@@ -529,5 +589,66 @@ mod tests {
         assert_eq!(human_bytes(12), "12 B");
         let p = Progress::with_live("x", Some(10), false);
         assert_eq!(p.finish(10).bytes, 10);
+    }
+
+    #[test]
+    fn temp_names_give_their_owner() {
+        assert_eq!(temp_owner(".hasil.txt.4242-0.part"), Some(4242));
+        assert_eq!(temp_owner(".a.b.7-12.part"), Some(7));
+        for other in [
+            "hasil.txt",
+            ".hasil.txt",
+            ".x.part",
+            ".x.12.part",
+            ".x.ab-1.part",
+            "x.1-2.part",
+        ] {
+            assert_eq!(temp_owner(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn stale_temp_files_go_and_everything_else_stays() {
+        let dir = crate::testkit::temp_dir("common-files-stale");
+        // A process that has ended: a child we waited for.
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("--list")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = dir.join(format!(".big.bin.{dead}-3.part"));
+        fs::write(&stale, vec![0u8; 1000]).unwrap();
+        // Another process that runs (our parent): its file stays.
+        #[cfg(unix)]
+        let running = dir.join(format!(
+            ".up.bin.{}-0.part",
+            std::os::unix::process::parent_id()
+        ));
+        #[cfg(unix)]
+        fs::write(&running, b"busy").unwrap();
+        // This process's own: a server calls this at start-up, before it
+        // made any, so one with its PID is an earlier process's (PID reused).
+        let ours = dir.join(format!(".old.txt.{}-9.part", std::process::id()));
+        fs::write(&ours, b"half").unwrap();
+        fs::write(dir.join("keep.txt"), b"final").unwrap();
+        fs::write(dir.join(".notes"), b"not ours").unwrap();
+        let removed = remove_stale_temp_files(&dir).unwrap();
+        assert!(!ours.exists());
+        assert!(dir.join("keep.txt").exists() && dir.join(".notes").exists());
+        #[cfg(unix)]
+        {
+            assert!(!stale.exists());
+            assert!(running.exists());
+            assert_eq!(removed, (2, 1004));
+        }
+        #[cfg(not(unix))]
+        assert_eq!(removed, (1, 4)); // the dead child's file is too new to judge
+        assert_eq!(
+            remove_stale_temp_files(&dir.join("missing")).unwrap(),
+            (0, 0)
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,6 +5,12 @@
 #[cfg(unix)]
 pub use unix::*;
 
+/// Whether process `pid` runs: unknown (`None`) where this cannot be asked.
+#[cfg(not(unix))]
+pub fn process_alive(_pid: u32) -> Option<bool> {
+    None
+}
+
 #[cfg(unix)]
 mod unix {
     use std::io;
@@ -22,6 +28,17 @@ mod unix {
         } else {
             Err(io::Error::last_os_error())
         }
+    }
+
+    /// Whether process `pid` runs (`kill(pid, 0)`: ESRCH means no such
+    /// process; EPERM means it runs as another user).
+    pub fn process_alive(pid: u32) -> Option<bool> {
+        let pid = libc::pid_t::try_from(pid).ok()?;
+        // SAFETY: signal 0 sends nothing; kill() only checks the process exists.
+        if unsafe { libc::kill(pid, 0) } == 0 {
+            return Some(true);
+        }
+        Some(io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH))
     }
 
     /// The set holding SIGINT (Ctrl-C) and SIGTERM (`kill`).
