@@ -4,11 +4,15 @@
 //! HTTP/1.0 and HTTP/1.1 over plain `std::net` sockets. What they share is
 //! here:
 //!
-//! - [`read_request_head`] reads one request head (request line and header
-//!   lines up to the blank line) through the connection's `BufRead`, in any
-//!   segmentation, with a size cap, and parses it into a [`Request`].
-//!   [`read_head_into`] and [`RequestView`] do the same into a buffer the
-//!   caller reuses, without allocating (a server's hot path).
+//! - [`parse_head`] parses one request head (request line and header
+//!   lines up to the blank line) from the bytes received so far: a pure
+//!   function that says "need more bytes" (`Ok(None)`), the head and how
+//!   many bytes it used, or why it is no request (400, 431). An event loop
+//!   calls it on its own buffer; [`Head`] borrows that buffer and
+//!   allocates nothing (a server's hot path).
+//! - [`read_head`] and [`read_request_head`] run [`parse_head`] over a
+//!   blocking connection's `BufRead`, in any segmentation; [`Request`] is
+//!   the owned form of a [`Head`].
 //! - [`Response`] holds a status, headers and a body, and
 //!   [`Response::write_to`] sends it in one write with `Date`, `Server`,
 //!   `Content-Length` and `Connection` filled in.
@@ -30,7 +34,7 @@
 //! with spaces or control bytes, a version other than `HTTP/1.x`, a header
 //! line without `:`, a space before the `:`, a folded (continuation) line,
 //! control bytes in a value. A head longer than the cap is 431; a client
-//! that sends nothing within the socket's read timeout is 408.
+//! that does not send a whole head in time is 408 (the server's deadline).
 //!
 //! Header bytes are taken as UTF-8 when they are valid UTF-8, otherwise as
 //! ISO-8859-1 (one char per byte, HTTP's historical charset), so nothing a
@@ -172,56 +176,115 @@ impl From<FrameError> for HeadError {
     }
 }
 
-/// Reads one request head of at most `max` bytes and parses it.
+/// Parses the request head at the start of `buf`, if it is all there.
 ///
-/// Keep one `BufReader` per connection and pass it to every call: bytes of
-/// a pipelined next request stay buffered in it. A body (if any) follows
-/// in the same reader, unread.
+/// A pure function over the bytes received so far, in the shape of
+/// mini-redis's `Frame::check`: the caller keeps its own buffer, appends
+/// what each read brings, and calls this again.
 ///
-/// Returns `Ok(None)` when the client closed cleanly before sending a byte
-/// (the normal end of a keep-alive connection).
+/// - `Ok(Some((head, used)))`: a whole head; `used` bytes of `buf` (blank
+///   lines before the request line, the head, and the blank line that ends
+///   it) belong to it. A body or a pipelined next request starts at
+///   `buf[used..]`.
+/// - `Ok(None)`: not all here yet; read more and call again. Not an
+///   error: TCP may cut a request anywhere. At the end of the stream,
+///   [`end_of_input`] says what the bytes left over mean.
+///
+/// Lines end in `\r\n` or a bare `\n`; blank lines before the request line
+/// are skipped (RFC 9112 2.2) but count towards `max`. The bytes are
+/// checked only once the blank line that ends the head has arrived.
 ///
 /// # Errors
-/// See [`HeadError`]; [`HeadError::status`] gives the status to answer.
-pub fn read_request_head<R: BufRead + ?Sized>(
-    r: &mut R,
-    max: usize,
-) -> Result<Option<Request>, HeadError> {
-    let mut head = Vec::new();
-    if !read_head_into(r, max, &mut head)? {
-        return Ok(None);
+/// [`HeadError::TooLarge`] as soon as the head (request line and header
+/// lines with their line ends, without the last line end and the blank
+/// line) is longer than `max`, even before its end has come;
+/// [`HeadError::Malformed`] for a whole head that is not HTTP/1.x (the
+/// text says why).
+pub fn parse_head(buf: &[u8], max: usize) -> Result<Option<(Head<'_>, usize)>, HeadError> {
+    // Blank lines before the request line.
+    let mut start = 0;
+    loop {
+        match &buf[start..] {
+            [b'\n', ..] => start += 1,
+            [b'\r', b'\n', ..] => start += 2,
+            _ => break,
+        }
+        if start > max {
+            return Err(HeadError::TooLarge);
+        }
     }
-    parse_head(&head).map(Some)
+    // Line by line: `line` is where the current line starts, `content_end`
+    // where the last complete line's content (without its line end) ends.
+    let mut line = start;
+    let mut content_end = start;
+    while let Some(off) = buf[line..].iter().position(|&b| b == b'\n') {
+        let nl = line + off;
+        let content = strip_cr(&buf[line..nl]);
+        if content.is_empty() {
+            // The blank line: the head is complete.
+            let head = Head::parse(&buf[start..content_end])?;
+            return Ok(Some((head, nl + 1)));
+        }
+        content_end = line + content.len();
+        if content_end - start > max {
+            return Err(HeadError::TooLarge);
+        }
+        line = nl + 1;
+    }
+    // A line still coming; it may end in the "\r" of its "\r\n".
+    let partial = strip_cr(&buf[line..]);
+    if line + partial.len() - start > max {
+        return Err(HeadError::TooLarge);
+    }
+    Ok(None)
 }
 
-/// Reads the bytes of one request head into `buf` (cleared first), without
-/// the blank line that ends it and without the line end before that.
-/// [`RequestView::parse`] then parses it without allocating, so a server
-/// that keeps one `buf` per connection reads request after request with no
-/// allocation at all.
-///
-/// Returns `Ok(false)` when the client closed before sending a request.
-/// Blank lines before the request line are skipped (RFC 9112 2.2), but
-/// count towards `max`, so a stream of them cannot go on for ever. Only
-/// new bytes are searched for the end, so a head arriving one byte at a
-/// time, or many pipelined requests in one read, cost no extra scanning.
+/// What the bytes left over mean when the client closes: `Ok` when they
+/// are only blank lines (or nothing), a clean end between requests;
+/// otherwise the client closed in the middle of a head, a
+/// [`HeadError::Malformed`] (400).
 ///
 /// # Errors
-/// [`HeadError::TooLarge`] as soon as the head is longer than `max` (not
-/// more than a few bytes past it are read); [`HeadError::Malformed`] if the
-/// client closes in the middle; [`HeadError::Timeout`] and
-/// [`HeadError::Io`] from the reader.
-pub fn read_head_into<R: BufRead + ?Sized>(
+/// As said, for anything but blank lines.
+pub fn end_of_input(rest: &[u8]) -> Result<(), HeadError> {
+    if rest.iter().all(|&b| b == b'\r' || b == b'\n') {
+        Ok(())
+    } else {
+        Err(bad(
+            "connection closed before the blank line that ends the request head",
+        ))
+    }
+}
+
+/// Reads one request head through a blocking connection's `BufRead` with
+/// [`parse_head`], and returns what `with` makes of it.
+///
+/// The blocking counterpart of a caller of [`parse_head`]: the head is
+/// parsed straight from the reader's buffer when it came whole in one read
+/// (nearly always), else from `partial`, where the pieces are gathered
+/// (keep one per connection to reuse its memory). Only the head's bytes
+/// are consumed: a body or a pipelined request stays in the reader. A
+/// piece without a line end is not parsed again, so a client sending a
+/// byte at a time costs no rescan per byte.
+///
+/// Returns `Ok(None)` when the client closed before sending a request (or
+/// sent only blank lines): the normal end of a keep-alive connection.
+///
+/// # Errors
+/// As [`parse_head`]; [`HeadError::Malformed`] when the client closes in
+/// the middle of a head; [`HeadError::Timeout`] when a read times out (the
+/// socket's read timeout, or a [`crate::framing::DeadlineReader`]'s
+/// deadline); [`HeadError::Io`] for other socket errors.
+pub fn read_head<R, T>(
     r: &mut R,
     max: usize,
-    buf: &mut Vec<u8>,
-) -> Result<bool, HeadError> {
-    // buf holds complete lines with their line ends, then the line being
-    // read. Its longest legal content: max bytes of head plus "\r\n".
-    let limit = max.saturating_add(2);
-    buf.clear();
-    let mut line_start = 0usize;
-    let mut skipped = 0usize;
+    partial: &mut Vec<u8>,
+    with: impl FnOnce(Head<'_>) -> T,
+) -> Result<Option<T>, HeadError>
+where
+    R: BufRead + ?Sized,
+{
+    partial.clear();
     loop {
         let chunk = match r.fill_buf() {
             Ok(c) => c,
@@ -230,81 +293,56 @@ pub fn read_head_into<R: BufRead + ?Sized>(
             Err(e) => return Err(HeadError::Io(e)),
         };
         if chunk.is_empty() {
-            return if buf.is_empty() {
-                Ok(false)
-            } else {
-                Err(bad(
-                    "connection closed before the blank line that ends the request head",
-                ))
-            };
+            return end_of_input(partial).map(|()| None);
         }
-        // Look no further than the cap allows, plus a blank line's "\r\n".
-        let window = chunk.len().min(limit - buf.len() + 2);
-        let mut pos = 0;
-        let mut end = None;
-        while let Some(off) = chunk[pos..window].iter().position(|&b| b == b'\n') {
-            let nl = pos + off;
-            let line_len = buf.len() - line_start + (nl - pos);
-            let before_nl = if nl > pos {
-                chunk.get(nl - 1)
-            } else {
-                buf.last()
-            };
-            let blank = line_len == 0 || (line_len == 1 && before_nl == Some(&b'\r'));
-            if blank && line_start == 0 {
-                // A blank line before the request line: skip it.
-                buf.clear();
-                skipped += line_len + 1;
-                if skipped > max {
-                    return Err(HeadError::TooLarge);
-                }
-                pos = nl + 1;
-                continue;
+        let n = chunk.len();
+        if partial.is_empty() {
+            // Parsed where it lies, without a copy.
+            if let Some((head, used)) = parse_head(chunk, max)? {
+                let out = with(head);
+                r.consume(used);
+                return Ok(Some(out));
             }
-            if blank {
-                end = Some(nl + 1);
-                break;
-            }
-            buf.extend_from_slice(&chunk[pos..=nl]);
-            line_start = buf.len();
-            pos = nl + 1;
-            let ending = if buf.ends_with(b"\r\n") { 2 } else { 1 };
-            if buf.len() - ending > max {
-                return Err(HeadError::TooLarge);
-            }
+            partial.extend_from_slice(chunk);
+            r.consume(n);
+            continue;
         }
-        if let Some(consumed) = end {
-            r.consume(consumed);
-            buf.truncate(line_start);
-            buf.pop(); // the "\n" of the last header line
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
-            return Ok(true);
+        let old = partial.len();
+        let may_end = chunk.contains(&b'\n');
+        partial.extend_from_slice(chunk);
+        if !may_end && partial.len() <= max {
+            // No line ended and the cap is not reached: nothing new to find.
+            r.consume(n);
+            continue;
         }
-        buf.extend_from_slice(&chunk[pos..window]);
-        r.consume(window);
-        // The line being read may end in the "\r" of its "\r\n".
-        let partial = buf.len() - usize::from(buf.last() == Some(&b'\r'));
-        if partial > max {
-            return Err(HeadError::TooLarge);
+        match parse_head(partial, max)? {
+            Some((head, used)) => {
+                // The end is in this chunk (it was not in `partial` before).
+                r.consume(used - old);
+                return Ok(Some(with(head)));
+            }
+            None => r.consume(n),
         }
     }
 }
 
-/// Parses the bytes of a head (everything before the blank line).
+/// Reads and parses one request head into an owned [`Request`] (see
+/// [`read_head`], which this calls).
 ///
 /// # Errors
-/// [`HeadError::Malformed`] naming the first problem found.
-pub fn parse_head(head: &[u8]) -> Result<Request, HeadError> {
-    RequestView::parse(head).map(|view| view.to_request())
+/// As [`read_head`].
+pub fn read_request_head<R: BufRead + ?Sized>(
+    r: &mut R,
+    max: usize,
+) -> Result<Option<Request>, HeadError> {
+    read_head(r, max, &mut Vec::new(), |head| head.to_request())
 }
 
-/// A request head parsed in place: it borrows the bytes it was parsed from
-/// and allocates nothing. Every line was checked by [`RequestView::parse`];
-/// [`RequestView::to_request`] gives an owned [`Request`].
+/// A request head parsed in place by [`parse_head`]: it borrows the bytes
+/// it was parsed from and allocates nothing. Every line was checked;
+/// [`Head::to_request`] gives an owned [`Request`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RequestView<'a> {
+pub struct Head<'a> {
     /// The method as sent.
     pub method: &'a str,
     /// The request target as sent.
@@ -315,38 +353,22 @@ pub struct RequestView<'a> {
     fields: &'a [u8],
 }
 
-impl<'a> RequestView<'a> {
-    /// Parses and checks a head (what [`read_head_into`] reads).
-    ///
-    /// # Errors
-    /// [`HeadError::Malformed`] naming the first problem found.
-    pub fn parse(head: &'a [u8]) -> Result<RequestView<'a>, HeadError> {
-        // Skip blank lines before the request line.
-        let mut rest = head;
-        let request_line = loop {
-            let (line, after) = split_line(rest);
-            if !line.is_empty() {
-                rest = after.unwrap_or(&[]);
-                break line;
-            }
-            match after {
-                Some(after) => rest = after,
-                None => return Err(bad("empty request")),
-            }
+impl<'a> Head<'a> {
+    /// Checks a whole head: the request line, then header lines (no blank
+    /// line before it, none inside, no final line end).
+    fn parse(head: &'a [u8]) -> Result<Head<'a>, HeadError> {
+        let (request_line, fields) = match head.iter().position(|&b| b == b'\n') {
+            Some(i) => (strip_cr(&head[..i]), &head[i + 1..]),
+            None => (head, &head[head.len()..]),
         };
         let (method, target, version) = parse_request_line(request_line)?;
-        let view = RequestView {
+        let view = Head {
             method,
             target,
             version,
-            fields: rest,
+            fields,
         };
         for line in view.header_lines() {
-            if line.is_empty() {
-                // read_head_into stops at the first blank line, so only a
-                // head from elsewhere can have one inside.
-                return Err(bad("blank line inside the head"));
-            }
             parse_header_line(line)?;
         }
         Ok(view)
@@ -380,8 +402,8 @@ impl<'a> RequestView<'a> {
         self.fields_named(Some(name.as_bytes())).map(|(_, v)| v)
     }
 
-    /// (name, value) pairs of the lines [`RequestView::parse`] checked (so
-    /// not checked again): all of them, or those called `only`.
+    /// (name, value) pairs of the lines [`Head::parse`] checked (so not
+    /// checked again): all of them, or those called `only`.
     fn fields_named<'n>(
         &self,
         only: Option<&'n [u8]>,
@@ -431,15 +453,7 @@ impl<'a> RequestView<'a> {
     }
 }
 
-/// The first line of `bytes` without its line end, and what follows the
-/// `\n` (`None` when there is no `\n`).
-fn split_line(bytes: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match bytes.iter().position(|&b| b == b'\n') {
-        Some(i) => (strip_cr(&bytes[..i]), Some(&bytes[i + 1..])),
-        None => (strip_cr(bytes), None),
-    }
-}
-
+/// A line without the `\r` of its `\r\n`.
 fn strip_cr(line: &[u8]) -> &[u8] {
     match line {
         [rest @ .., b'\r'] => rest,
@@ -944,39 +958,142 @@ mod tests {
     }
 
     #[test]
-    fn view_without_allocation_matches_the_owned_request() {
+    fn head_without_allocation_matches_the_owned_request() {
         let wire = b"\r\nGET /x?y HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Close\r\n\r\n\
                      HEAD / HTTP/1.0\nConnection: keep-alive\nContent-Length: 3\n\r\nabc";
-        // Cursor hands the whole rest out at once: pipelined requests.
-        let mut r = Cursor::new(wire.to_vec());
-        let mut buf = Vec::new();
-        assert!(read_head_into(&mut r, MAX_HEAD, &mut buf).unwrap());
-        assert_eq!(
-            buf,
-            b"GET /x?y HTTP/1.1\r\nHost: h\r\nConnection: keep-alive, Close"
-        );
-        let v = RequestView::parse(&buf).unwrap();
+        // Pipelined: the first head uses only its own bytes.
+        let (v, used) = parse_head(wire, MAX_HEAD).unwrap().unwrap();
+        assert_eq!(&wire[used..used + 4], b"HEAD");
         assert_eq!((v.method, v.target, v.version), ("GET", "/x?y", "HTTP/1.1"));
         assert_eq!(v.header("HOST"), Some(&b"h"[..]));
         assert!(!v.keep_alive());
         assert_eq!(v.content_length().unwrap(), None);
         let owned = v.to_request();
-        assert_eq!(owned, parse_head(&buf).unwrap());
+        assert_eq!(owned, one(wire).unwrap());
         assert_eq!(
             owned.head_lines,
             ["Host: h", "Connection: keep-alive, Close"]
         );
 
-        assert!(read_head_into(&mut r, MAX_HEAD, &mut buf).unwrap());
-        let v = RequestView::parse(&buf).unwrap();
+        let rest = &wire[used..];
+        let (v, used) = parse_head(rest, MAX_HEAD).unwrap().unwrap();
         assert_eq!((v.method, v.version), ("HEAD", "HTTP/1.0"));
         assert!(v.keep_alive());
         assert_eq!(v.content_length().unwrap(), Some(3));
         assert_eq!(v.header_lines().count(), 2);
-        let mut body = String::new();
-        r.read_to_string(&mut body).unwrap();
-        assert_eq!(body, "abc");
-        assert!(!read_head_into(&mut r, MAX_HEAD, &mut buf).unwrap());
+        assert_eq!(
+            v.headers().collect::<Vec<_>>(),
+            [("Connection", &b"keep-alive"[..]), ("Content-Length", b"3")]
+        );
+        assert_eq!(&rest[used..], b"abc", "the body is left");
+    }
+
+    /// The requests of the split-point tests: both line ends, blank lines
+    /// first, no headers, a body after.
+    const WHOLE: [&[u8]; 4] = [
+        b"GET /a HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n",
+        b"GET / HTTP/1.0\n\n",
+        b"\r\n\nHEAD / HTTP/1.0\r\nA: 1\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi",
+    ];
+
+    #[test]
+    fn every_split_point_needs_more_bytes_until_the_blank_line() {
+        for wire in WHOLE {
+            let (whole, used) = parse_head(wire, MAX_HEAD).unwrap().unwrap();
+            let whole = whole.to_request();
+            for cut in 0..used {
+                match parse_head(&wire[..cut], MAX_HEAD) {
+                    Ok(None) => {}
+                    other => panic!("{wire:?} cut at {cut}: {other:?}"),
+                }
+            }
+            // From the blank line's end on, the same head and length.
+            for cut in used..=wire.len() {
+                let (head, n) = parse_head(&wire[..cut], MAX_HEAD).unwrap().unwrap();
+                assert_eq!((head.to_request(), n), (whole.clone(), used), "{wire:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_split_into_two_reads_gives_the_same_heads_through_a_reader() {
+        // Two requests pipelined, cut into two reads at every point, read
+        // through read_head: the same two heads, the body left in place.
+        let wire = b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.0\nB: 2\n\nrest";
+        for cut in 0..=wire.len() {
+            let (a, b) = wire.split_at(cut);
+            let mut r = BufReader::with_capacity(
+                64,
+                Cursor::new(a.to_vec()).chain(Cursor::new(b.to_vec())),
+            );
+            let mut partial = Vec::new();
+            let first = read_head(&mut r, MAX_HEAD, &mut partial, |h| h.to_request());
+            let second = read_head(&mut r, MAX_HEAD, &mut partial, |h| h.to_request());
+            let (first, second) = (first.unwrap().unwrap(), second.unwrap().unwrap());
+            assert_eq!(
+                (first.target.as_str(), second.target.as_str()),
+                ("/1", "/2"),
+                "cut {cut}"
+            );
+            assert_eq!(second.head_lines, ["B: 2"]);
+            let mut rest = String::new();
+            r.read_to_string(&mut rest).unwrap();
+            assert_eq!(rest, "rest", "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn bad_lines_are_found_once_the_head_is_whole() {
+        let wire = b"GET / HTTP/1.0\r\nno colon\r\n\r\n";
+        let end = wire.len();
+        for cut in 0..end {
+            assert!(
+                matches!(parse_head(&wire[..cut], MAX_HEAD), Ok(None)),
+                "cut {cut}"
+            );
+        }
+        match parse_head(wire, MAX_HEAD) {
+            Err(HeadError::Malformed(why)) => assert!(why.contains("no ':'"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_cap_is_found_before_the_end_arrives() {
+        // A request line longer than the cap, no line end yet.
+        let mut line = b"GET /".to_vec();
+        line.resize(100, b'a');
+        assert!(matches!(parse_head(&line[..98], 98), Ok(None)));
+        assert!(matches!(
+            parse_head(&line[..99], 98),
+            Err(HeadError::TooLarge)
+        ));
+        // The "\r" of a "\r\n" still to come is not counted.
+        let mut exact = line[..98].to_vec();
+        exact.push(b'\r');
+        assert!(matches!(parse_head(&exact, 98), Ok(None)));
+        // Complete lines past the cap, no blank line yet.
+        let lines = b"GET / HTTP/1.0\r\nA: 1\r\nB: 2\r\n";
+        assert!(matches!(parse_head(lines, 20), Err(HeadError::TooLarge)));
+        assert!(matches!(parse_head(lines, 30), Ok(None)));
+        // Blank lines alone count.
+        assert!(matches!(
+            parse_head(&b"\r\n".repeat(30), 50),
+            Err(HeadError::TooLarge)
+        ));
+        assert!(matches!(parse_head(&b"\r\n".repeat(25), 50), Ok(None)));
+    }
+
+    #[test]
+    fn what_a_close_leaves_behind() {
+        assert!(end_of_input(b"").is_ok());
+        assert!(end_of_input(b"\r\n\n\r").is_ok());
+        let e = end_of_input(b"GET / HTTP/1.0\r\n").unwrap_err();
+        assert_eq!(e.status(), Some(400));
+        // Through a reader: blank lines then a close is a clean end.
+        let mut r = Cursor::new(b"\r\n\r\n".to_vec());
+        assert!(read_request_head(&mut r, MAX_HEAD).unwrap().is_none());
     }
 
     #[test]

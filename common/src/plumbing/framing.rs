@@ -7,10 +7,13 @@
 //!
 //! Each returns `Ok(None)` when the peer closed cleanly *between* messages,
 //! and an error when it closed in the middle of one, so a caller can tell
-//! "done" from "cut off".
+//! "done" from "cut off". [`DeadlineReader`] bounds the time a whole
+//! message may take, not only each read.
 
+use std::borrow::Borrow;
 use std::fmt;
 use std::io::{self, BufRead, Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// Largest text line [`read_line`] accepts by default.
@@ -339,6 +342,133 @@ where
     Ok(done)
 }
 
+/// A read may end this much after a [`DeadlineReader`]'s deadline: when
+/// the socket's own read timeout is at most this much longer than the
+/// time left, it is not shortened (saving a system call per message).
+pub const DEADLINE_SLACK: Duration = Duration::from_millis(10);
+
+/// Reads a socket so that a whole message (a request head, a line, a JSON
+/// message, a body) must arrive before a deadline, not only each piece of
+/// it within the socket's read timeout: a client that trickles a byte now
+/// and then is cut off with `TimedOut` once the time is up.
+///
+/// Before each read with a deadline set, the socket's read timeout is set
+/// to the time left (unless it is already that short, give or take
+/// [`DEADLINE_SLACK`]); [`DeadlineReader::clear`] puts the socket's own
+/// timeout back. Without a deadline it reads like the stream itself.
+/// Put a `BufReader` in front and keep both for the connection's life:
+///
+/// ```no_run
+/// use std::io::BufReader;
+/// use std::net::TcpStream;
+/// use std::time::Duration;
+/// use common::framing::{read_line, DeadlineReader, MAX_LINE};
+///
+/// let stream = TcpStream::connect("127.0.0.1:31000").unwrap();
+/// let timeout = Duration::from_secs(30);
+/// // The socket's own timeout: how long to wait between messages.
+/// let mut reader = BufReader::new(DeadlineReader::new(&stream, Some(timeout)).unwrap());
+/// loop {
+///     // Wait for the first byte with the socket's timeout (fill_buf),
+///     // then the rest of the message within `timeout` of now.
+///     reader.get_mut().start(timeout);
+///     let Ok(Some(line)) = read_line(&mut reader, MAX_LINE) else { break };
+///     reader.get_mut().clear();
+///     println!("{line}");
+/// }
+/// ```
+///
+/// `S` is the stream or a reference to it (`TcpStream`, `&TcpStream`,
+/// `Arc<TcpStream>`).
+#[derive(Debug)]
+pub struct DeadlineReader<S: Borrow<TcpStream>> {
+    stream: S,
+    deadline: Option<Instant>,
+    /// The socket's own read timeout, put back by `clear`.
+    idle: Option<Duration>,
+    /// The read timeout now set on the socket.
+    current: Option<Duration>,
+}
+
+impl<S: Borrow<TcpStream>> DeadlineReader<S> {
+    /// Reads `stream`, whose read timeout is set to `idle` (`None`: reads
+    /// wait without limit) and put back to it after each deadline.
+    ///
+    /// # Errors
+    /// If the timeout cannot be set (a zero `idle`).
+    pub fn new(stream: S, idle: Option<Duration>) -> io::Result<DeadlineReader<S>> {
+        stream.borrow().set_read_timeout(idle)?;
+        Ok(DeadlineReader {
+            stream,
+            deadline: None,
+            idle,
+            current: idle,
+        })
+    }
+
+    /// From now on, reads fail with `TimedOut` once `within` has passed:
+    /// call it when a message starts.
+    pub fn start(&mut self, within: Duration) {
+        self.deadline = Some(Instant::now() + within);
+    }
+
+    /// Sets (or with `None` removes) the deadline.
+    pub fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// The deadline, if one is set.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Removes the deadline, and puts the socket's own read timeout back
+    /// if a read had shortened it (one system call, only then): call it
+    /// when a message is complete.
+    pub fn clear(&mut self) {
+        self.deadline = None;
+        if self.current != self.idle && self.stream.borrow().set_read_timeout(self.idle).is_ok() {
+            self.current = self.idle;
+        }
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &TcpStream {
+        self.stream.borrow()
+    }
+
+    /// The error a read returns once the deadline has passed.
+    fn timed_out() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            "message not complete within the time limit",
+        )
+    }
+}
+
+impl<S: Borrow<TcpStream>> Read for DeadlineReader<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(deadline) = self.deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Self::timed_out());
+            }
+            let short_enough = self.current.is_some_and(|t| t <= left + DEADLINE_SLACK);
+            if !short_enough {
+                self.stream.borrow().set_read_timeout(Some(left))?;
+                self.current = Some(left);
+            }
+        }
+        match self.stream.borrow().read(buf) {
+            // The socket's timeout was the time left: say which it was.
+            Err(e) if is_timeout(&e) && self.deadline.is_some_and(|d| Instant::now() >= d) => {
+                Err(Self::timed_out())
+            }
+            other => other,
+        }
+    }
+}
+
 /// At most 80 characters of `s`, for error messages about bad input.
 pub fn shorten(s: &str) -> String {
     if s.chars().count() <= 80 {
@@ -501,6 +631,55 @@ mod tests {
         let mut hay = vec![b'\r'; 70];
         hay.extend_from_slice(b"\r\n\r\n");
         assert_eq!(find(&hay, b"\r\n\r\n"), Some(70));
+    }
+
+    /// Both ends of a loopback connection: (client, server).
+    fn connected_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    }
+
+    #[test]
+    fn a_deadline_cuts_a_trickling_peer_and_clear_restores_the_timeout() {
+        let (mut client, server) = connected_pair();
+        let idle = Duration::from_secs(10);
+        let mut r = BufReader::new(DeadlineReader::new(&server, Some(idle)).unwrap());
+        // Without a deadline: reads as the stream does.
+        client.write_all(b"one\n").unwrap();
+        assert_eq!(read_line(&mut r, 100).unwrap().unwrap(), "one");
+        // A byte every 20 ms, each well within the 10 s read timeout, but
+        // the line never ends: cut at the 300 ms deadline.
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = std::sync::Arc::clone(&done);
+        let writer = std::thread::spawn(move || {
+            for _ in 0..200 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed)
+                    || client.write_all(b"x").is_err()
+                {
+                    break;
+                }
+                // Pacing is what is under test, not synchronisation.
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            client
+        });
+        let started = Instant::now();
+        r.get_mut().start(Duration::from_millis(300));
+        let err = read_line(&mut r, 100_000).unwrap_err();
+        let took = started.elapsed();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(err.is_timeout(), "{err:?}");
+        assert!(err.to_string().contains("not complete within"), "{err}");
+        assert!(took >= Duration::from_millis(290), "{took:?}");
+        assert!(took < Duration::from_secs(3), "{took:?}");
+        // The socket's timeout was shortened; clear puts it back.
+        assert!(server.read_timeout().unwrap().unwrap() < idle);
+        r.get_mut().clear();
+        assert_eq!(server.read_timeout().unwrap(), Some(idle));
+        assert_eq!(r.get_ref().deadline(), None);
+        drop(writer.join().unwrap());
     }
 
     #[test]

@@ -465,6 +465,91 @@ pub fn request(
     out
 }
 
+/// Parses one response at the start of `bytes`, strictly, as a server's own
+/// tests want it: the head ends in `\r\n\r\n` with every line ended by
+/// `\r\n` (no bare `\n`), an `HTTP/1.x NNN reason` status line, clean
+/// `Name: value` header lines, and a `Content-Length` that gives the
+/// body's length (no body when `head_only`, the answer to a HEAD).
+///
+/// The same shape as [`crate::http::parse_head`]: `Ok(None)` means "not
+/// all here yet"; `Ok(Some((response, used)))` gives the bytes it used, so
+/// pipelined responses are split by calling it again on the rest.
+///
+/// # Errors
+/// What is wrong, in words.
+pub fn parse_response(bytes: &[u8], head_only: bool) -> Result<Option<(Response, usize)>, String> {
+    let Some(end) = crate::framing::find(bytes, b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    let head = &bytes[..end];
+    let bare_lf = head
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'));
+    if bare_lf {
+        return Err(format!(
+            "a line of the head is not ended by \\r\\n: {:?}",
+            String::from_utf8_lossy(head)
+        ));
+    }
+    let mut r = Response::from_head(head, true);
+    if !is_status_line(r.first_line()) {
+        return Err(format!("bad status line {:?}", r.first_line()));
+    }
+    if let Some(bad) = r.bad_lines.first() {
+        return Err(format!("bad header line {bad:?}"));
+    }
+    let len = r
+        .content_length()?
+        .ok_or_else(|| format!("no Content-Length in {:?}", String::from_utf8_lossy(head)))?;
+    let len = if head_only { 0 } else { len };
+    let start = end + 4;
+    if bytes.len() < start + len {
+        return Ok(None);
+    }
+    r.body = bytes[start..start + len].to_vec();
+    r.framing = Framing::Length(len);
+    Ok(Some((r, start + len)))
+}
+
+/// Reads one response with [`parse_response`] through a `BufRead` (a
+/// test's connection), leaving what follows it in the reader. `Ok(None)`
+/// when the server closed before sending a byte.
+///
+/// # Errors
+/// A read error or a close in the middle of the response, or what
+/// [`parse_response`] found wrong.
+pub fn read_response<R: std::io::BufRead + ?Sized>(
+    r: &mut R,
+    head_only: bool,
+) -> Result<Option<Response>, String> {
+    let mut got: Vec<u8> = Vec::new();
+    loop {
+        let chunk = r
+            .fill_buf()
+            .map_err(|e| format!("reading a response: {e}"))?;
+        if chunk.is_empty() {
+            if got.is_empty() {
+                return Ok(None);
+            }
+            return Err(format!(
+                "the server closed in the middle of a response: {:?}",
+                String::from_utf8_lossy(&got)
+            ));
+        }
+        let old = got.len();
+        got.extend_from_slice(chunk);
+        let n = chunk.len();
+        match parse_response(&got, head_only)? {
+            Some((response, used)) => {
+                r.consume(used - old);
+                return Ok(Some(response));
+            }
+            None => r.consume(n),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -544,6 +629,42 @@ mod tests {
         let r = Response::parse(b"<h1>hi</h1>");
         assert!(!r.is_http() && r.closed);
         assert_eq!((r.status_line, r.body), (None, b"<h1>hi</h1>".to_vec()));
+    }
+
+    #[test]
+    fn strict_parse_splits_pipelined_responses_and_needs_more_bytes() {
+        let wire = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhiHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+        let (first, used) = parse_response(wire, false).unwrap().unwrap();
+        assert_eq!(
+            (first.status(), first.body.as_slice()),
+            (Some(200), &b"hi"[..])
+        );
+        let rest = &wire[used..];
+        // The second as a HEAD answer: no body; as a GET: 5 bytes to come.
+        let (second, n) = parse_response(rest, true).unwrap().unwrap();
+        assert_eq!(
+            (second.header("content-length"), n),
+            (Some("5"), rest.len())
+        );
+        assert!(parse_response(rest, false).unwrap().is_none());
+        for cut in 0..used {
+            assert!(
+                parse_response(&wire[..cut], false).unwrap().is_none(),
+                "{cut}"
+            );
+        }
+        for bad in [
+            &b"HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\n\r\n",
+            b"HTTP/1.1 OK\r\nContent-Length: 0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX : y\r\nContent-Length: 0\r\n\r\n",
+        ] {
+            assert!(parse_response(bad, false).is_err(), "{bad:?}");
+        }
+        let mut r = std::io::Cursor::new(wire.to_vec());
+        assert_eq!(read_response(&mut r, false).unwrap().unwrap().body, b"hi");
+        assert!(read_response(&mut r, false).is_err(), "closed mid-body");
+        assert!(read_response(&mut r, false).unwrap().is_none());
     }
 
     #[test]
