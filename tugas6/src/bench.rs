@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use common::cli::{self, CliError, Flag, Matches};
 use common::error::AppError;
-use common::net::{self, ServeOptions};
+use common::net;
 
 use crate::Engine;
 
@@ -177,17 +177,21 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<Row>, AppError> {
     if std::env::var_os("RUST_LOG").is_none() {
         log::set_max_level(log::LevelFilter::Warn);
     }
-    let opts = ServeOptions {
-        timeout: Duration::from_secs(30),
-        max_connections: 20_000,
-        nodelay: false,
-        ..ServeOptions::default()
-    };
     let mut targets = Vec::new();
+    // Each server runs until the end of the bench (dropped: stopped).
+    let mut servers = Vec::new();
     for &engine in &config.engines {
         let listener = net::bind("127.0.0.1", 0)?;
-        let addr = crate::spawn_server(listener, opts, engine)
+        let server_config = crate::Config {
+            timeout: Duration::from_secs(30),
+            max_connections: 20_000,
+            engine,
+            ..crate::Config::default()
+        };
+        let server = crate::start_server(listener, &server_config)
             .map_err(|e| AppError::io("cannot start the server", &e))?;
+        let addr = server.addr();
+        servers.push(server);
         targets.push((
             format!("tugas6/{}", engine.name()),
             format!("http://{addr}/"),

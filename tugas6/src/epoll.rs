@@ -1,11 +1,11 @@
 //! A small safe wrapper around Linux's epoll, the system call family that
-//! tells one thread which of many sockets are ready to read or write.
+//! tells one thread which of many sockets are ready to read or write, and
+//! an eventfd to wake the threads waiting in it.
 //!
-//! The standard library has no readiness API, and the workspace adds no
-//! crates for it: the three calls are declared here by hand (they are in
-//! the C library every Rust program on Linux already links). Everything
-//! unsafe stays in this file; [`crate::event_loop`] uses only the safe
-//! methods below.
+//! The standard library has no readiness API: the calls come from the C
+//! library every Rust program on Linux already links, declared by the
+//! `libc` crate. Everything unsafe in this crate stays in this file;
+//! [`crate::event_loop`] uses only the safe methods below.
 //!
 //! ```text
 //! let ep = Epoll::new()?;
@@ -20,76 +20,109 @@ use std::time::Duration;
 
 /// Interest and event bit: the socket has bytes to read (or an end of
 /// stream, or an error, both found out by reading).
-pub const READABLE: u32 = 0x001; // EPOLLIN
+pub const READABLE: u32 = libc::EPOLLIN as u32;
 /// Interest and event bit: the socket's send buffer has room.
-pub const WRITABLE: u32 = 0x004; // EPOLLOUT
+pub const WRITABLE: u32 = libc::EPOLLOUT as u32;
 /// Interest and event bit: the peer has closed its sending side (the
 /// bytes before the close may still be unread).
-pub const PEER_CLOSED: u32 = 0x2000; // EPOLLRDHUP
+pub const PEER_CLOSED: u32 = libc::EPOLLRDHUP as u32;
 /// Interest bit: edge-triggered. A socket is reported when it *becomes*
 /// ready (new bytes, new room, a close), not again and again while it
 /// stays ready, so its owner must read until `WouldBlock` or otherwise
 /// know the socket is empty. Without it: level-triggered.
-pub const EDGE: u32 = 1 << 31; // EPOLLET
+pub const EDGE: u32 = libc::EPOLLET as u32;
 /// Interest bit for a socket watched by several epoll instances (the
 /// listener, one instance per worker thread): one new connection wakes
 /// one worker, not all of them (Linux 4.5+).
-pub const EXCLUSIVE: u32 = 1 << 28; // EPOLLEXCLUSIVE
+pub const EXCLUSIVE: u32 = libc::EPOLLEXCLUSIVE as u32;
 
-const EPOLLERR: u32 = 0x008;
-const EPOLLHUP: u32 = 0x010;
-const EPOLL_CLOEXEC: i32 = 0o2_000_000;
-const EPOLL_CTL_ADD: i32 = 1;
-const EPOLL_CTL_DEL: i32 = 2;
-const EPOLL_CTL_MOD: i32 = 3;
+const ERROR: u32 = libc::EPOLLERR as u32;
+const HANG_UP: u32 = libc::EPOLLHUP as u32;
 
 /// One ready socket, as the kernel reports it: what happened, and the
-/// token given to [`Epoll::add`]. The same layout as C's `struct
-/// epoll_event`, which is packed on x86-64 only.
+/// token given to [`Epoll::add`] (C's `struct epoll_event`).
 #[derive(Clone, Copy)]
-#[cfg_attr(target_arch = "x86_64", repr(C, packed))]
-#[cfg_attr(not(target_arch = "x86_64"), repr(C))]
-pub struct Event {
-    events: u32,
-    data: u64,
-}
+#[repr(transparent)]
+pub struct Event(libc::epoll_event);
 
 impl Event {
     /// An event as the kernel would report it (to serve a socket known to
     /// be ready without asking epoll).
     pub fn new(events: u32, token: u64) -> Event {
-        Event {
-            events,
-            data: token,
-        }
+        Event(libc::epoll_event { events, u64: token })
     }
 
     /// The token the socket was added with.
     pub fn token(&self) -> u64 {
-        self.data
+        self.0.u64
+    }
+
+    fn bits(&self) -> u32 {
+        self.0.events
     }
 
     /// Reading will not block: bytes, the end of the stream or an error
     /// (errors and hang-ups count, so that the read finds them).
     pub fn readable(&self) -> bool {
-        self.events & (READABLE | EPOLLERR | EPOLLHUP) != 0
+        self.bits() & (READABLE | ERROR | HANG_UP) != 0
     }
 
     /// The peer has closed its side, or the connection is gone.
     pub fn peer_closed(&self) -> bool {
-        self.events & (PEER_CLOSED | EPOLLHUP) != 0
+        self.bits() & (PEER_CLOSED | HANG_UP) != 0
     }
 
     /// Writing will not block (or will fail at once).
     pub fn writable(&self) -> bool {
-        self.events & (WRITABLE | EPOLLERR | EPOLLHUP) != 0
+        self.bits() & (WRITABLE | ERROR | HANG_UP) != 0
     }
 }
 
-extern "C" {
-    fn epoll_create1(flags: i32) -> i32;
-    fn epoll_ctl(epfd: i32, op: i32, fd: i32, event: *mut Event) -> i32;
-    fn epoll_wait(epfd: i32, events: *mut Event, maxevents: i32, timeout: i32) -> i32;
+/// An eventfd used as a doorbell: once [`Waker::wake`] was called it stays
+/// readable (nobody reads it), so every epoll instance watching it
+/// reports it in every wait from then on. The event loop's workers watch
+/// one to learn that the server stops.
+pub struct Waker {
+    fd: OwnedFd,
+}
+
+impl Waker {
+    /// A new, silent doorbell.
+    ///
+    /// # Errors
+    /// When the process is out of file descriptors.
+    pub fn new() -> io::Result<Waker> {
+        // SAFETY: eventfd takes an initial count and flags and returns a
+        // new descriptor or -1; no memory is passed.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by the kernel, is open, and is
+        // owned by nothing else.
+        Ok(Waker {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Rings: the eventfd becomes (and stays) readable.
+    pub fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes the 8 bytes of `one`, which live for the call.
+        // A full counter (EAGAIN) means it is readable already.
+        let _ = unsafe {
+            libc::write(
+                self.fd.as_raw_fd(),
+                (&one as *const u64).cast(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+    }
+
+    /// The descriptor to watch (for [`READABLE`]).
+    pub fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
 }
 
 /// An epoll instance; closed on drop.
@@ -105,7 +138,7 @@ impl Epoll {
     pub fn new() -> io::Result<Epoll> {
         // SAFETY: epoll_create1 takes a flags integer and returns a new
         // descriptor or -1; no memory is passed.
-        let fd = unsafe { epoll_create1(EPOLL_CLOEXEC) };
+        let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if fd < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -124,7 +157,7 @@ impl Epoll {
     /// # Errors
     /// For example when `fd` is already watched.
     pub fn add(&self, fd: RawFd, token: u64, interest: u32) -> io::Result<()> {
-        self.ctl(EPOLL_CTL_ADD, fd, token, interest)
+        self.ctl(libc::EPOLL_CTL_ADD, fd, token, interest)
     }
 
     /// Changes what `fd` is watched for. For an edge-triggered watch this
@@ -133,7 +166,7 @@ impl Epoll {
     /// # Errors
     /// When `fd` is not watched.
     pub fn modify(&self, fd: RawFd, token: u64, interest: u32) -> io::Result<()> {
-        self.ctl(EPOLL_CTL_MOD, fd, token, interest)
+        self.ctl(libc::EPOLL_CTL_MOD, fd, token, interest)
     }
 
     /// Stops watching `fd`. (Closing a socket also stops it being watched.)
@@ -141,18 +174,18 @@ impl Epoll {
     /// # Errors
     /// When `fd` is not watched.
     pub fn delete(&self, fd: RawFd) -> io::Result<()> {
-        self.ctl(EPOLL_CTL_DEL, fd, 0, 0)
+        self.ctl(libc::EPOLL_CTL_DEL, fd, 0, 0)
     }
 
     fn ctl(&self, op: i32, fd: RawFd, token: u64, interest: u32) -> io::Result<()> {
-        let mut event = Event {
+        let mut event = libc::epoll_event {
             events: interest,
-            data: token,
+            u64: token,
         };
         // SAFETY: `event` is a valid epoll_event for the duration of the
         // call (the kernel copies it); both descriptors are plain integers
         // the kernel checks.
-        let rc = unsafe { epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut event) };
+        let rc = unsafe { libc::epoll_ctl(self.fd.as_raw_fd(), op, fd, &mut event) };
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -178,7 +211,15 @@ impl Epoll {
         // SAFETY: the kernel writes at most `max` events into the vector's
         // spare capacity, which holds at least `max` of them (reserved
         // above on an empty vector).
-        let n = unsafe { epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), max as i32, ms) };
+        // `Event` is a transparent wrapper of `libc::epoll_event`.
+        let n = unsafe {
+            libc::epoll_wait(
+                self.fd.as_raw_fd(),
+                events.as_mut_ptr().cast::<libc::epoll_event>(),
+                max as i32,
+                ms,
+            )
+        };
         if n < 0 {
             let e = io::Error::last_os_error();
             return if e.kind() == io::ErrorKind::Interrupted {

@@ -3,7 +3,7 @@
 //!
 //! # Why a second engine
 //!
-//! The threads engine ([`crate::handle_connection`]) gives every connection
+//! The threads engine ([`crate::threads`]) gives every connection
 //! a thread that sleeps in `read` until its client speaks. It is the
 //! clearest way to write a server, but each request then costs a thread
 //! wake-up and a switch between threads; at `ab -c 100 -k` a fifth of the
@@ -22,8 +22,18 @@
 //!                         read, keep the rest and wait until it can take more
 //!     every tick       -> close connections past their deadline (408 for a
 //!                         request left unfinished, as the threads engine does)
+//!     stopping         -> ring the doorbell for the other workers, close
+//!                         every connection, leave
 //! }
 //! ```
+//!
+//! # How it ends
+//!
+//! The server's [`Shutdown`] watches the listener: `stop()` connects to
+//! it, so one worker wakes (the listener is ready), sees the flag, and
+//! rings a [`Waker`], an eventfd every worker watches; each worker wakes,
+//! leaves its loop and drops its connections, which closes them. The
+//! thread that called [`EventLoop::run`] joins the others.
 //!
 //! Sockets are non-blocking: a read or write that would wait returns
 //! `WouldBlock` at once, and the worker goes on with other sockets. They
@@ -33,28 +43,36 @@
 //! re-check every socket it reported before each wait. A
 //! connection's state between events lives in a `Conn`; the bytes of a
 //! request that came whole in one read (almost always) are parsed straight
-//! from the worker's read buffer, so an idle connection holds no buffers.
+//! from the worker's read buffer by `common::http::parse_head`, so an idle
+//! connection holds no buffers. A head cut between reads waits in the
+//! connection's `input` until the rest comes (`parse_head` says "need
+//! more bytes").
 //!
 //! Behaviour on the wire is the same as the threads engine's: the same
 //! parser and answers (`crate::respond`), the same statuses for bad input,
 //! the same keep-alive rules, the same timeouts; `tests/http.rs` runs every
 //! case against both engines.
 
-use std::io::{self, BufRead, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown as Both, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::http::{self, HeadError, MAX_HEAD};
-use common::net::ServeOptions;
+use common::net::{LINGER_MAX_BYTES, LINGER_TIME};
+use common::stop::Shutdown;
 
-use crate::epoll::{Epoll, Event, EDGE, EXCLUSIVE, PEER_CLOSED, READABLE, WRITABLE};
-use crate::{Answer, LINGER, MAX_DRAIN};
+use crate::epoll::{Epoll, Event, Waker, EDGE, EXCLUSIVE, PEER_CLOSED, READABLE, WRITABLE};
+use crate::{Answer, Config};
 
 /// The listener's token; connections use their slot number.
 const LISTENER: u64 = u64::MAX;
+
+/// The doorbell's token (see [`Waker`]).
+const WAKER: u64 = u64::MAX - 1;
 
 /// One read takes at most this much; a worker shares one such buffer.
 const READ_BUF: usize = 16 * 1024;
@@ -79,54 +97,91 @@ const INTEREST: u32 = READABLE | WRITABLE | PEER_CLOSED | EDGE;
 /// that sends without pause cannot keep its worker from the others.
 const ROUNDS_PER_EVENT: usize = 8;
 
-/// Runs the event-loop engine on `listener` for ever, with one worker
-/// thread per CPU core (the calling thread is one of them).
-///
-/// # Errors
-/// If an epoll instance cannot be made or the listener cannot be watched;
-/// nothing has been served then.
-pub fn run(listener: TcpListener, opts: ServeOptions) -> io::Result<()> {
-    start(listener, opts, default_workers())?.run();
-    Ok(())
-}
-
 /// One worker per CPU core: more would only take turns on the same cores.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-/// Sets up `workers` workers, starts all but one on threads of their own,
-/// and returns the last for the caller to [`Worker::run`].
+/// The event-loop engine, set up: every worker but one already runs on a
+/// thread of its own; [`EventLoop::run`] runs the last.
+pub struct EventLoop {
+    last: Worker,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Sets up `workers` workers serving `listener` until `shutdown` is given,
+/// and starts all but one on threads of their own.
 ///
 /// # Errors
-/// As [`run`]; the threads already started then serve on.
-pub fn start(listener: TcpListener, opts: ServeOptions, workers: usize) -> io::Result<Worker> {
+/// If an epoll instance or the doorbell cannot be made or the listener
+/// cannot be watched; the threads already started are stopped and joined
+/// then, and nothing has been served.
+pub fn start(
+    listener: TcpListener,
+    config: &Config,
+    shutdown: &Shutdown,
+    workers: usize,
+) -> io::Result<EventLoop> {
     listener.set_nonblocking(true)?;
+    shutdown.watch(&listener)?;
     let shared = Arc::new(Shared {
         listener,
-        opts,
+        timeout: config.timeout,
+        max_connections: config.max_connections,
         open: AtomicUsize::new(0),
+        waker: Waker::new()?,
+        shutdown: shutdown.clone(),
     });
     let local = shared.listener.local_addr()?;
-    for i in 1..workers.max(1) {
-        let worker = Worker::new(Arc::clone(&shared))?;
-        std::thread::Builder::new()
-            .name(format!("http worker {i} {local}"))
-            .spawn(move || worker.run())?;
+    let mut threads = Vec::new();
+    let mut started = || -> io::Result<Worker> {
+        for i in 1..workers.max(1) {
+            let worker = Worker::new(Arc::clone(&shared))?;
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("http worker {i} {local}"))
+                    .spawn(move || worker.run())?,
+            );
+        }
+        Worker::new(Arc::clone(&shared))
+    };
+    match started() {
+        Ok(last) => Ok(EventLoop { last, threads }),
+        Err(e) => {
+            shared.waker.wake();
+            for t in threads {
+                let _ = t.join();
+            }
+            Err(e)
+        }
     }
-    Worker::new(shared)
+}
+
+impl EventLoop {
+    /// Serves on the calling thread until the server's [`Shutdown`] is
+    /// given, then joins the other workers.
+    pub fn run(self) {
+        self.last.run();
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
 }
 
 /// What the workers share.
 struct Shared {
     listener: TcpListener,
-    opts: ServeOptions,
-    /// Connections open across all workers, for `opts.max_connections`.
+    timeout: Duration,
+    max_connections: usize,
+    /// Connections open across all workers, for `max_connections`.
     open: AtomicUsize,
+    /// Rung by the first worker that sees the server stop.
+    waker: Waker,
+    shutdown: Shutdown,
 }
 
 /// One event loop: its epoll instance, its connections, its buffers.
-pub struct Worker {
+struct Worker {
     shared: Arc<Shared>,
     epoll: Epoll,
     /// Connections by slot; a slot's index is its epoll token.
@@ -142,8 +197,6 @@ pub struct Worker {
 /// Scratch space a worker lends to the connection being served.
 struct Buffers {
     read: Box<[u8]>,
-    /// The request head being parsed.
-    head: Vec<u8>,
     /// Answers being written.
     out: Vec<u8>,
 }
@@ -162,7 +215,7 @@ enum State {
     /// lingering if `linger`.
     Closing { linger: bool },
     /// Our side is shut; reading and dropping what the client still
-    /// sends, until it closes or the deadline (see `crate::linger_close`).
+    /// sends, until it closes or the deadline (as `common::net::linger_close`).
     Lingering { drained: usize },
 }
 
@@ -210,6 +263,8 @@ impl Worker {
     fn new(shared: Arc<Shared>) -> io::Result<Worker> {
         let epoll = Epoll::new()?;
         epoll.add(shared.listener.as_raw_fd(), LISTENER, READABLE | EXCLUSIVE)?;
+        // Level-triggered: once rung, reported in every wait.
+        epoll.add(shared.waker.as_raw_fd(), WAKER, READABLE)?;
         Ok(Worker {
             shared,
             epoll,
@@ -217,16 +272,16 @@ impl Worker {
             free: Vec::new(),
             bufs: Buffers {
                 read: vec![0; READ_BUF].into_boxed_slice(),
-                head: Vec::with_capacity(1024),
                 out: Vec::with_capacity(4096),
             },
             listening: true,
         })
     }
 
-    /// Serves for ever.
-    pub fn run(mut self) {
-        let timeout = self.shared.opts.timeout;
+    /// Serves until the server stops; dropping the worker then closes
+    /// its connections.
+    fn run(mut self) {
+        let timeout = self.shared.timeout;
         // Deadlines are checked every tick: a tenth of the timeout, so a
         // silent client is closed at most 10% late.
         let tick = (timeout / 10).clamp(Duration::from_millis(5), Duration::from_secs(1));
@@ -239,11 +294,19 @@ impl Worker {
                 return;
             }
             let now = Instant::now();
+            let mut rung = false;
             for event in &events {
                 match event.token() {
                     LISTENER => self.accept_all(now),
+                    WAKER => rung = true,
                     token => self.serve(token as usize, *event, now),
                 }
+            }
+            if rung || self.shared.shutdown.is_stopping() {
+                // The first to see it wakes the others.
+                self.shared.waker.wake();
+                log::debug!("worker stops, closing {} connections", self.open());
+                return;
             }
             if now >= next_sweep {
                 self.sweep(now);
@@ -252,10 +315,17 @@ impl Worker {
         }
     }
 
+    /// Connections open in this worker.
+    fn open(&self) -> usize {
+        self.conns.iter().flatten().count()
+    }
+
     /// Accepts every connection waiting in the backlog.
     fn accept_all(&mut self, now: Instant) {
         loop {
             match self.shared.listener.accept() {
+                // Maybe the connection that wakes us to stop.
+                Ok(_) if self.shared.shutdown.is_stopping() => return,
                 Ok((stream, peer)) => self.add(stream, peer, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e)
@@ -280,13 +350,10 @@ impl Worker {
 
     /// Takes a new connection in and serves what it already sent.
     fn add(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
-        let opts = &self.shared.opts;
-        if self.shared.open.fetch_add(1, Ordering::AcqRel) >= opts.max_connections {
+        let max = self.shared.max_connections;
+        if self.shared.open.fetch_add(1, Ordering::AcqRel) >= max {
             self.shared.open.fetch_sub(1, Ordering::AcqRel);
-            log::warn!(
-                "{peer}: refused, {} connections already open",
-                opts.max_connections
-            );
+            log::warn!("{peer}: refused, {max} connections already open");
             return;
         }
         if let Err(e) = stream.set_nonblocking(true) {
@@ -309,7 +376,7 @@ impl Worker {
             stream,
             peer,
             state: State::Request,
-            deadline: now + opts.timeout,
+            deadline: now + self.shared.timeout,
             input: Vec::new(),
             pending: Vec::new(),
             skip: 0,
@@ -327,7 +394,7 @@ impl Worker {
 
     /// Serves one event on the connection in `slot`.
     fn serve(&mut self, slot: usize, event: Event, now: Instant) {
-        let timeout = self.shared.opts.timeout;
+        let timeout = self.shared.timeout;
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return; // closed earlier in this same batch of events
         };
@@ -445,7 +512,7 @@ impl Conn {
                 // The usual case: parse straight from the read buffer and
                 // keep only what is left over (part of a next request).
                 let bytes = &bufs.read[..got];
-                let used = self.answer_requests(bytes, &mut bufs.head, &mut bufs.out, now, timeout);
+                let used = self.answer_requests(bytes, &mut bufs.out, now, timeout);
                 self.input.extend_from_slice(&bytes[used..]);
             } else if got > 0
                 && !self.eof
@@ -460,8 +527,7 @@ impl Conn {
             } else {
                 self.input.extend_from_slice(&bufs.read[..got]);
                 let input = std::mem::take(&mut self.input);
-                let used =
-                    self.answer_requests(&input, &mut bufs.head, &mut bufs.out, now, timeout);
+                let used = self.answer_requests(&input, &mut bufs.out, now, timeout);
                 self.input = input;
                 self.input.drain(..used);
             }
@@ -493,7 +559,7 @@ impl Conn {
                 self.state = State::Closing { linger: true };
                 // No longer waiting for this client: a short deadline for
                 // writing the 408.
-                self.send(bufs, now, LINGER).unwrap_or(Next::Wait)
+                self.send(bufs, now, LINGER_TIME).unwrap_or(Next::Wait)
             }
             State::Idle => {
                 log::debug!("{}: idle keep-alive connection timed out", self.peer);
@@ -510,7 +576,6 @@ impl Conn {
     fn answer_requests(
         &mut self,
         bytes: &[u8],
-        head: &mut Vec<u8>,
         out: &mut Vec<u8>,
         now: Instant,
         timeout: Duration,
@@ -547,25 +612,25 @@ impl Conn {
                 self.full = true;
                 return used;
             }
-            let mut src = Received {
-                bytes: rest,
-                complete: self.eof,
-            };
-            match http::read_head_into(&mut src, MAX_HEAD, head) {
-                Ok(true) => used += rest.len() - src.bytes.len(),
-                Ok(false) => {
-                    // Only blank lines, then the client closed.
-                    self.state = State::Closing { linger: false };
-                    return bytes.len();
+            let answer = match http::parse_head(rest, MAX_HEAD) {
+                Ok(Some((head, n))) => {
+                    used += n;
+                    crate::respond(&head, out, self.peer)
                 }
                 // Not all here yet: wait for more.
-                Err(HeadError::Timeout) => return used,
-                Err(e) => {
-                    self.answer_error(e, out);
-                    return bytes.len();
-                }
-            }
-            match crate::respond(head, out, self.peer) {
+                Ok(None) if !self.eof => return used,
+                // The client closed: only blank lines is a clean end, half
+                // a head a 400 (as in the threads engine).
+                Ok(None) => match http::end_of_input(rest) {
+                    Ok(()) => {
+                        self.state = State::Closing { linger: false };
+                        return bytes.len();
+                    }
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            match answer {
                 Ok(answer) => self.answered(&answer, used < bytes.len(), now, timeout),
                 Err(e) => {
                     self.answer_error(e, out);
@@ -590,7 +655,7 @@ impl Conn {
             self.deadline = now + timeout;
         } else {
             // Unread bytes would make close() send a reset that can
-            // destroy the answer: linger first (see `crate::linger_close`).
+            // destroy the answer: linger first (as `common::net::linger_close`).
             let linger = !answer.body_read || answer.discard > 0 || more_bytes;
             self.state = State::Closing { linger };
         }
@@ -651,11 +716,11 @@ impl Conn {
 
     /// The last answer is written: close, or shut our side and linger.
     fn finish(&mut self, linger: bool, bufs: &mut Buffers, now: Instant) -> Next {
-        if !linger || self.eof || self.stream.shutdown(Shutdown::Write).is_err() {
+        if !linger || self.eof || self.stream.shutdown(Both::Write).is_err() {
             return Next::Close;
         }
         self.state = State::Lingering { drained: 0 };
-        self.deadline = now + LINGER;
+        self.deadline = now + LINGER_TIME;
         // Bytes already in the socket bring no new event: drain them now.
         self.drain(bufs)
     }
@@ -670,7 +735,7 @@ impl Conn {
                 Ok(0) => return Next::Close,
                 Ok(n) => {
                     *drained += n;
-                    if *drained >= MAX_DRAIN {
+                    if *drained >= LINGER_MAX_BYTES {
                         return Next::Close;
                     }
                 }
@@ -679,36 +744,5 @@ impl Conn {
                 Err(_) => return Next::Close,
             }
         }
-    }
-}
-
-/// The bytes received so far, read as a stream that has no more yet
-/// (`WouldBlock`, which the head reader reports as a timeout) unless the
-/// client has closed (`complete`: then the end of the bytes is the end of
-/// the stream, and a half head is a 400 as in the threads engine).
-struct Received<'a> {
-    bytes: &'a [u8],
-    complete: bool,
-}
-
-impl Read for Received<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.fill_buf()?.len().min(buf.len());
-        buf[..n].copy_from_slice(&self.bytes[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl BufRead for Received<'_> {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        if self.bytes.is_empty() && !self.complete {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        Ok(self.bytes)
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.bytes = &self.bytes[n..];
     }
 }

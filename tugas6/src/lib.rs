@@ -44,7 +44,8 @@
 //! How the server waits for many clients at once is its [`Engine`]:
 //!
 //! - `--engine threads`: a thread per connection that sleeps in `read`
-//!   until its client speaks ([`handle_connection`]). The plainest
+//!   until its client speaks ([`threads`], [`threads::handle_connection`]);
+//!   idle threads wait in `accept` and are reused. The plainest
 //!   multithreaded server, and the one to read first.
 //! - `--engine epoll` (the default on Linux): one thread per CPU core, each
 //!   an event loop that asks the kernel which of its connections are ready
@@ -52,15 +53,27 @@
 //!   same limits; under `ab -k` about twice the requests per second,
 //!   because no thread has to be woken for each request.
 //!
-//! Both build every answer with [`respond`], and the tests run every case
-//! against both.
+//! Both parse every head with `common::http::parse_head` and build every
+//! answer with [`respond`], and the tests run every case against both.
+//!
+//! # How it ends
+//!
+//! [`run_server`] serves until its [`Shutdown`] is given (Ctrl-C in the
+//! binary, `stop()` or a drop of the [`Running`] that [`start_server`]
+//! returns in tests), then returns once every thread it started has
+//! ended: the threads engine's acceptors are woken by a connection and
+//! leave, the connections they serve are shut down; each event loop is
+//! woken through an eventfd it watches, and closes its connections.
 //!
 //! # Modules
 //!
-//! - this file: the server ([`run_server`], [`handle_connection`],
-//!   [`respond`], [`route`]);
-//! - `event_loop` and `epoll` (Linux): the event-loop engine and the three
-//!   epoll system calls it needs, declared by hand;
+//! - this file: the flags ([`Config`]), the server ([`main_with_args`],
+//!   [`run_server`], [`start_server`]) and what both engines answer
+//!   ([`respond`], [`route`]);
+//! - [`threads`]: the thread-per-connection engine;
+//! - `event_loop` and `epoll` (Linux): the event-loop engine, and the
+//!   epoll and eventfd system calls it needs (through `libc`, the only
+//!   unsafe code of the crate);
 //! - [`limits`]: raising the open-files limit for thousands of connections;
 //! - [`bench`](mod@bench): running `ab`, reading its report, the table and the SVG chart;
 //! - [`check`]: the grader's check behind `--bin check`.
@@ -68,15 +81,16 @@
 //! The request-head parser and response writer are `common::http`, shared
 //! with Tugas 8.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::cli::{self, Command, Flag};
-use common::framing;
-use common::http::{self, HeadError, RequestView, Response, MAX_HEAD};
-use common::net::{self, ServeOptions};
+use common::cli::{self, CliError, Command, Flag, Matches};
+use common::error::{AppError, MainError};
+use common::http::{Head, HeadError, Response};
+use common::net;
+use common::stop::{Running, Shutdown};
 
 pub mod bench;
 pub mod check;
@@ -85,6 +99,7 @@ pub mod epoll;
 #[cfg(target_os = "linux")]
 pub mod event_loop;
 pub mod limits;
+pub mod threads;
 
 /// The body of `GET /`, exactly as the assignment writes it.
 pub const BODY: &str = "<h1>SERVER HTTP</h1>";
@@ -145,6 +160,13 @@ impl Engine {
     #[cfg(not(target_os = "linux"))]
     pub const ALL: &'static [Engine] = &[Engine::Threads];
 
+    /// The default engine: the fastest this platform has.
+    #[cfg(target_os = "linux")]
+    pub const DEFAULT: Engine = Engine::EventLoop;
+    /// The default engine: the fastest this platform has.
+    #[cfg(not(target_os = "linux"))]
+    pub const DEFAULT: Engine = Engine::Threads;
+
     /// The name of the default engine: the fastest this platform has.
     #[cfg(target_os = "linux")]
     pub const DEFAULT_NAME: &'static str = "epoll";
@@ -180,73 +202,144 @@ impl std::str::FromStr for Engine {
     }
 }
 
-/// Serves HTTP on `listener` for ever with `engine`, with `opts.timeout`
-/// for each request and each write and at most `opts.max_connections`
-/// at once. TCP_NODELAY is set on every connection kept alive.
+/// Connections served at once by default (`--max-connections`); more
+/// are closed at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+
+/// How the server runs: the typed flags of `server`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on (`--host`).
+    pub host: String,
+    /// Port to listen on (`--port`).
+    pub port: u16,
+    /// A request must arrive whole within this time (else 408), each
+    /// answer must be taken within it, and a kept-alive connection idle
+    /// this long is closed (`--timeout`).
+    pub timeout: Duration,
+    /// Connections served at once; more are closed at once
+    /// (`--max-connections`).
+    pub max_connections: usize,
+    /// How the server waits for its clients (`--engine`).
+    pub engine: Engine,
+}
+
+impl Default for Config {
+    /// The assignment's address, 30 s, the default engine.
+    fn default() -> Config {
+        Config {
+            host: DEFAULT_HOST.to_string(),
+            port: DEFAULT_PORT,
+            timeout: Duration::from_secs(30),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            engine: Engine::DEFAULT,
+        }
+    }
+}
+
+impl Config {
+    /// The configuration from the parsed flags of [`SERVER`].
+    ///
+    /// # Errors
+    /// A usage error (exit 2) for a bad `--port`, `--timeout`,
+    /// `--max-connections` or `--engine`.
+    pub fn from_matches(m: &Matches) -> Result<Config, CliError> {
+        Ok(Config {
+            host: m.value("host").to_string(),
+            port: m.parse("port")?,
+            timeout: m.timeout()?,
+            max_connections: m.parse("max-connections")?,
+            engine: m.parse("engine")?,
+        })
+    }
+}
+
+/// The `server` program after its start: parses `args` (without the
+/// program name), binds, prints `listening on IP:PORT`, and serves until
+/// `shutdown` is given (Ctrl-C, in the binary).
+///
+/// # Errors
+/// A usage error (exit 2: a bad flag or value, a stray argument), or an
+/// [`AppError`] (exit 1: the port is taken, the engine cannot start).
+pub fn main_with_args<I>(args: I, shutdown: &Shutdown) -> Result<(), MainError>
+where
+    I: IntoIterator<Item = String>,
+{
+    let (listener, config) = listen(args)?;
+    run_server(listener, &config, shutdown)
+        .map_err(|e| AppError::io("cannot start the server", &e))?;
+    Ok(())
+}
+
+/// The first half of [`main_with_args`]: parses `args`, raises the
+/// open-files limit, binds and prints `listening on IP:PORT`.
+///
+/// # Errors
+/// As [`main_with_args`].
+pub fn listen<I>(args: I) -> Result<(TcpListener, Config), MainError>
+where
+    I: IntoIterator<Item = String>,
+{
+    let m = SERVER.parse(args)?;
+    let config = Config::from_matches(&m)?;
+    // Thousands of connections at once need thousands of descriptors.
+    if let Some(n) = limits::raise_open_files_limit() {
+        log::debug!("open files limit: {n}");
+    }
+    let listener = net::bind(&config.host, config.port)?;
+    net::announce(&listener).map_err(|e| AppError::io("cannot write to stdout", &e))?;
+    log::debug!("engine: {}", config.engine.name());
+    Ok((listener, config))
+}
+
+/// Serves HTTP on `listener` with `config.engine` until `shutdown` is
+/// given, then returns once every thread it started has ended (the
+/// connections still open are closed).
 ///
 /// # Errors
 /// Only if the engine cannot start (the event loop's epoll instances).
-pub fn run_server(listener: TcpListener, opts: ServeOptions, engine: Engine) -> io::Result<()> {
-    match engine {
+pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -> io::Result<()> {
+    match config.engine {
         #[cfg(target_os = "linux")]
-        Engine::EventLoop => event_loop::run(listener, opts),
-        #[cfg(not(target_os = "linux"))]
-        Engine::EventLoop => Err(io::Error::other("the epoll engine needs Linux")),
-        Engine::Threads => {
-            // Each connection on its own thread (threads are reused, see
-            // common::net::serve).
-            let timeout = opts.timeout;
-            net::serve(listener, opts, move |stream, peer| {
-                handle_connection(stream, peer, timeout)
-            });
+        Engine::EventLoop => {
+            let workers = event_loop::default_workers();
+            event_loop::start(listener, config, shutdown, workers)?.run();
             Ok(())
         }
+        #[cfg(not(target_os = "linux"))]
+        Engine::EventLoop => Err(io::Error::other("the epoll engine needs Linux")),
+        Engine::Threads => threads::run(listener, config, shutdown),
     }
 }
 
-/// Starts [`run_server`] on background threads and returns its address
-/// (for tests and the bench: bind first, so nothing has to wait).
+/// Starts [`run_server`] on a thread of its own (for tests and the bench:
+/// bind first, so nothing has to wait) with a [`Shutdown`] capped at
+/// `config.max_connections`; stopping or dropping the returned
+/// [`Running`] stops it and joins its threads.
 ///
 /// # Errors
 /// If the listener has no address or the engine cannot start.
-pub fn spawn_server(
-    listener: TcpListener,
-    opts: ServeOptions,
-    engine: Engine,
-) -> io::Result<SocketAddr> {
-    let addr = listener.local_addr()?;
-    let name = format!("http server {addr}");
-    match engine {
+pub fn start_server(listener: TcpListener, config: &Config) -> io::Result<Running> {
+    let shutdown = Shutdown::with_max_connections(config.max_connections);
+    match config.engine {
         #[cfg(target_os = "linux")]
         Engine::EventLoop => {
             // Set up here, so that an error is returned, not logged.
-            let last = event_loop::start(listener, opts, event_loop::default_workers())?;
-            std::thread::Builder::new()
-                .name(name)
-                .spawn(move || last.run())?;
+            let addr = listener.local_addr()?;
+            let workers = event_loop::default_workers();
+            let engine = event_loop::start(listener, config, &shutdown, workers)?;
+            Running::spawn_at(addr, shutdown, move |_| {
+                engine.run();
+                Ok::<(), io::Error>(())
+            })
         }
         _ => {
-            std::thread::Builder::new()
-                .name(name)
-                .spawn(move || run_server(listener, opts, engine))?;
+            let config = config.clone();
+            Running::spawn(listener, shutdown, move |listener, shutdown| {
+                run_server(listener, &config, &shutdown)
+            })
         }
     }
-    Ok(addr)
-}
-
-/// The options the `server` binary uses, from its flags.
-///
-/// # Errors
-/// A usage error for a bad `--timeout`, `--max-connections` or `--engine`.
-pub fn serve_options(m: &cli::Matches) -> Result<(ServeOptions, Engine), cli::CliError> {
-    let opts = ServeOptions {
-        timeout: m.timeout()?,
-        max_connections: m.parse("max-connections")?,
-        // Set per connection by the handler, only on kept-alive ones.
-        nodelay: false,
-        ..ServeOptions::default()
-    };
-    Ok((opts, m.parse("engine")?))
 }
 
 /// The responses this server sends, built once: the hot path only copies
@@ -295,74 +388,6 @@ pub fn path_of(target: &str) -> &str {
     &t[..end]
 }
 
-/// Serves one connection: reads requests and answers them until the client
-/// closes, asks to close, or is silent for `timeout`.
-///
-/// One `BufReader` lives as long as the connection, so a request that
-/// arrives in pieces, or several pipelined requests in one segment, are
-/// read correctly; each response leaves in one `write`. The stream's own
-/// read timeout bounds each wait for bytes; `timeout` also bounds the
-/// whole of one request, so a client sending a byte now and then cannot
-/// hold the connection for ever.
-///
-/// # Errors
-/// Socket failures other than the client closing or going silent.
-pub fn handle_connection(stream: TcpStream, peer: SocketAddr, timeout: Duration) -> io::Result<()> {
-    let mut reader = BufReader::with_capacity(
-        4096,
-        DeadlineReader {
-            stream: &stream,
-            deadline: None,
-        },
-    );
-    // Both buffers live as long as the connection: after the first request
-    // reading and answering allocate nothing.
-    let mut head: Vec<u8> = Vec::with_capacity(1024);
-    let mut out: Vec<u8> = Vec::with_capacity(512);
-    let mut served = 0u64;
-    loop {
-        if served > 0 {
-            // Between requests only the socket's idle timeout applies.
-            reader.get_mut().deadline = None;
-            if !wait_for_next_request(&mut reader, peer)? {
-                return Ok(());
-            }
-        }
-        reader.get_mut().deadline = Some(Instant::now() + timeout);
-        match http::read_head_into(&mut reader, MAX_HEAD, &mut head) {
-            Ok(true) => {}
-            Ok(false) => return Ok(()),
-            Err(e) => return answer_error(&stream, &mut reader, &mut out, peer, e),
-        }
-        out.clear();
-        let answer = match respond(&head, &mut out, peer) {
-            Ok(answer) => answer,
-            Err(e) => return answer_error(&stream, &mut reader, &mut out, peer, e),
-        };
-        if answer.discard > 0 {
-            framing::copy_exact(&mut reader, &mut io::sink(), answer.discard, 8192, |_| ())
-                .map_err(io::Error::from)?;
-        }
-        if served == 1 {
-            // A second answer on this connection: send each answer at once
-            // rather than letting Nagle's algorithm hold it until the
-            // client acknowledges the previous one. (The first answer
-            // never waits, so a connection used once skips the syscall.)
-            let _ = stream.set_nodelay(true);
-        }
-        (&stream).write_all(&out)?;
-        served += 1;
-        if !answer.keep_alive {
-            // Bytes still unread (a pipelined request, a big body) would
-            // make close() send a reset that can destroy our response.
-            if !answer.body_read || !reader.buffer().is_empty() {
-                linger_close(&stream, &mut reader);
-            }
-            return Ok(());
-        }
-    }
-}
-
 /// How a connection goes on after [`respond`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Answer {
@@ -375,15 +400,13 @@ pub struct Answer {
     pub discard: u64,
 }
 
-/// Answers one request head (the bytes before its blank line): appends
-/// the whole response to `out`, logs it, and says how the connection goes
-/// on. Both engines serve every request through here.
+/// Answers one request head (parsed by [`common::http::parse_head`]):
+/// appends the whole response to `out`, logs it, and says how the
+/// connection goes on. Both engines serve every request through here.
 ///
 /// # Errors
-/// [`HeadError::Malformed`] (answer 400) for a head that does not parse
-/// or a bad `Content-Length`.
-pub fn respond(head: &[u8], out: &mut Vec<u8>, peer: SocketAddr) -> Result<Answer, HeadError> {
-    let req = RequestView::parse(head)?;
+/// [`HeadError::Malformed`] (answer 400) for a bad `Content-Length`.
+pub fn respond(req: &Head<'_>, out: &mut Vec<u8>, peer: SocketAddr) -> Result<Answer, HeadError> {
     // A body would be read as the next request: read it away, or close.
     let len = req.content_length()?;
     let (body_read, discard) = if req.header("transfer-encoding").is_some() {
@@ -425,101 +448,4 @@ pub fn encode_error(e: &HeadError, peer: SocketAddr, out: &mut Vec<u8>) -> bool 
     log::warn!("{peer}: {e}; answering {status}");
     Response::error_page(status).encode_into(out, "HTTP/1.1", false, false);
     true
-}
-
-/// Between keep-alive requests: waits for the next request's first byte.
-/// A client that goes quiet or closes here has done nothing wrong, so the
-/// connection just ends (no 408).
-fn wait_for_next_request(reader: &mut Conn<'_>, peer: SocketAddr) -> io::Result<bool> {
-    match reader.fill_buf() {
-        Ok([]) => Ok(false),
-        Ok(_) => Ok(true),
-        Err(e) if framing::is_timeout(&e) => {
-            log::debug!("{peer}: idle keep-alive connection timed out");
-            Ok(false)
-        }
-        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-/// Answers a request that could not be read (400, 408, 431) and closes.
-fn answer_error(
-    stream: &TcpStream,
-    reader: &mut Conn<'_>,
-    out: &mut Vec<u8>,
-    peer: SocketAddr,
-    e: HeadError,
-) -> io::Result<()> {
-    out.clear();
-    if !encode_error(&e, peer, out) {
-        return match e {
-            HeadError::Io(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(()),
-            HeadError::Io(e) => Err(e),
-            _ => Ok(()),
-        };
-    }
-    // The client may be gone already (e.g. it closed after a partial head).
-    let mut writer = stream;
-    if writer.write_all(out).is_ok() {
-        linger_close(stream, reader);
-    }
-    Ok(())
-}
-
-/// How long a closing connection reads and drops what the client still
-/// sends (the "lingering close" of `linger_close`).
-pub const LINGER: Duration = Duration::from_secs(2);
-
-/// The most bytes read and dropped while lingering.
-pub const MAX_DRAIN: usize = 1024 * 1024;
-
-/// Closes our side, then reads and drops what the client still sends for
-/// a moment, so the kernel does not answer those bytes with a reset that
-/// would wipe the response from the client's receive buffer before it is
-/// read ("lingering close", as Apache and nginx do).
-fn linger_close(stream: &TcpStream, reader: &mut Conn<'_>) {
-    if stream.shutdown(Shutdown::Write).is_err() {
-        return;
-    }
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    reader.get_mut().deadline = None;
-    let start = Instant::now();
-    let mut drained = 0usize;
-    while drained < MAX_DRAIN && start.elapsed() < LINGER {
-        match reader.fill_buf() {
-            Ok([]) | Err(_) => break,
-            Ok(buf) => {
-                let n = buf.len();
-                drained += n;
-                reader.consume(n);
-            }
-        }
-    }
-}
-
-/// The reading side of a connection, buffered.
-type Conn<'a> = BufReader<DeadlineReader<'a>>;
-
-/// Reads from the socket, but fails with `TimedOut` once a deadline has
-/// passed. Each read still waits at most the socket's read timeout, so a
-/// request takes at most about twice `--timeout` however its bytes trickle
-/// in; checking the clock costs no system call.
-struct DeadlineReader<'a> {
-    stream: &'a TcpStream,
-    deadline: Option<Instant>,
-}
-
-impl Read for DeadlineReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(deadline) = self.deadline {
-            if Instant::now() >= deadline {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "request not complete within the timeout",
-                ));
-            }
-        }
-        self.stream.read(buf)
-    }
 }

@@ -72,7 +72,8 @@ fn good(line: &str) -> Vec<u8> {
 
 #[test]
 fn our_server_passes_every_requirement() {
-    let addr = support::start();
+    let server = support::start();
+    let addr = server.addr();
     let r = check(addr.port(), PATIENT);
     assert!(r.all_passed(), "{}", r.text());
     assert_eq!(r.passed, 7, "{}", r.text());

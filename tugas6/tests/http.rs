@@ -25,10 +25,12 @@ fn server_flags_defaults_help_and_errors() {
     let m = tugas6::SERVER.parse(Vec::<String>::new()).unwrap();
     assert_eq!(m.value("host"), "127.0.0.1");
     assert_eq!(m.parse::<u16>("port").unwrap(), 10001);
-    let (opts, engine) = tugas6::serve_options(&m).unwrap();
-    assert_eq!(opts.timeout, std::time::Duration::from_secs(30));
-    // The handler sets TCP_NODELAY itself, only on connections kept alive.
-    assert!(!opts.nodelay);
+    let config = tugas6::Config::from_matches(&m).unwrap();
+    assert_eq!(config, tugas6::Config::default());
+    assert_eq!(config.timeout, std::time::Duration::from_secs(30));
+    assert_eq!(config.max_connections, 10_000);
+    assert_eq!((config.host.as_str(), config.port), ("127.0.0.1", 10001));
+    let engine = config.engine;
     assert_eq!(engine, support::default_engine());
     #[cfg(target_os = "linux")]
     assert_eq!(engine, tugas6::Engine::EventLoop);
@@ -36,12 +38,12 @@ fn server_flags_defaults_help_and_errors() {
         let m = tugas6::SERVER
             .parse(["--engine".into(), engine.name().into()])
             .unwrap();
-        assert_eq!(tugas6::serve_options(&m).unwrap().1, engine);
+        assert_eq!(tugas6::Config::from_matches(&m).unwrap().engine, engine);
     }
     let m = tugas6::SERVER
         .parse(["--engine".into(), "select".into()])
         .unwrap();
-    assert!(tugas6::serve_options(&m).is_err());
+    assert!(tugas6::Config::from_matches(&m).is_err());
 
     let Err(CliError::Help(help)) = tugas6::SERVER.parse(["--help".to_string()]) else {
         panic!("--help should give the help text");
@@ -67,7 +69,7 @@ fn server_flags_defaults_help_and_errors() {
     let m = tugas6::SERVER
         .parse(["--timeout".into(), "0".into()])
         .unwrap();
-    assert!(tugas6::serve_options(&m).is_err());
+    assert!(tugas6::Config::from_matches(&m).is_err());
 }
 
 #[test]

@@ -76,7 +76,8 @@ fn wait_with_limit(mut child: Child, limit: Duration) -> Output {
 #[test]
 #[ignore = "needs telnet"]
 fn telnet_get_shows_the_heading() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let telnet = Telnet::start(addr).unwrap();
     telnet
         .wait_for("connecting", T, |s, exited| {
@@ -113,7 +114,8 @@ fn telnet_get_shows_the_heading() {
 #[ignore = "needs curl"]
 fn curl_gets_the_page_head_and_404() {
     require("curl", "--version", "curl");
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let url = format!("http://{addr}/");
     let body = run_with_limit(
         Command::new("curl").args(["-sS", "--max-time", "10", &url]),
@@ -181,7 +183,8 @@ fn curl_gets_the_page_head_and_404() {
 #[ignore = "needs chromium"]
 fn chromium_renders_the_heading() {
     require("chromium", "--version", "chromium");
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let dir = TempDir::new("chromium");
     let profile = dir.path().join("profile");
     let out = run_with_limit(
@@ -237,7 +240,8 @@ fn ab_100000_requests_at_concurrency_1000_all_succeed() {
         "open-files limit is {limit}; need 2200 for -c 1000 (ulimit -n)"
     );
     for &engine in tugas6::Engine::ALL {
-        let addr = start_engine(engine, T);
+        let server = start_engine(engine, T);
+        let addr = server.addr();
         let url = format!("http://{addr}/");
         for keep_alive in [false, true] {
             let r = tugas6::bench::run_ab(&url, 100_000, 1000, keep_alive, 30)

@@ -4,20 +4,21 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::net::SocketAddr;
+use common::stop::Running;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::http::http_date;
 use crate::support::{self, *};
 
-/// The server with this file's engine and a 10 s timeout.
-fn start() -> SocketAddr {
+/// The server with this file's engine and a 10 s timeout; dropping it
+/// stops it.
+fn start() -> Running {
     start_with_timeout(T)
 }
 
 /// The server with this file's engine and this timeout.
-fn start_with_timeout(timeout: Duration) -> SocketAddr {
+fn start_with_timeout(timeout: Duration) -> Running {
     support::start_engine(ENGINE, timeout)
 }
 /// Checks the Date header is an IMF-fixdate within a few seconds of now.
@@ -30,7 +31,8 @@ fn assert_fresh_date(date: &str) {
 
 #[test]
 fn get_root_gets_exactly_this_response_then_close() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let got = exchange(addr, b"GET / HTTP/1.0\r\n\r\n");
     let text = String::from_utf8(got).unwrap();
     let date = text
@@ -54,7 +56,8 @@ fn get_root_gets_exactly_this_response_then_close() {
 
 #[test]
 fn telnet_style_bare_newlines_and_blank_lines_first() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     for request in [
         &b"GET / HTTP/1.0\n\n"[..],
         b"\r\nGET / HTTP/1.0\r\n\r\n",
@@ -69,7 +72,8 @@ fn telnet_style_bare_newlines_and_blank_lines_first() {
 
 #[test]
 fn head_has_the_headers_and_no_body() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let got = exchange(addr, b"HEAD / HTTP/1.0\r\n\r\n");
     let r = parse_one(&got, true);
     assert_eq!(r.status_line, "HTTP/1.0 200 OK");
@@ -80,7 +84,8 @@ fn head_has_the_headers_and_no_body() {
 
 #[test]
 fn query_and_absolute_form_reach_the_page() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     for target in ["/?x=1", "http://127.0.0.1:10001/", "HTTP://localhost"] {
         let req = format!("GET {target} HTTP/1.0\r\n\r\n");
         let r = parse_one(&exchange(addr, req.as_bytes()), false);
@@ -90,7 +95,8 @@ fn query_and_absolute_form_reach_the_page() {
 
 #[test]
 fn other_paths_are_404() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     for target in ["/index.html", "/x", "//", "/../etc/passwd", "*"] {
         let req = format!("GET {target} HTTP/1.0\r\n\r\n");
         let r = parse_one(&exchange(addr, req.as_bytes()), false);
@@ -106,7 +112,8 @@ fn other_paths_are_404() {
 
 #[test]
 fn other_methods_are_501() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     for method in ["POST", "PUT", "DELETE", "OPTIONS", "BREW", "get"] {
         let req = format!("{method} / HTTP/1.0\r\n\r\n");
         let r = parse_one(&exchange(addr, req.as_bytes()), false);
@@ -118,7 +125,8 @@ fn other_methods_are_501() {
 
 #[test]
 fn malformed_requests_are_400() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     for request in [
         &b"GET /\r\n\r\n"[..],
         b"GET / HTTP/1.0 x\r\n\r\n",
@@ -139,7 +147,8 @@ fn malformed_requests_are_400() {
 
 #[test]
 fn closing_in_the_middle_of_a_head_is_400() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut s = connect(addr);
     s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n").unwrap();
     s.shutdown(Shutdown::Write).unwrap();
@@ -153,7 +162,8 @@ fn half_a_head_then_close_on_a_kept_alive_connection_is_400_at_once() {
     // The bytes and the close arrive together, on a connection the server
     // already knows: it must notice the close behind the bytes (the
     // event loop gets one event for both), not wait for the timeout.
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     for _ in 0..20 {
         let mut s = connect(addr);
         s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -170,7 +180,8 @@ fn half_a_head_then_close_on_a_kept_alive_connection_is_400_at_once() {
 
 #[test]
 fn a_line_over_the_cap_in_small_pieces_is_431() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut s = connect(addr);
     s.set_nodelay(true).unwrap();
     s.write_all(b"GET /").unwrap();
@@ -190,7 +201,8 @@ fn a_line_over_the_cap_in_small_pieces_is_431() {
 
 #[test]
 fn a_head_over_the_cap_is_431_and_the_response_survives() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     // 64 KiB of headers: the server stops reading at 8 KiB, answers, and
     // must not reset the connection while we are still sending.
     let mut req = b"GET / HTTP/1.1\r\n".to_vec();
@@ -227,7 +239,8 @@ fn a_head_over_the_cap_is_431_and_the_response_survives() {
 
 #[test]
 fn a_silent_client_gets_408_after_the_timeout_and_is_closed() {
-    let addr = start_with_timeout(Duration::from_millis(300));
+    let server = start_with_timeout(Duration::from_millis(300));
+    let addr = server.addr();
     let started = Instant::now();
     let mut s = connect(addr);
     let mut got = Vec::new();
@@ -251,7 +264,8 @@ fn a_client_trickling_bytes_gets_408_too() {
     use std::sync::Arc;
     // Each byte comes well within the 400 ms read timeout, but the request
     // never ends: the whole-request deadline stops it.
-    let addr = start_with_timeout(Duration::from_millis(400));
+    let server = start_with_timeout(Duration::from_millis(400));
+    let addr = server.addr();
     let mut s = connect(addr);
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -282,7 +296,8 @@ fn a_client_trickling_bytes_gets_408_too() {
 
 #[test]
 fn an_idle_keep_alive_connection_is_closed_quietly() {
-    let addr = start_with_timeout(Duration::from_millis(300));
+    let server = start_with_timeout(Duration::from_millis(300));
+    let addr = server.addr();
     let mut s = connect(addr);
     s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     let r = read_response(&mut s);
@@ -295,7 +310,8 @@ fn an_idle_keep_alive_connection_is_closed_quietly() {
 
 #[test]
 fn one_byte_segments() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut s = connect(addr);
     s.set_nodelay(true).unwrap();
     for b in b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" {
@@ -311,7 +327,8 @@ fn one_byte_segments() {
 
 #[test]
 fn pipelined_requests_on_one_connection() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let got = exchange(
         addr,
         b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\
@@ -344,7 +361,8 @@ fn pipelined_requests_on_one_connection() {
 
 #[test]
 fn http10_keep_alive_as_ab_k_sends_it() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut s = connect(addr);
     // ab -k sends exactly this shape of request.
     let req = b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: 127.0.0.1\r\nUser-Agent: ApacheBench/2.3\r\nAccept: */*\r\n\r\n";
@@ -364,7 +382,8 @@ fn http10_keep_alive_as_ab_k_sends_it() {
 
 #[test]
 fn http11_connection_close_closes() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let got = exchange(
         addr,
         b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -376,7 +395,8 @@ fn http11_connection_close_closes() {
 
 #[test]
 fn a_big_body_is_answered_and_the_connection_closed() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut s = connect(addr);
     let writer = {
         let mut s = s.try_clone().unwrap();
@@ -397,7 +417,8 @@ fn a_big_body_is_answered_and_the_connection_closed() {
 #[test]
 fn two_hundred_connections_at_once() {
     const N: usize = 200;
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     // Every connection first sends half a request, so all 200 are open
     // and unfinished at the same moment; a server that served one
     // connection at a time would sit on the first one for ever.
@@ -442,7 +463,8 @@ fn two_hundred_connections_at_once() {
 
 #[test]
 fn a_silent_client_does_not_delay_others() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let _silent = connect(addr);
     let mut half = connect(addr);
     half.write_all(b"GET / HT").unwrap();
@@ -458,7 +480,8 @@ fn thousands_of_pipelined_requests_in_one_go_are_all_answered() {
     // must go on with the requests it already holds once the first
     // answers are out, without waiting for more bytes from the client.
     const N: usize = 3000;
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut requests = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".repeat(N - 1);
     requests.extend_from_slice(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
     let s = connect(addr);
@@ -483,7 +506,8 @@ fn a_client_that_never_reads_its_answers_is_dropped_and_others_are_served() {
     // server stops reading from A, then A's writes block. The server must
     // neither buffer without end nor stop serving B, and must drop A
     // within its timeout.
-    let addr = start_with_timeout(Duration::from_millis(500));
+    let server = start_with_timeout(Duration::from_millis(500));
+    let addr = server.addr();
     let a = connect(addr);
     let written = Arc::new(AtomicU64::new(0));
     let writer = {
@@ -519,14 +543,13 @@ fn a_client_that_never_reads_its_answers_is_dropped_and_others_are_served() {
 
 #[test]
 fn connections_past_the_cap_are_closed_at_once_and_the_others_go_on() {
-    let addr = support::start_engine_with(
-        ENGINE,
-        common::net::ServeOptions {
-            timeout: T,
-            max_connections: 2,
-            ..common::net::ServeOptions::default()
-        },
-    );
+    let server = support::start_engine_with(tugas6::Config {
+        timeout: T,
+        max_connections: 2,
+        engine: ENGINE,
+        ..tugas6::Config::default()
+    });
+    let addr = server.addr();
     let request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
     // Two kept-alive connections, each answered once: both are open on
     // the server's side now.
@@ -546,4 +569,29 @@ fn connections_past_the_cap_are_closed_at_once_and_the_others_go_on() {
         s.write_all(request).unwrap();
         assert_eq!(read_response(s).status(), 200);
     }
+}
+
+#[test]
+fn stop_returns_with_a_kept_alive_client_connected_and_it_sees_the_close() {
+    let server = start();
+    let addr = server.addr();
+    // One client kept alive after an answer, one in the middle of a head.
+    let mut kept = connect(addr);
+    kept.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut kept).status(), 200);
+    let mut half = connect(addr);
+    half.write_all(b"GET / HTTP/1.1\r\nHost:").unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stopper = thread::spawn(move || {
+        server.stop();
+        let _ = tx.send(());
+    });
+    // Bounded: a stop that hangs fails here instead of hanging the test.
+    rx.recv_timeout(T).expect("stop() did not return");
+    stopper.join().unwrap();
+    let mut rest = Vec::new();
+    assert_eq!(kept.read_to_end(&mut rest).unwrap(), 0, "{rest:?}");
+    // Nobody listens any more.
+    assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err());
+    let _ = half.read_to_end(&mut rest);
 }

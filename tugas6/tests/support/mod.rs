@@ -2,42 +2,44 @@
 //! talk raw HTTP over a socket, split responses.
 #![allow(dead_code)] // each test file uses a different part
 
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::net::{self, ServeOptions};
-use tugas6::Engine;
+use common::check::http::{parse_response, read_response as read_one, Response};
+use common::net;
+use common::stop::Running;
+use tugas6::{Config, Engine};
 
 /// Long enough for a loaded CI machine, short enough that a hang fails.
 pub const T: Duration = Duration::from_secs(10);
 
 /// Starts the Tugas 6 server with `engine` on a free port with this
-/// per-connection timeout.
-pub fn start_engine(engine: Engine, timeout: Duration) -> SocketAddr {
-    let opts = ServeOptions {
+/// per-connection timeout. Dropping the returned server stops it.
+pub fn start_engine(engine: Engine, timeout: Duration) -> Running {
+    start_engine_with(Config {
         timeout,
         max_connections: 20_000,
-        ..ServeOptions::default()
-    };
-    start_engine_with(engine, opts)
+        engine,
+        ..Config::default()
+    })
 }
 
-/// Starts the Tugas 6 server with `engine` and `opts` on a free port.
-pub fn start_engine_with(engine: Engine, opts: ServeOptions) -> SocketAddr {
+/// Starts the Tugas 6 server with `config` on a free port.
+pub fn start_engine_with(config: Config) -> Running {
     common::logging::init_for_tests();
     let listener = net::bind("127.0.0.1", 0).unwrap();
-    tugas6::spawn_server(listener, opts, engine).unwrap()
+    tugas6::start_server(listener, &config).unwrap()
 }
 
 /// Starts the server (its default engine) with this timeout.
-pub fn start_with_timeout(timeout: Duration) -> SocketAddr {
+pub fn start_with_timeout(timeout: Duration) -> Running {
     start_engine(default_engine(), timeout)
 }
 
 /// Starts the server (its default engine) with a 10 s timeout.
-pub fn start() -> SocketAddr {
+pub fn start() -> Running {
     start_with_timeout(T)
 }
 
@@ -63,7 +65,9 @@ pub fn exchange(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
     out
 }
 
-/// One response taken apart.
+/// One response taken apart (by `common::check::http::parse_response`,
+/// the workspace's one HTTP response parser), with the status line
+/// required.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Parsed {
     pub status_line: String,
@@ -84,45 +88,32 @@ impl Parsed {
     }
 }
 
+impl From<Response> for Parsed {
+    fn from(r: Response) -> Parsed {
+        Parsed {
+            status_line: r.status_line.expect("a status line"),
+            headers: r.headers,
+            body: r.body,
+        }
+    }
+}
+
 /// Splits the responses in `bytes` (HEAD responses have no body: `heads`
-/// lists which ones are answers to HEAD). Panics on anything malformed.
+/// lists which ones are answers to HEAD). Panics on anything malformed:
+/// lines not ended by CRLF, a bad status or header line, no
+/// Content-Length, a body shorter than it says.
 pub fn split_responses(mut bytes: &[u8], heads: &[bool]) -> Vec<Parsed> {
     let mut out = Vec::new();
-    let mut i = 0;
     while !bytes.is_empty() {
-        let end = bytes
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .unwrap_or_else(|| panic!("no end of head in {:?}", String::from_utf8_lossy(bytes)));
-        let head = std::str::from_utf8(&bytes[..end]).unwrap();
-        let mut lines = head.split("\r\n");
-        let status_line = lines.next().unwrap().to_string();
-        let headers: Vec<(String, String)> = lines
-            .map(|l| {
-                let (n, v) = l.split_once(": ").unwrap();
-                (n.to_string(), v.to_string())
-            })
-            .collect();
-        let len: usize = headers
-            .iter()
-            .find(|(n, _)| n == "Content-Length")
-            .expect("Content-Length")
-            .1
-            .parse()
-            .unwrap();
-        let body_len = if heads.get(i).copied().unwrap_or(false) {
-            0
-        } else {
-            len
-        };
-        let body = bytes[end + 4..end + 4 + body_len].to_vec();
-        bytes = &bytes[end + 4 + body_len..];
-        out.push(Parsed {
-            status_line,
-            headers,
-            body,
-        });
-        i += 1;
+        let head = heads.get(out.len()).copied().unwrap_or(false);
+        match parse_response(bytes, head) {
+            Ok(Some((r, used))) => {
+                out.push(Parsed::from(r));
+                bytes = &bytes[used..];
+            }
+            Ok(None) => panic!("a response cut short: {:?}", String::from_utf8_lossy(bytes)),
+            Err(e) => panic!("{e}"),
+        }
     }
     out
 }
@@ -134,23 +125,15 @@ pub fn parse_one(bytes: &[u8], head: bool) -> Parsed {
     all.remove(0)
 }
 
-/// Reads exactly one response (not HEAD) off a keep-alive connection.
+/// Reads exactly one response (not HEAD) off a keep-alive connection,
+/// and not a byte more (the reader takes a byte at a time).
 pub fn read_response(s: &mut TcpStream) -> Parsed {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        assert_eq!(
-            s.read(&mut byte).unwrap(),
-            1,
-            "closed in the middle of a head"
-        );
-        buf.push(byte[0]);
+    let mut bytewise = BufReader::with_capacity(1, s);
+    match read_one(&mut bytewise, false) {
+        Ok(Some(r)) => Parsed::from(r),
+        Ok(None) => panic!("closed before a response"),
+        Err(e) => panic!("{e}"),
     }
-    let head = parse_one(&buf, true);
-    let len: usize = head.header("Content-Length").unwrap().parse().unwrap();
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body).unwrap();
-    Parsed { body, ..head }
 }
 
 /// A folder of its own under the system temp dir, removed on drop.
