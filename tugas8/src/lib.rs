@@ -54,7 +54,9 @@
 //!
 //! # Modules
 //!
-//! - [`server`]: the connection loop, static files, the POST answer, limits.
+//! - [`server`]: the accept loop (a thread per connection, stopped by a
+//!   `common::stop::Shutdown`), the connection loop, static files, the
+//!   POST answer, limits.
 //! - [`bench`](mod@bench): the load generator of the `bench` program.
 //! - [`check`]: the grader's check of any Tugas 8 server (`--bin check`).
 //! - [`body`]: reading a body by Content-Length or chunked, with a cap.
@@ -65,7 +67,9 @@
 //! - [`page`]: the HTML pages the server writes (POST answer, errors).
 //! - [`html`]: HTML escaping.
 //!
-//! The request head is read and the response written by `common::http`.
+//! The request head is parsed by `common::http::parse_head` (through
+//! `read_request_head`) and the response written by `common::http`; each
+//! request must arrive within its deadline (`common::framing::DeadlineReader`).
 #![deny(missing_docs)]
 
 pub mod bench;
@@ -79,11 +83,13 @@ pub mod page;
 pub mod path;
 pub mod server;
 
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::cli::{self, Command, Flag, Matches};
 use common::error::{AppError, MainError};
+use common::stop::Shutdown;
 
 /// The assignment's address.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
@@ -118,9 +124,13 @@ pub const SERVER_CMD: Command = Command {
     ],
 };
 
-/// How the server behaves.
+/// How the server runs: the typed flags of `server`.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Address to listen on (`--host`).
+    pub host: String,
+    /// Port to listen on (`--port`).
+    pub port: u16,
     /// The folder whose files are served.
     pub dir: PathBuf,
     /// A request's head, and then its body, must arrive within this time
@@ -136,6 +146,8 @@ impl Config {
     /// The defaults (30 s, 1 MiB body, 8 KiB head) for serving `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> Config {
         Config {
+            host: DEFAULT_HOST.to_string(),
+            port: DEFAULT_PORT,
             dir: dir.into(),
             timeout: Duration::from_secs(30),
             max_body: DEFAULT_MAX_BODY,
@@ -162,12 +174,56 @@ impl Config {
             .into());
         }
         Ok(Config {
+            host: m.value("host").to_string(),
+            port: m.parse("port")?,
             dir,
             timeout: m.timeout()?,
             max_body: m.parse("max-body")?,
             max_head: common::http::MAX_HEAD,
         })
     }
+}
+
+/// The `server` program after its start: parses `args` (without the
+/// program name), binds, prints `listening on IP:PORT`, and serves until
+/// `shutdown` is given (Ctrl-C, in the binary).
+///
+/// # Errors
+/// A usage error (exit 2: a bad flag or value, a stray argument), or an
+/// [`AppError`] (exit 1: no such folder, the port is taken).
+pub fn main_with_args<I>(args: I, shutdown: &Shutdown) -> Result<(), MainError>
+where
+    I: IntoIterator<Item = String>,
+{
+    let (listener, config) = listen(args)?;
+    server::run_server(listener, &config, shutdown)
+        .map_err(|e| AppError::io("cannot start the server", &e))?;
+    Ok(())
+}
+
+/// The first half of [`main_with_args`]: parses `args`, binds, prints
+/// `listening on IP:PORT` and logs the folder and the form's address.
+///
+/// # Errors
+/// As [`main_with_args`].
+pub fn listen<I>(args: I) -> Result<(TcpListener, Config), MainError>
+where
+    I: IntoIterator<Item = String>,
+{
+    let m = SERVER_CMD.parse(args)?;
+    let config = Config::from_matches(&m)?;
+    let listener = common::net::bind(&config.host, config.port)?;
+    let addr = common::net::announce(&listener)
+        .map_err(|e| AppError::io("cannot print the address", &e))?;
+    log::info!(
+        "serving {} at http://{addr}/ (the form: http://{addr}/sending.html)",
+        config
+            .dir
+            .canonicalize()
+            .unwrap_or_else(|_| config.dir.clone())
+            .display()
+    );
+    Ok((listener, config))
 }
 
 /// The folder served when `--dir` is not given: `www` in the current

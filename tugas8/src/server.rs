@@ -1,32 +1,38 @@
-//! The connection loop: read a request head, then its body, answer, and go
+//! The server: an accept loop with a thread per connection, and each
+//! connection's loop: read a request head, then its body, answer, and go
 //! on while the connection is kept alive.
 //!
 //! Every answer is written whole, with `Content-Length`, by
 //! [`common::http::Response`]. After an error that leaves the request's
 //! body unread (413, 411, 400, 408, ...) the connection is closed, but
-//! only after [`linger`]: closing a socket with unread bytes makes the
-//! kernel send a reset, and the client would lose the error page.
+//! only after `common::net::linger_close`: closing a socket with unread
+//! bytes makes the kernel send a reset, and the client would lose the
+//! error page.
+//!
+//! # How it ends
+//!
+//! [`run_server`] serves until its [`Shutdown`] is given (Ctrl-C in the
+//! binary, `stop()` on the [`Running`] of [`start_server`] in tests):
+//! `stop()` wakes the blocked `accept` with a connection of its own and
+//! shuts every admitted connection's socket down, so each connection
+//! thread's read returns and the thread ends; the loop then joins them.
 
 use std::fs;
-use std::io::{self, BufReader, Read};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::thread;
 
 use common::files::{resolve_in_dir, ServeError};
+use common::framing::{is_timeout, DeadlineReader};
 use common::http::{http_date, read_request_head, reason_phrase, HeadError, Request, Response};
-use common::net::{serve, spawn_server, ServeOptions};
+use common::net;
+use common::stop::{Running, Shutdown};
 
 use crate::body::{read_chunked, read_sized, BodyError};
 use crate::page::{self, Fields, Posted};
 use crate::path::decode_path;
 use crate::{mime, Config};
-
-/// Most bytes read and thrown away after an error answer (see [`linger`]).
-pub const LINGER_MAX_BYTES: usize = 4 << 20;
-
-/// Longest time spent in [`linger`].
-pub const LINGER_TIME: Duration = Duration::from_secs(2);
 
 /// Files up to this size are read into memory and sent with their head in
 /// one write; larger ones are streamed from disk (the kernel's sendfile on
@@ -36,57 +42,79 @@ pub const IN_MEMORY_FILE_MAX: u64 = 256 * 1024;
 /// The methods this server implements; any other is answered 501.
 pub const ALLOWED_METHODS: &str = "GET, HEAD, POST";
 
-/// Serves connections on `listener` for ever, each on its own thread.
-pub fn run(listener: TcpListener, config: Config) {
-    let opts = serve_options(&config);
-    serve(listener, opts, move |stream, peer| {
-        handle_connection(stream, peer, &config)
-    });
+/// Serves connections on `listener`, each on a thread of its own, until
+/// `shutdown` is given; then joins every connection's thread and returns.
+///
+/// # Errors
+/// If the listener has no address (nothing was served then).
+pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -> io::Result<()> {
+    shutdown.watch(&listener)?;
+    let mut threads: Vec<thread::JoinHandle<()>> = Vec::new();
+    for stream in listener.incoming() {
+        if shutdown.is_stopping() {
+            break;
+        }
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                net::accept_failed(&e);
+                continue;
+            }
+        };
+        let peer = match stream.peer_addr() {
+            Ok(peer) => peer,
+            Err(_) => continue, // gone already
+        };
+        let _ = stream.set_nodelay(true);
+        if let Err(e) = stream.set_write_timeout(Some(config.timeout)) {
+            log::warn!(
+                "{peer}: cannot set a timeout: {}",
+                common::error::io_cause(&e)
+            );
+            continue;
+        }
+        let Some(admitted) = shutdown.admit(&stream) else {
+            continue;
+        };
+        let config = config.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("conn {peer}"))
+            .spawn(move || {
+                let _admitted = admitted; // counted until the thread ends
+                log::debug!("{peer}: connected");
+                match handle_connection(stream, peer, &config) {
+                    Ok(()) => log::debug!("{peer}: closed"),
+                    Err(e) => log::warn!("{peer}: {}", net::describe_io(&e)),
+                }
+            });
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => log::error!("cannot start a thread: {}", common::error::io_cause(&e)),
+        }
+        threads.retain(|t| !t.is_finished());
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
 }
 
-/// Starts [`run`] on a background thread (tests use this) and returns the
-/// listener's address.
+/// Starts [`run_server`] on a thread of its own (tests and the bench use
+/// this; bind first, so nothing has to wait); stopping or dropping the
+/// returned [`Running`] stops it and joins its threads.
 ///
 /// # Errors
 /// If the listener has no local address or the thread cannot start.
-pub fn spawn(listener: TcpListener, config: Config) -> io::Result<SocketAddr> {
-    let opts = serve_options(&config);
-    spawn_server(listener, opts, move |stream, peer| {
-        handle_connection(stream, peer, &config)
+pub fn start_server(listener: TcpListener, config: &Config) -> io::Result<Running> {
+    let config = config.clone();
+    Running::spawn(listener, Shutdown::new(), move |listener, shutdown| {
+        run_server(listener, &config, &shutdown)
     })
 }
 
-fn serve_options(config: &Config) -> ServeOptions {
-    ServeOptions {
-        timeout: config.timeout,
-        nodelay: true,
-        ..ServeOptions::default()
-    }
-}
-
-/// Reads the socket until a deadline, not only until a silent gap: a
-/// client that sends one byte every few seconds (slowloris) still runs
-/// out of time. Counts the bytes it reads.
-struct DeadlineReader<'a> {
-    stream: &'a TcpStream,
-    deadline: Instant,
-    count: u64,
-}
-
-impl Read for DeadlineReader<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        self.stream.set_read_timeout(Some(left))?;
-        let n = self.stream.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
-type Conn<'a> = BufReader<DeadlineReader<'a>>;
+/// The reading side of a connection: buffered, each request within its
+/// deadline.
+type ConnReader<'a> = BufReader<DeadlineReader<&'a TcpStream>>;
 
 /// What to send back for one request.
 struct Answer {
@@ -164,32 +192,37 @@ fn error_response(status: u16, detail: &str) -> Response {
 
 /// Serves one connection: request after request while it is kept alive.
 ///
+/// Each request's head, and then its body, must arrive whole within
+/// `config.timeout` ([`DeadlineReader`]), so a client sending a byte now
+/// and then (slowloris) still runs out of time; a kept-alive connection
+/// nobody uses again for that long is closed quietly.
+///
 /// # Errors
 /// Socket errors, and a client that closes in the middle of a body; the
 /// accept loop logs them and they end only this connection.
 pub fn handle_connection(stream: TcpStream, peer: SocketAddr, config: &Config) -> io::Result<()> {
-    let mut conn: Conn = BufReader::new(DeadlineReader {
-        stream: &stream,
-        deadline: Instant::now(),
-        count: 0,
-    });
+    let mut conn: ConnReader = BufReader::new(DeadlineReader::new(&stream, Some(config.timeout))?);
     let mut served = 0u64;
     loop {
+        if served > 0 {
+            // Between requests: the socket's own timeout, and no 408.
+            conn.get_mut().clear();
+            match conn.fill_buf() {
+                Ok([]) => return Ok(()),
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) => {
+                    log::debug!("{peer}: idle keep-alive connection closed");
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
         // The whole head must arrive within one timeout.
-        conn.get_mut().deadline = Instant::now() + config.timeout;
-        let seen_before = conn.get_ref().count;
-        let pending = !conn.buffer().is_empty();
+        conn.get_mut().start(config.timeout);
         let req = match read_request_head(&mut conn, config.max_head) {
             Ok(Some(req)) => req,
             Ok(None) => return Ok(()),
             Err(HeadError::Io(e)) => return Err(e),
-            Err(HeadError::Timeout)
-                if served > 0 && !pending && conn.get_ref().count == seen_before =>
-            {
-                // A kept-alive connection nobody used again: just close.
-                log::debug!("{peer}: idle keep-alive connection closed");
-                return Ok(());
-            }
             Err(e) => {
                 let status = e.status().unwrap_or(400);
                 let detail = match &e {
@@ -205,7 +238,8 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, config: &Config) -
                 };
                 log::warn!("{peer}: {status} {detail}");
                 error_response(status, &detail).write_to(&mut &stream, "HTTP/1.1", false, false)?;
-                linger(&stream);
+                conn.get_mut().set_deadline(None);
+                net::linger_close(&stream, &mut conn);
                 return Ok(());
             }
         };
@@ -234,7 +268,8 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, config: &Config) -
         answer.write(&stream, &req.version, head_only, keep_alive)?;
         if !keep_alive {
             if close {
-                linger(&stream);
+                conn.get_mut().set_deadline(None);
+                net::linger_close(&stream, &mut conn);
             }
             return Ok(());
         }
@@ -298,7 +333,7 @@ fn framing(req: &Request) -> Result<Framing, Answer> {
 /// answer (the client closed or reset).
 fn answer(
     req: &Request,
-    conn: &mut Conn,
+    conn: &mut ConnReader,
     stream: &TcpStream,
     config: &Config,
     peer: SocketAddr,
@@ -350,7 +385,7 @@ fn answer(
     }
 
     // The body gets a fresh deadline of its own.
-    conn.get_mut().deadline = Instant::now() + config.timeout;
+    conn.get_mut().start(config.timeout);
     let body = match framing {
         Framing::None => Ok(Vec::new()),
         Framing::Sized(n) => read_sized(conn, n, config.max_body),
@@ -464,27 +499,6 @@ fn static_file(target: &str, dir: &Path) -> Answer {
                 common::error::io_cause(&e)
             );
             refuse(403, "that file cannot be read")
-        }
-    }
-}
-
-/// Before closing after an error answer: stop sending, then read and drop
-/// what the client is still sending (at most [`LINGER_MAX_BYTES`] for
-/// [`LINGER_TIME`]), so the close does not reset the connection and wipe
-/// the answer from the client's receive buffer (RFC 9112 9.6).
-pub fn linger(stream: &TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let end = Instant::now() + LINGER_TIME;
-    let mut buf = [0u8; 16 * 1024];
-    let mut total = 0;
-    while total < LINGER_MAX_BYTES {
-        let left = end.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        match (&*stream).read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => total += n,
         }
     }
 }

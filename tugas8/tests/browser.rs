@@ -226,9 +226,11 @@ fn chromium_submits_the_form_and_sees_its_own_headers() {
         Path::new("/usr/bin/chromium").exists(),
         "needs chromium: /usr/bin/chromium not found; install it with: apt-get install chromium chromium-driver"
     );
+    // Our server unless told another; stopped when the test ends.
+    let mut ours = None;
     let base = match std::env::var("TUGAS8_URL") {
         Ok(url) => url.trim_end_matches('/').to_string(),
-        Err(_) => format!("http://{}", start_www()),
+        Err(_) => format!("http://{}", ours.insert(start_www()).addr()),
     };
     let tmp = TempDir::new("browser");
     let mut driver = Driver::start(tmp.path());

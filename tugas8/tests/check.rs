@@ -7,6 +7,7 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use common::check::{CheckOptions, Report};
+use common::stop::Running;
 use common::testkit::check::{
     fake_server, fake_server_one_at_a_time, finishes_within, parse_options, run_check, silent,
     stream_forever, SHORT,
@@ -39,13 +40,11 @@ fn check(port: u16, timeout: Duration) -> Report {
     })
 }
 
-/// Our server on the crate's own `www/`.
-fn our_server() -> u16 {
+/// Our server on the crate's own `www/`; dropping it stops it.
+fn our_server() -> Running {
     common::logging::init_for_tests();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    server::spawn(listener, Config::new(tugas8::crate_www()))
-        .unwrap()
-        .port()
+    server::start_server(listener, &Config::new(tugas8::crate_www())).unwrap()
 }
 
 /// The form page every small server serves.
@@ -178,7 +177,8 @@ fn reason<'a>(r: &'a Report, requirement: &str) -> &'a str {
 
 #[test]
 fn our_server_passes_every_requirement() {
-    let port = our_server();
+    let server = our_server();
+    let port = server.addr().port();
     let r = check(port, Duration::from_secs(10));
     assert!(r.all_passed(), "{}", r.text());
     let names: Vec<&str> = r

@@ -103,3 +103,37 @@ fn flags_are_applied() {
     assert_eq!(c.max_body, 10);
     assert_eq!(c.timeout, Duration::from_millis(1500));
 }
+
+fn args(a: &[&str]) -> Vec<String> {
+    a.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn the_program_exits_0_when_stopped_2_for_stray_arguments_1_for_a_taken_port() {
+    use common::stop::Shutdown;
+    // Stopped (what Ctrl-C does) before it starts: it binds, sees the
+    // signal and returns normally.
+    let stopped = Shutdown::new();
+    stopped.stop();
+    let done = tugas8::main_with_args(args(&["--port", "0"]), &stopped);
+    assert!(done.is_ok(), "{done:?}");
+    assert_eq!(exit_code(done), ExitCode::SUCCESS);
+
+    let shutdown = Shutdown::new();
+    let err = tugas8::main_with_args(args(&["--port", "0", "10002"]), &shutdown).unwrap_err();
+    assert!(
+        matches!(&err, MainError::Cli(CliError::Usage(m)) if m.contains("10002")),
+        "{err:?}"
+    );
+    assert_eq!(exit_code(Err(err)), ExitCode::from(2));
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let err = tugas8::main_with_args(args(&["--port", &port]), &shutdown).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("cannot listen on 127.0.0.1:") && text.contains("is another server running"),
+        "{text}"
+    );
+    assert_eq!(exit_code(Err(err)), ExitCode::from(1));
+}

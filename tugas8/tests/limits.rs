@@ -13,7 +13,7 @@ const MAX_BODY: usize = 1000;
 const TIMEOUT: Duration = Duration::from_millis(400);
 
 /// The crate's www/ with a small body cap and a short timeout.
-fn start_small() -> std::net::SocketAddr {
+fn start_small() -> ::common::stop::Running {
     start(Config {
         max_body: MAX_BODY,
         timeout: TIMEOUT,
@@ -29,7 +29,8 @@ fn post_with_length(len: usize) -> String {
 
 #[test]
 fn body_over_the_cap_is_413_without_reading_it() {
-    let addr = start_small();
+    let server = start_small();
+    let addr = server.addr();
     // Only the head is sent: the answer must not wait for the body.
     let r = exchange(addr, post_with_length(MAX_BODY + 1).as_bytes());
     assert_eq!(r.status, 413);
@@ -47,7 +48,8 @@ fn big_body_sent_anyway_still_gets_the_413() {
     // A client that sends its whole (too large) body without waiting:
     // the server answers, then reads and drops the rest before closing,
     // so the client reads the 413 rather than a connection reset.
-    let addr = start_small();
+    let server = start_small();
+    let addr = server.addr();
     let mut s = connect(addr);
     let len = 200_000;
     s.write_all(post_with_length(len).as_bytes()).unwrap();
@@ -58,7 +60,8 @@ fn big_body_sent_anyway_still_gets_the_413() {
 
 #[test]
 fn chunked_body_over_the_cap_is_413() {
-    let addr = start_small();
+    let server = start_small();
+    let addr = server.addr();
     let req = format!(
         "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n200\r\n{}\r\n200\r\n{}\r\n",
         "a".repeat(0x200),
@@ -71,7 +74,8 @@ fn chunked_body_over_the_cap_is_413() {
 
 #[test]
 fn head_over_the_cap_is_431() {
-    let addr = start_small();
+    let server = start_small();
+    let addr = server.addr();
     let req = format!(
         "GET / HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
         "a".repeat(common_max_head())
@@ -95,7 +99,8 @@ fn common_max_head() -> usize {
 
 #[test]
 fn silent_client_gets_408_then_close() {
-    let addr = start_small();
+    let server = start_small();
+    let addr = server.addr();
     let started = Instant::now();
     let mut s = connect(addr);
     let mut all = Vec::new();
@@ -114,7 +119,8 @@ fn silent_client_gets_408_then_close() {
 fn slow_client_gets_408_even_while_sending() {
     // One byte every 50 ms never leaves a 400 ms silence, but the whole
     // head must arrive within the timeout.
-    let addr = start_small();
+    let server = start_small();
+    let addr = server.addr();
     let mut s = connect(addr);
     s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
     let started = Instant::now();
@@ -152,7 +158,8 @@ fn slow_client_gets_408_even_while_sending() {
 
 #[test]
 fn body_that_stops_coming_is_408() {
-    let addr = start_small();
+    let server = start_small();
+    let addr = server.addr();
     let mut s = connect(addr);
     s.write_all(post_with_length(100).as_bytes()).unwrap();
     s.write_all(b"kirim=only-a-part").unwrap();
@@ -163,7 +170,8 @@ fn body_that_stops_coming_is_408() {
 
 #[test]
 fn idle_keep_alive_connection_is_closed_quietly() {
-    let addr = start_small();
+    let server = start_small();
+    let addr = server.addr();
     let mut s = connect(addr);
     s.write_all(b"GET /teks.txt HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
@@ -177,7 +185,8 @@ fn idle_keep_alive_connection_is_closed_quietly() {
 
 #[test]
 fn post_without_length_is_411() {
-    let addr = start_small();
+    let server = start_small();
+    let addr = server.addr();
     let r = exchange(addr, b"POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\nkirim=x");
     assert_eq!(r.status, 411);
     assert_eq!(r.status_line, "HTTP/1.1 411 Length Required");
@@ -186,7 +195,8 @@ fn post_without_length_is_411() {
 
 #[test]
 fn unknown_methods_are_501() {
-    let addr = start_small();
+    let server = start_small();
+    let addr = server.addr();
     for method in ["PUT", "DELETE", "OPTIONS", "PATCH", "BREW", "get"] {
         let r = exchange(
             addr,
@@ -214,7 +224,8 @@ fn unknown_methods_are_501() {
 
 #[test]
 fn malformed_requests_are_400() {
-    let addr = start_small();
+    let server = start_small();
+    let addr = server.addr();
     let cases: &[&[u8]] = &[
         b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", // TLS hello bytes
         b"GARBAGE\r\n\r\n",
@@ -250,7 +261,8 @@ fn malformed_requests_are_400() {
 
 #[test]
 fn unknown_expectation_is_417() {
-    let addr = start_small();
+    let server = start_small();
+    let addr = server.addr();
     let r = exchange(
         addr,
         b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nExpect: teapot\r\n\r\n",
@@ -260,7 +272,8 @@ fn unknown_expectation_is_417() {
 
 #[test]
 fn client_that_closes_mid_body_does_not_hurt_the_server() {
-    let addr = start_small();
+    let server = start_small();
+    let addr = server.addr();
     for cut in [0usize, 1, 50] {
         let mut s = connect(addr);
         s.write_all(post_with_length(100).as_bytes()).unwrap();
@@ -276,10 +289,11 @@ fn client_that_closes_mid_body_does_not_hurt_the_server() {
 
 #[test]
 fn a_slow_client_does_not_delay_others() {
-    let addr = start(Config {
+    let server = start(Config {
         timeout: Duration::from_secs(20),
         ..Config::new(tugas8::crate_www())
     });
+    let addr = server.addr();
     // Ten connections that say nothing, held open.
     let idle: Vec<_> = (0..10).map(|_| connect(addr)).collect();
     let started = Instant::now();
@@ -288,4 +302,31 @@ fn a_slow_client_does_not_delay_others() {
     }
     assert!(started.elapsed() < Duration::from_secs(10));
     drop(idle);
+}
+
+#[test]
+fn stop_returns_with_a_kept_alive_client_connected_and_it_sees_the_close() {
+    let server = start_www();
+    let addr = server.addr();
+    let s = connect(addr);
+    (&s).write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let resp = read_response(&mut r, false);
+    assert_eq!(
+        (resp.status, resp.header("connection")),
+        (200, Some("keep-alive"))
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stopper = std::thread::spawn(move || {
+        server.stop();
+        let _ = tx.send(());
+    });
+    // Bounded: a stop that hangs fails here instead of hanging the test.
+    rx.recv_timeout(READ_TIMEOUT)
+        .expect("stop() did not return");
+    stopper.join().unwrap();
+    let mut rest = Vec::new();
+    assert_eq!(r.read_to_end(&mut rest).unwrap(), 0, "{rest:?}");
+    assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err());
 }

@@ -30,7 +30,8 @@ fn send_in_single_bytes(s: &mut TcpStream, bytes: &[u8]) {
 
 #[test]
 fn the_assignment_isilah_comes_back() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let r = post_form(addr, "/sending.html", "kirim=ISILAH");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
@@ -46,7 +47,8 @@ fn the_assignment_isilah_comes_back() {
 
 #[test]
 fn every_header_line_is_shown_exactly_as_sent_in_order() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     // Odd spacing, case and repeats must all survive, in this order.
     let lines = [
         "Host: 127.0.0.1",
@@ -73,7 +75,8 @@ fn every_header_line_is_shown_exactly_as_sent_in_order() {
 
 #[test]
 fn post_to_any_path_is_answered() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     for path in ["/", "/sending.html", "/tidak/ada", "/x?y=1", "/%2e%2e/apa"] {
         let r = post_form(addr, path, "kirim=halo");
         assert_eq!(r.status, 200, "{path}");
@@ -83,7 +86,8 @@ fn post_to_any_path_is_answered() {
 
 #[test]
 fn body_split_into_one_byte_segments() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let mut s = connect(addr);
     let body = "kirim=ISILAH+satu+byte&lagi=%C3%A9";
     let request = format!(
@@ -102,7 +106,8 @@ fn body_split_into_one_byte_segments() {
 
 #[test]
 fn head_and_body_in_separate_writes() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let mut s = connect(addr);
     s.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 12\r\nConnection: close\r\n\r\n")
         .unwrap();
@@ -114,7 +119,8 @@ fn head_and_body_in_separate_writes() {
 
 #[test]
 fn chunked_post() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let request = b"POST /sending.html HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n7\r\nkirim=I\r\n5;ext=x\r\nSILAH\r\n0\r\nX-Trailer: t\r\n\r\n";
     let page = exchange(addr, request).text();
     assert_eq!(section(&page, "fields"), "kirim: ISILAH\n");
@@ -130,7 +136,8 @@ fn chunked_post() {
 
 #[test]
 fn urlencoded_edge_cases() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let cases = [
         ("a=halo+dunia", "a: halo dunia\n"),
         (
@@ -156,7 +163,8 @@ fn urlencoded_edge_cases() {
 
 #[test]
 fn everything_reflected_is_html_escaped() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let body = "kirim=%3Cscript%3Ealert(%22x%22)%3C%2Fscript%3E&%3Cb%3E=%27";
     let request = format!(
         "POST /<i>?q=<s> HTTP/1.1\r\nHost: t\r\nX-Evil: <script>alert(1)</script>\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -186,7 +194,8 @@ fn everything_reflected_is_html_escaped() {
 
 #[test]
 fn multipart_form_data() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let body = "--XyZ\r\nContent-Disposition: form-data; name=\"catatan\"\r\n\r\nhalo <dunia>\r\n\
 --XyZ\r\nContent-Disposition: form-data; name=\"berkas\"; filename=\"a.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n\x01\x02\x03\r\n--XyZ\r\n\
 Content-Disposition: form-data; name=\"kirim\"\r\n\r\nISILAH\r\n--XyZ--\r\n";
@@ -204,7 +213,8 @@ Content-Disposition: form-data; name=\"kirim\"\r\n\r\nISILAH\r\n--XyZ--\r\n";
 
 #[test]
 fn other_bodies_and_empty_posts() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let r = exchange(
         addr,
         b"POST /api HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{\"a\":\"b\"}",
@@ -222,7 +232,8 @@ fn other_bodies_and_empty_posts() {
 
 #[test]
 fn expect_100_continue() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let mut s = connect(addr);
     s.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 12\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
         .unwrap();
@@ -237,7 +248,8 @@ fn expect_100_continue() {
 
 #[test]
 fn keep_alive_across_posts_and_gets() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let mut s = connect(addr);
     let mut r = BufReader::new(s.try_clone().unwrap());
     for value in ["satu", "dua", "tiga"] {

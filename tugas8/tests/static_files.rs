@@ -10,7 +10,8 @@ use tugas8::Config;
 /// The files the crate ships, their types, and bytes equal to the disk.
 #[test]
 fn www_files_are_served_with_their_types_and_exact_bytes() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let www = tugas8::crate_www();
     let cases = [
         ("/", "index.html", "text/html; charset=utf-8"),
@@ -46,7 +47,8 @@ fn www_files_are_served_with_their_types_and_exact_bytes() {
 
 #[test]
 fn sending_html_is_the_assignment_form() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let page = get(addr, "/sending.html").text();
     assert!(page.contains("<form method=\"post\">"), "{page}");
     assert!(
@@ -94,7 +96,8 @@ fn content_type_for_every_extension() {
         bytes.push(i as u8);
         dir.write(name, &bytes);
     }
-    let addr = start(Config::new(dir.path()));
+    let server = start(Config::new(dir.path()));
+    let addr = server.addr();
     for (name, ctype) in cases {
         let r = get(addr, &format!("/{name}"));
         assert_eq!(r.status, 200, "{name}");
@@ -109,7 +112,8 @@ fn content_type_for_every_extension() {
 
 #[test]
 fn head_sends_the_headers_only() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let get_r = get(addr, "/images/pola.png");
     let head_r = exchange(
         addr,
@@ -132,7 +136,8 @@ fn percent_encoded_names_are_decoded() {
     dir.write("caf\u{e9}.txt", b"kopi");
     dir.write("c+d.txt", b"plus");
     dir.write("sub/index.html", b"<p>sub index</p>");
-    let addr = start(Config::new(dir.path()));
+    let server = start(Config::new(dir.path()));
+    let addr = server.addr();
     assert_eq!(get(addr, "/a%20b.txt").body, b"spasi");
     assert_eq!(get(addr, "/caf%C3%A9.txt").body, b"kopi");
     assert_eq!(get(addr, "/caf%c3%a9.txt?x=1#frag").body, b"kopi");
@@ -145,7 +150,8 @@ fn percent_encoded_names_are_decoded() {
 
 #[test]
 fn missing_files_are_404() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     for target in [
         "/tidak-ada.html",
         "/images/",
@@ -169,7 +175,8 @@ fn traversal_attempts_are_refused() {
     let www = root.path().join("www");
     #[cfg(unix)]
     std::os::unix::fs::symlink(root.path().join("secret.txt"), www.join("link.txt")).unwrap();
-    let addr = start(Config::new(&www));
+    let server = start(Config::new(&www));
+    let addr = server.addr();
     assert_eq!(get(addr, "/ok.txt").body, b"ok");
     let abs = root.path().join("secret.txt");
     let abs = abs.to_str().unwrap();
@@ -213,7 +220,8 @@ fn traversal_attempts_are_refused() {
 
 #[test]
 fn keep_alive_and_pipelining() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let mut s = connect(addr);
     // Two requests in one write (pipelined), then a third later.
     s.write_all(
@@ -239,7 +247,8 @@ fn keep_alive_and_pipelining() {
 
 #[test]
 fn http_1_0_closes_unless_asked() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let r = exchange(addr, b"GET /teks.txt HTTP/1.0\r\n\r\n");
     assert_eq!(r.status_line, "HTTP/1.0 200 OK");
     assert_eq!(r.header("connection"), Some("close"));
@@ -258,7 +267,8 @@ fn http_1_0_closes_unless_asked() {
 
 #[test]
 fn get_with_a_body_keeps_the_connection_in_step() {
-    let addr = start_www();
+    let server = start_www();
+    let addr = server.addr();
     let mut s = connect(addr);
     s.write_all(b"GET /teks.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhelloGET /style.css HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
@@ -281,7 +291,8 @@ fn large_file_is_streamed_exactly_and_the_connection_goes_on() {
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     dir.write("besar.pdf", &big);
-    let addr = start(Config::new(dir.path()));
+    let server = start(Config::new(dir.path()));
+    let addr = server.addr();
     let mut s = connect(addr);
     s.write_all(
         b"GET /besar.pdf HTTP/1.1\r\nHost: t\r\n\r\nHEAD /besar.pdf HTTP/1.1\r\nHost: t\r\n\r\n",

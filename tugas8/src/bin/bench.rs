@@ -56,8 +56,9 @@ fn main() -> ExitCode {
         }
         let listener = bind("127.0.0.1", 0)?;
         let config = Config::new(tugas8::crate_www());
-        let addr = server::spawn(listener, config)
+        let server = server::start_server(listener, &config)
             .map_err(|e| AppError::io("cannot start the server", &e))?;
+        let addr = server.addr();
         let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
         println!(
             "tugas8 bench: server at {addr}, {seconds} s per measurement, median of {runs} runs"

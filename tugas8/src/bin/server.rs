@@ -1,25 +1,19 @@
 //! Tugas 8 HTTP server. Open http://127.0.0.1:10002/sending.html in a
-//! browser, or: `curl -d kirim=ISILAH http://127.0.0.1:10002/sending.html`
+//! browser, or: `curl -d kirim=ISILAH http://127.0.0.1:10002/sending.html`.
+//! Ctrl-C stops it.
 use std::process::ExitCode;
 
-use common::error::{run_main, AppError};
-use common::net::{announce, bind};
-use tugas8::{server, Config, SERVER_CMD};
+use common::error::{exit_code, AppError, MainError};
+use common::stop::Shutdown;
 
 fn main() -> ExitCode {
-    run_main(&SERVER_CMD, |m| {
-        let config = Config::from_matches(&m)?;
-        let listener = bind(m.value("host"), m.parse("port")?)?;
-        let addr = announce(&listener).map_err(|e| AppError::io("cannot print the address", &e))?;
-        log::info!(
-            "serving {} at http://{addr}/ (the form: http://{addr}/sending.html)",
-            config
-                .dir
-                .canonicalize()
-                .unwrap_or_else(|_| config.dir.clone())
-                .display()
-        );
-        server::run(listener, config);
-        Ok(())
-    })
+    // First, before any thread starts.
+    let shutdown = Shutdown::new();
+    let ctrl_c = shutdown.on_ctrl_c();
+    common::logging::init();
+    exit_code(
+        ctrl_c
+            .map_err(|e| MainError::from(AppError::io("cannot watch for Ctrl-C", &e)))
+            .and_then(|()| tugas8::main_with_args(std::env::args().skip(1), &shutdown)),
+    )
 }

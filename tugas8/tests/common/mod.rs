@@ -9,21 +9,24 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use ::common::check::http::read_response as read_one;
+use ::common::stop::Running;
 use tugas8::{server, Config};
 
 /// How long any test read may block before the test fails.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Starts the server with `config` and returns its address. The listener
-/// is bound before the server thread starts, so connecting cannot race.
-pub fn start(config: Config) -> SocketAddr {
-    common::logging::init_for_tests();
+/// Starts the server with `config`; dropping the returned server stops
+/// it. The listener is bound before the server thread starts, so
+/// connecting cannot race.
+pub fn start(config: Config) -> Running {
+    ::common::logging::init_for_tests();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    server::spawn(listener, config).unwrap()
+    server::start_server(listener, &config).unwrap()
 }
 
 /// Starts the server on the crate's own `www/`.
-pub fn start_www() -> SocketAddr {
+pub fn start_www() -> Running {
     start(Config::new(tugas8::crate_www()))
 }
 
@@ -35,7 +38,8 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
     s
 }
 
-/// One parsed response.
+/// One parsed response (by `common::check::http::read_response`, the
+/// workspace's one HTTP response parser).
 #[derive(Debug)]
 pub struct Resp {
     pub status: u16,
@@ -57,48 +61,21 @@ impl Resp {
     }
 }
 
-/// Reads one response from `r`: status line, headers, and a body of
-/// exactly Content-Length bytes (none for HEAD when `head` is true).
+/// Reads one response from `r`: status line, headers (every line ended by
+/// CRLF), and a body of exactly Content-Length bytes (none for HEAD when
+/// `head` is true), leaving what follows in `r`.
 pub fn read_response<R: BufRead>(r: &mut R, head: bool) -> Resp {
-    let mut status_line = String::new();
-    r.read_line(&mut status_line).unwrap();
-    assert!(
-        status_line.ends_with("\r\n"),
-        "status line {status_line:?} not ended by CRLF"
-    );
-    let status_line = status_line.trim_end().to_string();
-    let status: u16 = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        assert!(
-            line.ends_with("\r\n"),
-            "header line {line:?} not ended by CRLF"
-        );
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        let (n, v) = line.split_once(": ").expect("header line with ': '");
-        headers.push((n.to_string(), v.to_string()));
-    }
-    let len: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .map(|(_, v)| v.parse().unwrap())
-        .expect("every response has Content-Length");
-    let mut body = vec![0; if head { 0 } else { len }];
-    r.read_exact(&mut body).unwrap();
+    let resp = match read_one(r, head) {
+        Ok(Some(resp)) => resp,
+        Ok(None) => panic!("the server closed before a response"),
+        Err(e) => panic!("{e}"),
+    };
+    let status_line = resp.status_line.clone().expect("a status line");
     Resp {
-        status,
+        status: resp.status().expect("a status code"),
         status_line,
-        headers,
-        body,
+        headers: resp.headers,
+        body: resp.body,
     }
 }
 
