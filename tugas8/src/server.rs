@@ -21,6 +21,7 @@ use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
+use std::sync::Arc;
 use std::thread;
 
 use common::files::{resolve_in_dir, ServeError};
@@ -50,6 +51,7 @@ pub const ALLOWED_METHODS: &str = "GET, HEAD, POST";
 pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -> io::Result<()> {
     shutdown.watch(&listener)?;
     let mut threads: Vec<thread::JoinHandle<()>> = Vec::new();
+    let config = Arc::new(config.clone());
     for stream in listener.incoming() {
         if shutdown.is_stopping() {
             break;
@@ -61,31 +63,18 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
                 continue;
             }
         };
-        let peer = match stream.peer_addr() {
-            Ok(peer) => peer,
-            Err(_) => continue, // gone already
-        };
-        let _ = stream.set_nodelay(true);
-        if let Err(e) = stream.set_write_timeout(Some(config.timeout)) {
-            log::warn!(
-                "{peer}: cannot set a timeout: {}",
-                common::error::io_cause(&e)
-            );
-            continue;
-        }
         let Some(admitted) = shutdown.admit(&stream) else {
             continue;
         };
-        let config = config.clone();
+        // The accept loop only accepts and starts the thread: everything
+        // else happens on the connection's own thread, so the next client
+        // is accepted at once.
+        let config = Arc::clone(&config);
         let spawned = thread::Builder::new()
-            .name(format!("conn {peer}"))
+            .name("conn".to_string())
             .spawn(move || {
                 let _admitted = admitted; // counted until the thread ends
-                log::debug!("{peer}: connected");
-                match handle_connection(stream, peer, &config) {
-                    Ok(()) => log::debug!("{peer}: closed"),
-                    Err(e) => log::warn!("{peer}: {}", net::describe_io(&e)),
-                }
+                serve_one(stream, &config);
             });
         match spawned {
             Ok(t) => threads.push(t),
@@ -97,6 +86,27 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
         let _ = t.join();
     }
     Ok(())
+}
+
+/// Serves one admitted connection, with TCP_NODELAY (each answer leaves
+/// at once) and the write timeout set, and logs how it ended.
+fn serve_one(stream: TcpStream, config: &Config) {
+    let Ok(peer) = stream.peer_addr() else {
+        return; // gone already
+    };
+    let _ = stream.set_nodelay(true);
+    if let Err(e) = stream.set_write_timeout(Some(config.timeout)) {
+        log::warn!(
+            "{peer}: cannot set a timeout: {}",
+            common::error::io_cause(&e)
+        );
+        return;
+    }
+    log::debug!("{peer}: connected");
+    match handle_connection(stream, peer, config) {
+        Ok(()) => log::debug!("{peer}: closed"),
+        Err(e) => log::warn!("{peer}: {}", net::describe_io(&e)),
+    }
 }
 
 /// Starts [`run_server`] on a thread of its own (tests and the bench use
