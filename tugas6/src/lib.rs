@@ -144,7 +144,7 @@ pub const SERVER: Command = Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
     /// A thread per connection, sleeping in `read` until its client speaks
-    /// ([`handle_connection`]): the simplest design, and the course's.
+    /// ([`threads::handle_connection`]): the simplest design, and the course's.
     Threads,
     /// One event loop per CPU core, each serving many connections with
     /// epoll ([`event_loop`], Linux only): fewer thread switches, so more
