@@ -29,6 +29,8 @@
 //! For graders and benchmarks:
 //! - [`check`]: conformance checks that test anyone's server against an
 //!   assignment (`PASS`/`FAIL` per requirement, bounded reads, `--json`).
+//! - [`grade`]: a whole class in one command (start each student's
+//!   server, run the check, stop it, write a gradebook).
 //! - [`bench`](mod@bench): reference speeds, peak memory and medians.
 //!
 //! Test-only, behind the `testkit` feature: `testkit` (fake servers,
@@ -45,7 +47,7 @@ mod graders;
 mod plumbing;
 
 pub use conventions::{cli, error, logging};
-pub use graders::{bench, check};
+pub use graders::{bench, check, grade};
 pub use plumbing::{files, framing, net, stop};
 
 #[cfg(feature = "chat")]

@@ -12,13 +12,45 @@
 //!
 //! ```text
 //! PASS  server on port 31000 echoes "PEMROGRAMAN JARINGAN TEKNIK INFORMATIKA"
-//! FAIL  two clients at once: the second is answered while the first stays connected: timed out after 5s waiting for the echo on the second connection (the first is still open) (sent "klien kedua", got nothing)
-//! 1 passed, 1 failed
+//! FAIL  server on port 31001 echoes "PEMROGRAMAN JARINGAN TEKNIK INFORMATIKA": cannot connect to 127.0.0.1:31001: connection refused
+//!       ASSIGNMENTS.md: "Jalankan program server.py di 3 port yang berbeda (31000, 31001, 31002)"
+//! FAIL  (extra) two clients at once: the second is answered while the first stays connected: timed out after 5s waiting for the echo on the second connection (the first is still open) (sent "klien kedua", got nothing)
+//! 1 of 2 required passed; 1 extra (0 passed)
 //! ```
 //!
+//! # Required and extras
+//!
+//! Two kinds of requirements:
+//!
+//! - [`Checker::require`]: the assignment's own, with a stable id
+//!   (`echo-31000`), its words, and the sentence of ASSIGNMENTS.md it comes
+//!   from (printed under a failure). These grade: the summary
+//!   `N of M required passed` and the exit code.
+//! - [`Checker::extra`]: beyond the assignment (robustness, HTTP details,
+//!   safety), marked `(extra)`, counted apart (`K extras (J passed)`); they
+//!   grade only under `--strict`.
+//!
+//! [`Checker::check`] (and [`Checker::protocol_check`]) is the older form:
+//! a required requirement with an id made from its words and no citation.
+//! Where a check recognises which protocol convention a student chose, it
+//! says so with [`Checker::convention`].
+//!
+//! Exit codes: 0 every required requirement passed (and every extra, under
+//! `--strict`), 1 some failed, 2 a bad flag, 3 the server could not be
+//! reached at all: then one line `error: cannot reach the server: ... (is
+//! the server running on HOST:PORT?)` replaces the failure per requirement.
+//! `--budget SECS` (default 30) bounds the whole check: every step ends by
+//! then, and requirements not started by then are reported as not run
+//! ("budget spent") and count as failed. `--strict` and `--budget` come
+//! with every check ([`KIT_FLAGS`], added by [`main`]).
+//!
 //! `--json` prints the same as one JSON object ([`Report`]) for grading
-//! scripts. The program exits 0 only when every requirement passed (1
-//! otherwise, 2 for a bad flag).
+//! scripts: `assignment`, `target`, `notes`, `convention`, `requirements`
+//! (each with `id`, `kind`, `requirement`, `citation`, `status`, `reason`,
+//! `sent`, `got`, `millis`, `convention`), `passed`, `failed`, `skipped`,
+//! `not_run`, `required` and `extras` (`passed`, `total`), `strict`,
+//! `budget_spent`, `unreachable`, `summary`, `exit_code`. [`crate::grade`]
+//! runs a check over a whole class.
 //!
 //! # Never hang, never crash
 //!
@@ -42,7 +74,7 @@
 //!
 //! /// The requirements of a tiny "say hello" assignment.
 //! pub fn run(c: &mut Checker) {
-//!     c.check("server answers HELLO with WORLD", |o| {
+//!     c.require("hello", "server answers HELLO with WORLD", "Balaslah HELLO dengan WORLD", |o| {
 //!         let mut conn = o.connect()?;                       // FAIL: cannot connect ...
 //!         conn.send(b"HELLO\n", "the request")?;             // FAIL: timed out sending ...
 //!         let line = conn.recv_line(1024, "the answer line")?; // FAIL: timed out waiting for ...
@@ -51,8 +83,8 @@
 //!         }
 //!         Ok(())
 //!     });
-//!     // Skipped under --skip-protocol: for what a student may design differently.
-//!     c.protocol_check("server answers BYE with OK", |o| {
+//!     // Beyond the assignment: reported, counted apart.
+//!     c.extra("bye", "server answers BYE with OK", |o| {
 //!         let mut conn = o.connect()?;
 //!         conn.send(b"BYE\n", "the request")?;
 //!         conn.expect_line_starting("OK", 1024, "the answer")?;
@@ -66,7 +98,11 @@
 //! run(&mut c);
 //! let report = c.finish();
 //! assert_eq!((report.passed, report.failed), (0, 2));
+//! assert_eq!((report.required.total, report.extras.total), (1, 1));
 //! assert!(report.requirements[0].reason.as_deref().unwrap().contains("cannot connect"));
+//! // Nothing was reached at all: exit code 3 and one line.
+//! assert_eq!(report.exit_code, common::check::EXIT_UNREACHABLE);
+//! assert!(report.text().starts_with("cannot reach the server: cannot connect to 127.0.0.1:"));
 //! ```
 //!
 //! The `check` binary of a crate is then:
@@ -84,7 +120,7 @@
 //!
 //! fn main() -> std::process::ExitCode {
 //!     check::main(&CHECK, |c, _m| {
-//!         c.check("server accepts a connection", |o| o.connect().map(drop));
+//!         c.require("connect", "server accepts a connection", "", |o| o.connect().map(drop));
 //!         Ok(())
 //!     })
 //! }
@@ -127,6 +163,7 @@
 //!
 //! # Protocol checks
 //!
+//! (The older way, before checks recognised student conventions.)
 //! Protocol-level requirements (our own `FILE`/`GET` format of Tugas 1a,
 //! 1b, 3, the JSON protocol of Tugas 4) go through
 //! [`Checker::protocol_check`]: with `--skip-protocol` they are listed as
@@ -139,19 +176,21 @@ pub mod http;
 #[cfg(feature = "transfer")]
 pub mod transfer;
 
+use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use crate::cli::{CliError, Command, Flag, Matches};
-use crate::error::{io_cause, run_main, AppError, MainError, EXIT_FAILURE};
+use crate::error::{io_cause, run_main, AppError, MainError};
 use crate::net::{join_host_port, resolve};
 
 /// `--host HOST` of a check program: the server to check.
@@ -181,8 +220,70 @@ pub const SKIP_PROTOCOL: Flag = Flag::switch(
     "skip the checks that assume this workspace's own protocol",
 );
 
+/// `--strict`: the extras count for the exit code too.
+pub const STRICT: Flag = Flag::switch(
+    "strict",
+    "count the extras (beyond the assignment) for the exit code too",
+);
+
+/// The default of `--budget`, in seconds.
+pub const DEFAULT_BUDGET_SECS: u64 = 30;
+
+/// `--budget SECS`: the time bound of the whole check.
+pub const BUDGET: Flag = Flag::value(
+    "budget",
+    "SECS",
+    "30",
+    "time bound of the whole check; requirements not run by then fail as \"budget spent\"",
+);
+
+/// The flags every check program has, whether or not its own table lists
+/// them: [`TIMEOUT`], [`JSON`], [`STRICT`], [`BUDGET`]. [`main`] (and the
+/// `grade` program) add them to the check's table with [`with_kit_flags`].
+pub const KIT_FLAGS: [Flag; 4] = [TIMEOUT, JSON, STRICT, BUDGET];
+
+/// `cmd` with the [`KIT_FLAGS`] it does not declare itself appended, so
+/// every check gets `--strict` and `--budget` from this one place.
+pub fn with_kit_flags(cmd: &Command) -> Command {
+    let mut flags = cmd.flags.to_vec();
+    for f in KIT_FLAGS {
+        if !flags.iter().any(|g| g.name == f.name) {
+            flags.push(f);
+        }
+    }
+    // One table per program run; the parsed flags refer to it for good.
+    Command {
+        flags: Box::leak(flags.into_boxed_slice()),
+        ..*cmd
+    }
+}
+
+/// The assignment a check program is for, from its description: "Tugas 1a
+/// grader's check: ..." gives `tugas1a`; otherwise the program's name.
+pub fn assignment_of(cmd: &Command) -> String {
+    let head = cmd.about.split(" grader").next().unwrap_or_default();
+    if head.to_ascii_lowercase().starts_with("tugas") && head.len() <= 12 {
+        head.split_whitespace()
+            .collect::<String>()
+            .to_ascii_lowercase()
+    } else {
+        cmd.name.to_string()
+    }
+}
+
+/// Exit code of a check: every graded requirement passed.
+pub const EXIT_PASSED: u8 = 0;
+/// Exit code of a check: some graded requirement failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code of a check: the server could not be reached at all.
+pub const EXIT_UNREACHABLE: u8 = 3;
+
 /// Longest rendering of sent or received bytes in a report (characters).
 pub const SHOW_CHARS: usize = 120;
+
+/// The budget of [`CheckOptions::local`] (tests): generous, so a loaded
+/// test machine never hits it; the programs' default is 30 s.
+pub const TEST_BUDGET: Duration = Duration::from_secs(120);
 
 /// Bytes of each direction a [`Conn`] keeps for the report.
 const KEEP: usize = 512;
@@ -200,6 +301,102 @@ pub struct CheckOptions {
     pub json: bool,
     /// Skip [`Checker::protocol_check`] requirements.
     pub skip_protocol: bool,
+    /// The assignment checked (`tugas6`), for the report; empty if unknown.
+    pub assignment: String,
+    /// Time bound of the whole check (`--budget`); a [`Checker`] starts
+    /// the clock when it is made.
+    pub budget: Duration,
+    /// The extras count for the exit code too (`--strict`).
+    pub strict: bool,
+    /// What the steps of one run share (the budget's end, whether the
+    /// server was reached). A [`Checker`] makes a fresh one; leave it as
+    /// [`CheckOptions::local`] or [`CheckOptions::from_matches`] gives it.
+    pub run: RunState,
+}
+
+/// What the steps of one check run share across threads: when its budget
+/// ends, whether the server was ever reached, the first failed connect.
+#[derive(Debug, Clone, Default)]
+pub struct RunState(Arc<RunInner>);
+
+#[derive(Debug, Default)]
+struct RunInner {
+    until: Option<Instant>,
+    budget: Duration,
+    reached: AtomicBool,
+    unreachable: Mutex<Option<String>>,
+}
+
+impl RunState {
+    /// A run whose budget ends `budget` from now.
+    pub fn start(budget: Duration) -> RunState {
+        RunState(Arc::new(RunInner {
+            until: Instant::now().checked_add(budget),
+            budget,
+            ..RunInner::default()
+        }))
+    }
+
+    /// True once the budget's time is over.
+    pub fn budget_spent(&self) -> bool {
+        self.0.until.is_some_and(|u| Instant::now() >= u)
+    }
+
+    /// Time left in the budget (a long time when there is none).
+    fn left(&self) -> Duration {
+        match self.0.until {
+            Some(u) => u.saturating_duration_since(Instant::now()),
+            None => Duration::MAX,
+        }
+    }
+
+    /// The deadline of a step of `step`: now + step, cut at the budget's end.
+    fn deadline(&self, step: Duration) -> Instant {
+        let own = Instant::now() + step;
+        match self.0.until {
+            Some(u) if u < own => u,
+            _ => own,
+        }
+    }
+
+    /// The budget, in words, for a reason.
+    fn spent_reason(&self) -> String {
+        format!(
+            "the check's time budget (--budget {}) was spent",
+            secs(self.0.budget)
+        )
+    }
+
+    /// Records that the server answered (a connection, a datagram, a pass).
+    pub fn mark_reached(&self) {
+        self.0.reached.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the server was ever reached in this run.
+    pub fn was_reached(&self) -> bool {
+        self.0.reached.load(Ordering::SeqCst)
+    }
+
+    /// Records a failed connect (`reason`) to `target` (`host:port`); the
+    /// first one becomes the run's "cannot reach" line if nothing is ever
+    /// reached.
+    pub fn mark_unreachable(&self, target: &str, reason: &str) {
+        if let Ok(mut first) = self.0.unreachable.lock() {
+            if first.is_none() {
+                *first = Some(format!(
+                    "cannot reach the server: {reason} (is the server running on {target}?)"
+                ));
+            }
+        }
+    }
+
+    /// The "cannot reach" line if nothing was reached and a connect failed.
+    pub fn unreachable(&self) -> Option<String> {
+        if self.was_reached() {
+            return None;
+        }
+        self.0.unreachable.lock().ok().and_then(|u| u.clone())
+    }
 }
 
 impl CheckOptions {
@@ -211,15 +408,20 @@ impl CheckOptions {
             timeout,
             json: false,
             skip_protocol: false,
+            assignment: String::new(),
+            budget: TEST_BUDGET,
+            strict: false,
+            run: RunState::default(),
         }
     }
 
     /// Options from the flags of `cmd` (those of [`host`], [`port`] (repeatable,
     /// or comma-separated: `--port 31000,31001`),
-    /// [`TIMEOUT`], and [`JSON`]/[`SKIP_PROTOCOL`] if declared).
+    /// [`TIMEOUT`], and [`JSON`]/[`SKIP_PROTOCOL`]/[`STRICT`]/[`BUDGET`] if
+    /// declared); the assignment from [`assignment_of`].
     ///
     /// # Errors
-    /// A bad port or timeout (usage error, exit 2).
+    /// A bad port, timeout or budget (usage error, exit 2).
     pub fn from_matches(cmd: &Command, m: &Matches) -> Result<CheckOptions, MainError> {
         let declared = |name: &str| cmd.flags.iter().any(|f| f.name == name);
         let mut ports = Vec::new();
@@ -230,12 +432,30 @@ impl CheckOptions {
                 })?);
             }
         }
+        let budget = if declared("budget") {
+            let raw = m.value("budget");
+            match raw.parse::<f64>() {
+                Ok(s) if s > 0.0 && s.is_finite() && s < 1e9 => Duration::from_secs_f64(s),
+                _ => {
+                    return Err(CliError::Usage(format!(
+                        "invalid value '{raw}' for --budget: expected a positive number of seconds"
+                    ))
+                    .into())
+                }
+            }
+        } else {
+            Duration::from_secs(DEFAULT_BUDGET_SECS)
+        };
         Ok(CheckOptions {
             host: m.value("host").to_string(),
             ports,
             timeout: m.timeout()?,
             json: declared("json") && m.is_set("json"),
             skip_protocol: declared("skip-protocol") && m.is_set("skip-protocol"),
+            assignment: assignment_of(cmd),
+            budget,
+            strict: declared("strict") && m.is_set("strict"),
+            run: RunState::default(),
         })
     }
 
@@ -263,7 +483,18 @@ impl CheckOptions {
     /// # Errors
     /// A [`Failure`] if the host does not resolve or no socket can be made.
     pub fn udp(&self) -> Result<UdpPeer, Failure> {
-        UdpPeer::connect(&self.host, self.port(), self.timeout)
+        self.udp_with_timeout(self.timeout)
+    }
+
+    /// Like [`CheckOptions::udp`] with another per-step timeout (still cut
+    /// at the budget's end).
+    ///
+    /// # Errors
+    /// As [`CheckOptions::udp`].
+    pub fn udp_with_timeout(&self, timeout: Duration) -> Result<UdpPeer, Failure> {
+        let mut peer = UdpPeer::connect(&self.host, self.port(), timeout)?;
+        peer.run = self.run.clone();
+        Ok(peer)
     }
 
     /// Connects to `port` on the host within the timeout.
@@ -271,7 +502,7 @@ impl CheckOptions {
     /// # Errors
     /// A [`Failure`] saying why.
     pub fn connect_port(&self, port: u16) -> Result<Conn, Failure> {
-        Conn::connect(&self.host, port, self.timeout)
+        Conn::connect_in(&self.host, port, self.timeout, &self.run)
     }
 }
 
@@ -320,14 +551,35 @@ pub enum Status {
     Fail,
     /// Not tried (`--skip-protocol`).
     Skip,
+    /// Not tried because the check's time budget was spent first; counts
+    /// as failed.
+    #[serde(rename = "not_run")]
+    NotRun,
+}
+
+/// Whose requirement it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// Asked by the assignment (ASSIGNMENTS.md): it grades.
+    Required,
+    /// Beyond the assignment (robustness, HTTP details, safety): reported
+    /// and counted apart; grades only under `--strict`.
+    Extra,
 }
 
 /// One requirement's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
+    /// A stable name of the requirement (`echo-31000`), for scripts.
+    pub id: String,
+    /// Required by the assignment, or an extra.
+    pub kind: Kind,
     /// The requirement, in the course's wording where it has one.
     pub requirement: String,
-    /// Pass, fail or skip.
+    /// The sentence of ASSIGNMENTS.md the requirement comes from.
+    pub citation: Option<String>,
+    /// Pass, fail, skip or not run.
     pub status: Status,
     /// Why it failed or was skipped.
     pub reason: Option<String>,
@@ -337,56 +589,202 @@ pub struct Outcome {
     pub got: Option<String>,
     /// How long the check took, in milliseconds.
     pub millis: u64,
+    /// The protocol convention the check had found when this ran, if any
+    /// ([`Checker::convention`]).
+    pub convention: Option<String>,
 }
 
 impl Outcome {
-    /// The requirement's line: `PASS  ...`, `FAIL  ...: reason (sent ..., got ...)`.
+    /// The requirement's line: `PASS  ...`, `FAIL  ...: reason (sent ..., got ...)`;
+    /// an extra reads `PASS  (extra) ...`.
     pub fn line(&self) -> String {
+        let extra = if self.kind == Kind::Extra {
+            "(extra) "
+        } else {
+            ""
+        };
         match self.status {
-            Status::Pass => format!("PASS  {}", self.requirement),
-            Status::Fail | Status::Skip => {
-                let tag = if self.status == Status::Fail {
-                    "FAIL"
-                } else {
+            Status::Pass => format!("PASS  {extra}{}", self.requirement),
+            Status::Fail | Status::Skip | Status::NotRun => {
+                let tag = if self.status == Status::Skip {
                     "SKIP"
+                } else {
+                    "FAIL"
                 };
                 let failure = Failure {
                     reason: self.reason.clone().unwrap_or_default(),
                     sent: self.sent.clone(),
                     got: self.got.clone(),
                 };
-                format!("{tag}  {}: {failure}", self.requirement)
+                format!("{tag}  {extra}{}: {failure}", self.requirement)
             }
         }
+    }
+
+    /// True for a failure (a not-run requirement included).
+    pub fn failed(&self) -> bool {
+        matches!(self.status, Status::Fail | Status::NotRun)
+    }
+
+    /// [`Outcome::line`], and for a failed required requirement the
+    /// sentence of the assignment it comes from on the next line.
+    pub fn lines(&self) -> String {
+        let mut out = self.line();
+        if let (true, Kind::Required, Some(cite)) = (self.failed(), self.kind, &self.citation) {
+            out.push_str(&format!("\n      ASSIGNMENTS.md: \"{cite}\""));
+        }
+        out
+    }
+}
+
+/// Passed out of counted, for one kind of requirement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    /// How many passed.
+    pub passed: usize,
+    /// How many were tried (skipped ones are not counted; not run ones are).
+    pub total: usize,
+}
+
+impl Tally {
+    /// True when every counted requirement passed.
+    pub fn all_passed(&self) -> bool {
+        self.passed == self.total
     }
 }
 
 /// Every requirement's result, in the order they were checked.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The assignment checked (`tugas6`); empty if unknown.
+    pub assignment: String,
     /// `host:port` of the server checked.
     pub target: String,
     /// Remarks printed before the results (e.g. which protocol is assumed).
     pub notes: Vec<String>,
+    /// The protocol convention the check found ([`Checker::convention`]),
+    /// the last one if it found several; `null` when none.
+    pub convention: Option<String>,
     /// The results.
     pub requirements: Vec<Outcome>,
-    /// How many passed.
+    /// How many passed (required and extras).
     pub passed: usize,
-    /// How many failed.
+    /// How many failed (required and extras, not run included).
     pub failed: usize,
     /// How many were skipped.
     pub skipped: usize,
+    /// How many were not run because the budget was spent (also in `failed`).
+    pub not_run: usize,
+    /// The assignment's own requirements: they grade.
+    pub required: Tally,
+    /// The extras beyond the assignment: they grade only under `--strict`.
+    pub extras: Tally,
+    /// Whether the extras grade too (`--strict`).
+    pub strict: bool,
+    /// Whether the time budget ran out before the check was done.
+    pub budget_spent: bool,
+    /// Set when the server could not be reached at all: the one line to
+    /// show instead of a failure per requirement.
+    pub unreachable: Option<String>,
+    /// The summary line ([`Report::summary`]).
+    pub summary: String,
+    /// The check's exit code: 0 passed, 1 failed, 3 unreachable.
+    pub exit_code: u8,
 }
 
 impl Report {
-    /// True when nothing failed.
+    fn empty(opts: &CheckOptions) -> Report {
+        let mut r = Report {
+            assignment: opts.assignment.clone(),
+            target: opts.target(),
+            notes: Vec::new(),
+            convention: None,
+            requirements: Vec::new(),
+            passed: 0,
+            failed: 0,
+            skipped: 0,
+            not_run: 0,
+            required: Tally::default(),
+            extras: Tally::default(),
+            strict: opts.strict,
+            budget_spent: false,
+            unreachable: None,
+            summary: String::new(),
+            exit_code: EXIT_PASSED,
+        };
+        r.refresh();
+        r
+    }
+
+    /// Recomputes the counts, the summary and the exit code.
+    fn refresh(&mut self) {
+        let count = |kind: Kind| Tally {
+            passed: self
+                .requirements
+                .iter()
+                .filter(|o| o.kind == kind && o.status == Status::Pass)
+                .count(),
+            total: self
+                .requirements
+                .iter()
+                .filter(|o| o.kind == kind && o.status != Status::Skip)
+                .count(),
+        };
+        self.required = count(Kind::Required);
+        self.extras = count(Kind::Extra);
+        let with = |status: Status| {
+            self.requirements
+                .iter()
+                .filter(|o| o.status == status)
+                .count()
+        };
+        self.passed = with(Status::Pass);
+        self.skipped = with(Status::Skip);
+        self.not_run = with(Status::NotRun);
+        self.failed = with(Status::Fail) + self.not_run;
+        self.summary = self.summary();
+        self.exit_code = if self.unreachable.is_some() {
+            EXIT_UNREACHABLE
+        } else if self.graded_passed() {
+            EXIT_PASSED
+        } else {
+            EXIT_FAILED
+        };
+    }
+
+    /// True when nothing failed, extras included (tests of our own servers).
     pub fn all_passed(&self) -> bool {
         self.failed == 0
     }
 
-    /// The summary line, `N passed, M failed`.
+    /// True when every requirement that grades passed: the required ones,
+    /// and the extras too under `--strict`.
+    pub fn graded_passed(&self) -> bool {
+        self.required.all_passed() && (!self.strict || self.extras.all_passed())
+    }
+
+    /// The summary line: `N of M required passed; K extras (J passed)`,
+    /// then what was skipped or not run, and whether `--strict` applies.
     pub fn summary(&self) -> String {
-        format!("{} passed, {} failed", self.passed, self.failed)
+        let extras = if self.extras.total == 1 {
+            "1 extra".to_string()
+        } else {
+            format!("{} extras", self.extras.total)
+        };
+        let mut s = format!(
+            "{} of {} required passed; {extras} ({} passed)",
+            self.required.passed, self.required.total, self.extras.passed
+        );
+        if self.skipped > 0 {
+            s.push_str(&format!("; {} skipped", self.skipped));
+        }
+        if self.not_run > 0 {
+            s.push_str(&format!("; {} not run (budget spent)", self.not_run));
+        }
+        if self.strict {
+            s.push_str("; --strict: the extras count");
+        }
+        s
     }
 
     /// The outcome of the requirement whose name contains `needle` (tests).
@@ -396,23 +794,44 @@ impl Report {
             .find(|o| o.requirement.contains(needle))
     }
 
-    /// Names of the requirements that failed (tests).
+    /// The outcome of the requirement with this id.
+    pub fn by_id(&self, id: &str) -> Option<&Outcome> {
+        self.requirements.iter().find(|o| o.id == id)
+    }
+
+    /// Names of the requirements that failed, extras included (tests).
     pub fn failures(&self) -> Vec<&str> {
         self.requirements
             .iter()
-            .filter(|o| o.status == Status::Fail)
+            .filter(|o| o.failed())
             .map(|o| o.requirement.as_str())
             .collect()
     }
 
-    /// The whole report as text: notes, one line per requirement, summary.
+    /// The first failed requirement that grades (required, or any under
+    /// `--strict`).
+    pub fn first_graded_failure(&self) -> Option<&Outcome> {
+        self.requirements
+            .iter()
+            .find(|o| o.failed() && (o.kind == Kind::Required || self.strict))
+    }
+
+    /// The whole report as text: notes, the convention found, one line per
+    /// requirement (with the citation of a failed required one), summary.
+    /// A server that could not be reached is one line instead.
     pub fn text(&self) -> String {
+        if let Some(line) = &self.unreachable {
+            return format!("{line}\n");
+        }
         let mut out = String::new();
         for n in &self.notes {
             out.push_str(&format!("note: {n}\n"));
         }
+        if let Some(c) = &self.convention {
+            out.push_str(&format!("convention: {c}\n"));
+        }
         for o in &self.requirements {
-            out.push_str(&o.line());
+            out.push_str(&o.lines());
             out.push('\n');
         }
         out.push_str(&self.summary());
@@ -426,28 +845,46 @@ impl Report {
     }
 }
 
+/// A stable id from a requirement's words: lower-case letters and digits,
+/// runs of anything else as one `-`, at most 48 characters.
+pub fn id_from_text(text: &str) -> String {
+    let mut id = String::new();
+    for ch in text.chars() {
+        if ch.is_ascii_alphanumeric() {
+            id.push(ch.to_ascii_lowercase());
+        } else if !id.is_empty() && !id.ends_with('-') {
+            id.push('-');
+        }
+        if id.len() >= 48 {
+            break;
+        }
+    }
+    id.trim_end_matches('-').to_string()
+}
+
 /// Runs requirements one after another and records their outcomes.
 pub struct Checker {
     opts: CheckOptions,
     report: Report,
     live: Option<Box<dyn Write>>,
+    /// Failure lines not printed yet: the server was never reached so far
+    /// (if it never is, one "cannot reach" line replaces them).
+    held: Vec<String>,
+    ids: HashSet<String>,
 }
 
 impl Checker {
     /// A checker that prints nothing until asked (tests read [`Checker::finish`]).
-    pub fn new(opts: CheckOptions) -> Checker {
-        let target = opts.target();
+    /// The budget's clock starts now.
+    pub fn new(mut opts: CheckOptions) -> Checker {
+        opts.run = RunState::start(opts.budget);
+        let report = Report::empty(&opts);
         Checker {
             opts,
-            report: Report {
-                target,
-                notes: Vec::new(),
-                requirements: Vec::new(),
-                passed: 0,
-                failed: 0,
-                skipped: 0,
-            },
+            report,
             live: None,
+            held: Vec::new(),
+            ids: HashSet::new(),
         }
     }
 
@@ -469,13 +906,114 @@ impl Checker {
         self.report.notes.push(text);
     }
 
-    /// Checks one requirement: `PASS` if `f` returns `Ok`, `FAIL` with the
-    /// failure's reason and transcript otherwise (a panic counts as a failure).
+    /// Records the protocol convention the check found in the server
+    /// ("bare name, raw bytes until close"); shown as `convention: ...`,
+    /// in the JSON's `convention` and in the outcomes recorded after it.
+    pub fn convention(&mut self, name: impl Into<String>) {
+        let name = name.into();
+        self.emit(&format!("convention: {name}"));
+        self.report.convention = Some(name);
+    }
+
+    /// A requirement of the assignment: `id` is stable (`echo-31000`),
+    /// `text` says it in the assignment's words, `cite` is the sentence of
+    /// ASSIGNMENTS.md it comes from. `PASS` if `f` returns `Ok`, `FAIL`
+    /// with the failure's reason and transcript otherwise (a panic counts
+    /// as a failure). It grades: the summary and exit code count it.
+    pub fn require<F>(&mut self, id: &str, text: impl Into<String>, cite: &str, f: F)
+    where
+        F: FnOnce(&CheckOptions) -> Result<(), Failure>,
+    {
+        let cite = (!cite.is_empty()).then(|| cite.to_string());
+        self.run_one(id, text.into(), cite, Kind::Required, f);
+    }
+
+    /// A requirement beyond the assignment (robustness, HTTP details,
+    /// safety): reported as `PASS  (extra) ...`, counted apart, grading
+    /// only under `--strict`.
+    pub fn extra<F>(&mut self, id: &str, text: impl Into<String>, f: F)
+    where
+        F: FnOnce(&CheckOptions) -> Result<(), Failure>,
+    {
+        self.run_one(id, text.into(), None, Kind::Extra, f);
+    }
+
+    /// A required requirement with an id made from its words and no
+    /// citation (the older form; [`Checker::require`] is preferred).
     pub fn check<F>(&mut self, requirement: impl Into<String>, f: F)
     where
         F: FnOnce(&CheckOptions) -> Result<(), Failure>,
     {
-        let requirement = requirement.into();
+        let text = requirement.into();
+        let id = id_from_text(&text);
+        self.run_one(&id, text, None, Kind::Required, f);
+    }
+
+    /// Like [`Checker::check`] for a requirement that assumes this
+    /// workspace's own protocol: listed as `SKIP` under `--skip-protocol`.
+    pub fn protocol_check<F>(&mut self, requirement: impl Into<String>, f: F)
+    where
+        F: FnOnce(&CheckOptions) -> Result<(), Failure>,
+    {
+        if self.opts.skip_protocol {
+            let text = requirement.into();
+            let id = self.unique_id(&id_from_text(&text));
+            self.record(Outcome {
+                id,
+                kind: Kind::Required,
+                requirement: text,
+                citation: None,
+                status: Status::Skip,
+                reason: Some("assumes this workspace's protocol (--skip-protocol)".to_string()),
+                sent: None,
+                got: None,
+                millis: 0,
+                convention: None,
+            });
+        } else {
+            self.check(requirement, f);
+        }
+    }
+
+    fn unique_id(&mut self, id: &str) -> String {
+        let base = if id.is_empty() { "requirement" } else { id };
+        let mut id = base.to_string();
+        let mut n = 2;
+        while !self.ids.insert(id.clone()) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        id
+    }
+
+    fn run_one<F>(
+        &mut self,
+        id: &str,
+        requirement: String,
+        citation: Option<String>,
+        kind: Kind,
+        f: F,
+    ) where
+        F: FnOnce(&CheckOptions) -> Result<(), Failure>,
+    {
+        let id = self.unique_id(id);
+        let convention = self.report.convention.clone();
+        if self.opts.run.budget_spent() {
+            let reason = format!("not run: {}", self.opts.run.spent_reason());
+            self.record(Outcome {
+                id,
+                kind,
+                requirement,
+                citation,
+                status: Status::NotRun,
+                reason: Some(reason),
+                sent: None,
+                got: None,
+                millis: 0,
+                convention,
+            });
+            return;
+        }
         let start = Instant::now();
         let result = match catch_unwind(AssertUnwindSafe(|| f(&self.opts))) {
             Ok(r) => r,
@@ -489,45 +1027,22 @@ impl Checker {
             }
         };
         let millis = start.elapsed().as_millis() as u64;
-        let outcome = match result {
-            Ok(()) => Outcome {
-                requirement,
-                status: Status::Pass,
-                reason: None,
-                sent: None,
-                got: None,
-                millis,
-            },
-            Err(f) => Outcome {
-                requirement,
-                status: Status::Fail,
-                reason: Some(f.reason),
-                sent: f.sent,
-                got: f.got,
-                millis,
-            },
+        let (status, reason, sent, got) = match result {
+            Ok(()) => (Status::Pass, None, None, None),
+            Err(f) => (Status::Fail, Some(f.reason), f.sent, f.got),
         };
-        self.record(outcome);
-    }
-
-    /// Like [`Checker::check`] for a requirement that assumes this
-    /// workspace's own protocol: listed as `SKIP` under `--skip-protocol`.
-    pub fn protocol_check<F>(&mut self, requirement: impl Into<String>, f: F)
-    where
-        F: FnOnce(&CheckOptions) -> Result<(), Failure>,
-    {
-        if self.opts.skip_protocol {
-            self.record(Outcome {
-                requirement: requirement.into(),
-                status: Status::Skip,
-                reason: Some("assumes this workspace's protocol (--skip-protocol)".to_string()),
-                sent: None,
-                got: None,
-                millis: 0,
-            });
-        } else {
-            self.check(requirement, f);
-        }
+        self.record(Outcome {
+            id,
+            kind,
+            requirement,
+            citation,
+            status,
+            reason,
+            sent,
+            got,
+            millis,
+            convention,
+        });
     }
 
     /// The results so far.
@@ -535,19 +1050,38 @@ impl Checker {
         &self.report
     }
 
-    /// Ends the run and returns the report.
-    pub fn finish(self) -> Report {
+    /// Ends the run and returns the report. If the server was never
+    /// reached and a connect failed, [`Report::unreachable`] holds the one
+    /// line to show (exit code 3); the outcomes are still all there.
+    pub fn finish(mut self) -> Report {
+        self.report.unreachable = self.opts.run.unreachable();
+        self.report.budget_spent = self.opts.run.budget_spent() || self.report.not_run > 0;
+        if self.report.unreachable.is_none() {
+            self.flush_held();
+        }
+        self.report.refresh();
         self.report
     }
 
     fn record(&mut self, outcome: Outcome) {
-        match outcome.status {
-            Status::Pass => self.report.passed += 1,
-            Status::Fail => self.report.failed += 1,
-            Status::Skip => self.report.skipped += 1,
+        if outcome.status == Status::Pass {
+            self.opts.run.mark_reached();
         }
-        self.emit(&outcome.line());
+        let lines = outcome.lines();
+        if outcome.failed() && !self.opts.run.was_reached() {
+            self.held.push(lines);
+        } else {
+            self.flush_held();
+            self.emit(&lines);
+        }
         self.report.requirements.push(outcome);
+        self.report.refresh();
+    }
+
+    fn flush_held(&mut self) {
+        for line in std::mem::take(&mut self.held) {
+            self.emit(&line);
+        }
     }
 
     fn emit(&mut self, line: &str) {
@@ -558,17 +1092,21 @@ impl Checker {
     }
 }
 
-/// The body of every `check` binary: parses the flags of `cmd` (logging,
-/// `--help`, usage errors as in [`run_main`]), runs `body` on a
-/// [`Checker`], prints the lines (live) or the JSON, and exits 0 only if
-/// every requirement passed, 1 otherwise.
+/// The body of every `check` binary: adds the [`KIT_FLAGS`] to `cmd`,
+/// parses the flags (logging, `--help`, usage errors as in [`run_main`]),
+/// runs `body` on a [`Checker`], prints the lines (live) or the JSON, and
+/// exits 0 when every required requirement passed (and every extra under
+/// `--strict`), 1 otherwise, 3 when the server could not be reached at all
+/// (one `error: cannot reach the server: ...` line instead of a failure per
+/// requirement), 2 for a bad flag.
 pub fn main<F>(cmd: &Command, body: F) -> ExitCode
 where
     F: FnOnce(&mut Checker, &Matches) -> Result<(), MainError>,
 {
-    let mut all_passed = true;
-    let code = run_main(cmd, |m| {
-        let opts = CheckOptions::from_matches(cmd, &m)?;
+    let full = with_kit_flags(cmd);
+    let mut exit = EXIT_PASSED;
+    let code = run_main(&full, |m| {
+        let opts = CheckOptions::from_matches(&full, &m)?;
         if opts.ports.is_empty() {
             return Err(AppError::new("nothing to check", "no --port given").into());
         }
@@ -582,17 +1120,20 @@ where
         let mut out = io::stdout().lock();
         if json {
             let _ = writeln!(out, "{}", report.json());
-        } else {
+        } else if report.unreachable.is_none() {
             let _ = writeln!(out, "{}", report.summary());
         }
         let _ = out.flush();
-        all_passed = report.all_passed();
+        if let Some(line) = &report.unreachable {
+            eprintln!("error: {line}");
+        }
+        exit = report.exit_code;
         Ok(())
     });
-    if all_passed {
+    if exit == EXIT_PASSED {
         code
     } else {
-        ExitCode::from(EXIT_FAILURE)
+        ExitCode::from(exit)
     }
 }
 
@@ -679,6 +1220,7 @@ pub struct Conn {
     pending: Vec<u8>,
     sent: Log,
     got: Log,
+    run: RunState,
 }
 
 /// How one bounded read ended.
@@ -693,24 +1235,55 @@ impl Conn {
     /// # Errors
     /// A [`Failure`]: "cannot connect to H:P: connection refused" and the like.
     pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<Conn, Failure> {
+        Conn::connect_in(host, port, timeout, &RunState::default())
+    }
+
+    /// [`Conn::connect`] as a step of `run`: the connect and every later
+    /// step end at the run's budget too, and the run learns whether the
+    /// server was reached.
+    ///
+    /// # Errors
+    /// As [`Conn::connect`], or the budget already spent.
+    pub fn connect_in(
+        host: &str,
+        port: u16,
+        timeout: Duration,
+        run: &RunState,
+    ) -> Result<Conn, Failure> {
         let target = join_host_port(host, port);
-        let addrs = resolve(host, port)
-            .map_err(|e| Failure::new(format!("cannot connect to {target}: {}", io_cause(&e))))?;
+        let failed = |cause: String| {
+            let reason = format!("cannot connect to {target}: {cause}");
+            run.mark_unreachable(&target, &reason);
+            Failure::new(reason)
+        };
+        let addrs = resolve(host, port).map_err(|e| failed(io_cause(&e)))?;
         let mut last = None;
         for addr in addrs {
-            match TcpStream::connect_timeout(&addr, timeout) {
+            let wait = timeout.min(run.left());
+            if wait.is_zero() {
+                return Err(Failure::new(run.spent_reason()));
+            }
+            match TcpStream::connect_timeout(&addr, wait) {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
+                    run.mark_reached();
                     return Ok(Conn {
                         stream,
                         timeout,
                         pending: Vec::new(),
                         sent: Log::default(),
                         got: Log::default(),
+                        run: run.clone(),
                     });
                 }
                 Err(e) => last = Some(e),
             }
+        }
+        if run.budget_spent() {
+            return Err(Failure::new(format!(
+                "cannot connect to {target}: {}",
+                run.spent_reason()
+            )));
         }
         let cause = last
             .map(|e| {
@@ -721,7 +1294,7 @@ impl Conn {
                 }
             })
             .unwrap_or_else(|| "no address".to_string());
-        Err(Failure::new(format!("cannot connect to {target}: {cause}")))
+        Err(failed(cause))
     }
 
     /// The underlying stream (for socket options a check needs).
@@ -748,12 +1321,19 @@ impl Conn {
     /// # Errors
     /// A timeout (the server is not reading) or a closed connection.
     pub fn send(&mut self, data: &[u8], what: &str) -> Result<(), Failure> {
+        let wait = self.timeout.min(self.run.left());
+        if wait.is_zero() {
+            return Err(self.fail(format!("{} before sending {what}", self.run.spent_reason())));
+        }
         self.stream
-            .set_write_timeout(Some(self.timeout))
+            .set_write_timeout(Some(wait))
             .map_err(|e| self.fail(format!("cannot send {what}: {}", io_cause(&e))))?;
         self.sent.add(data);
         match self.stream.write_all(data) {
             Ok(()) => Ok(()),
+            Err(e) if is_timeout(&e) && self.run.budget_spent() => {
+                Err(self.fail(format!("{} while sending {what}", self.run.spent_reason())))
+            }
             Err(e) if is_timeout(&e) => Err(self.fail(format!(
                 "timed out after {} sending {what} (the server does not read)",
                 secs(self.timeout)
@@ -809,6 +1389,7 @@ impl Conn {
                 Ok(0) => return Ok(Chunk::Closed),
                 Ok(n) => {
                     self.got.add(&buf[..n]);
+                    self.run.mark_reached();
                     return Ok(Chunk::Data(n));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -824,6 +1405,12 @@ impl Conn {
     }
 
     fn timed_out(&self, what: &str) -> Failure {
+        if self.run.budget_spent() {
+            return self.fail(format!(
+                "{} while waiting for {what}",
+                self.run.spent_reason()
+            ));
+        }
         self.fail(format!(
             "timed out after {} waiting for {what}",
             secs(self.timeout)
@@ -835,7 +1422,7 @@ impl Conn {
     /// # Errors
     /// A timeout or a close before `n` bytes, saying how many came.
     pub fn recv_exact(&mut self, n: usize, what: &str) -> Result<Vec<u8>, Failure> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = self.run.deadline(self.timeout);
         let mut out = std::mem::take(&mut self.pending);
         if out.len() >= n {
             self.pending = out.split_off(n);
@@ -869,7 +1456,7 @@ impl Conn {
     /// # Errors
     /// A timeout, a close first, or `cap` bytes without the delimiter.
     pub fn recv_until(&mut self, delim: &[u8], cap: usize, what: &str) -> Result<Vec<u8>, Failure> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = self.run.deadline(self.timeout);
         let mut data = std::mem::take(&mut self.pending);
         let mut buf = [0u8; 16 * 1024];
         let mut scanned: usize = 0;
@@ -946,7 +1533,7 @@ impl Conn {
     /// A timeout (the server neither closed nor stopped), or more than `cap`
     /// bytes. A reset after some data counts as the end.
     pub fn recv_to_end(&mut self, cap: usize, what: &str) -> Result<Vec<u8>, Failure> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = self.run.deadline(self.timeout);
         let mut data = std::mem::take(&mut self.pending);
         let mut buf = [0u8; 16 * 1024];
         loop {
@@ -1037,6 +1624,8 @@ pub struct UdpPeer {
     timeout: Duration,
     sent: Log,
     got: Log,
+    run: RunState,
+    target: String,
 }
 
 impl UdpPeer {
@@ -1063,6 +1652,8 @@ impl UdpPeer {
             timeout,
             sent: Log::default(),
             got: Log::default(),
+            run: RunState::default(),
+            target,
         })
     }
 
@@ -1098,10 +1689,16 @@ impl UdpPeer {
     /// A timeout naming `what`, or "connection refused" when nothing
     /// listens on the server's port.
     pub fn recv(&mut self, cap: usize, what: &str) -> Result<Vec<u8>, Failure> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = self.run.deadline(self.timeout);
         let mut buf = vec![0u8; cap.max(1)];
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() && self.run.budget_spent() {
+                return Err(self.fail(format!(
+                    "{} while waiting for {what}",
+                    self.run.spent_reason()
+                )));
+            }
             if left.is_zero() {
                 return Err(self.fail(format!(
                     "timed out after {} waiting for {what}",
@@ -1114,15 +1711,21 @@ impl UdpPeer {
             match self.socket.recv(&mut buf) {
                 Ok(n) => {
                     self.got.add(&buf[..n]);
+                    self.run.mark_reached();
                     buf.truncate(n);
                     return Ok(buf);
                 }
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
+                    if e.kind() == io::ErrorKind::ConnectionRefused {
+                        let reason =
+                            format!("nothing answers on {} (UDP): {}", self.target, io_cause(&e));
+                        self.run.mark_unreachable(&self.target, &reason);
+                    }
                     return Err(self.fail(format!(
                         "no {what}: {} (is anything listening on that UDP port?)",
                         io_cause(&e)
-                    )))
+                    )));
                 }
             }
         }
@@ -1340,7 +1943,10 @@ mod tests {
             text.contains("SKIP  skipped: assumes this workspace's protocol"),
             "{text}"
         );
-        assert!(text.ends_with("\n1 passed, 2 failed\n"), "{text}");
+        assert!(
+            text.ends_with("\n1 of 3 required passed; 0 extras (0 passed); 1 skipped\n"),
+            "{text}"
+        );
         let json: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
         assert_eq!(json["failed"], 2);
         assert_eq!(json["requirements"][1]["status"], "fail");
@@ -1385,5 +1991,340 @@ mod tests {
         assert!(CheckOptions::from_matches(&CMD, &m).is_err());
         assert!(o.json && o.skip_protocol);
         assert_eq!(secs(o.timeout), "0.5s");
+    }
+
+    /// A `Write` the test can read back (what a live checker printed).
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Shared {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    const CITE: &str = "Jalankan program server.py di 3 port yang berbeda (31000, 31001, 31002)";
+
+    fn echo_port() -> u16 {
+        fake_server(|mut s| {
+            let mut r = s.try_clone().unwrap();
+            let _ = io::copy(&mut r, &mut s);
+        })
+    }
+
+    fn kinds(c: &mut Checker) {
+        c.require("echo", "the server echoes", CITE, |o| {
+            let mut conn = o.connect()?;
+            conn.send(b"hi", "the message")?;
+            conn.recv_exact(2, "the echo").map(drop)
+        });
+        c.require("wrong", "a required one that fails", CITE, |_| {
+            Err(Failure::new("because"))
+        });
+        c.extra("extra-pass", "an extra that passes", |_| Ok(()));
+        c.extra("extra-fail", "an extra that fails", |_| {
+            Err(Failure::new("not asked anyway"))
+        });
+        c.check("the old form: a required one", |_| Ok(()));
+    }
+
+    #[test]
+    fn required_and_extras_are_counted_apart() {
+        let port = echo_port();
+        let r = crate::testkit::check::run_check(CheckOptions::local(port, SHORT), kinds);
+        assert_eq!(
+            r.required,
+            Tally {
+                passed: 2,
+                total: 3
+            }
+        );
+        assert_eq!(
+            r.extras,
+            Tally {
+                passed: 1,
+                total: 2
+            }
+        );
+        assert_eq!((r.passed, r.failed), (3, 2));
+        assert_eq!(r.exit_code, EXIT_FAILED);
+        assert_eq!(r.summary(), "2 of 3 required passed; 2 extras (1 passed)");
+        assert_eq!(r.first_graded_failure().unwrap().id, "wrong");
+        assert_eq!(
+            r.by_id("the-old-form-a-required-one").unwrap().kind,
+            Kind::Required
+        );
+        let text = r.text();
+        assert!(text.contains("PASS  the server echoes\n"), "{text}");
+        assert!(
+            text.contains(&format!(
+                "FAIL  a required one that fails: because\n      ASSIGNMENTS.md: \"{CITE}\"\n"
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("PASS  (extra) an extra that passes\n"),
+            "{text}"
+        );
+        // An extra's failure has no citation line.
+        assert!(
+            text.contains(
+                "FAIL  (extra) an extra that fails: not asked anyway\nPASS  the old form"
+            ),
+            "{text}"
+        );
+
+        // Only the extras fail: exit 0, unless --strict.
+        let only_extras = |c: &mut Checker| {
+            c.require("echo", "the server echoes", CITE, |_| Ok(()));
+            c.extra("x", "an extra that fails", |_| Err(Failure::new("no")));
+        };
+        let r = crate::testkit::check::run_check(CheckOptions::local(port, SHORT), only_extras);
+        assert_eq!((r.exit_code, r.graded_passed()), (EXIT_PASSED, true));
+        assert!(r.first_graded_failure().is_none());
+        let strict = CheckOptions {
+            strict: true,
+            ..CheckOptions::local(port, SHORT)
+        };
+        let r = crate::testkit::check::run_check(strict, only_extras);
+        assert_eq!(r.exit_code, EXIT_FAILED);
+        assert_eq!(
+            r.summary(),
+            "1 of 1 required passed; 1 extra (0 passed); --strict: the extras count"
+        );
+        assert_eq!(r.first_graded_failure().unwrap().id, "x");
+    }
+
+    #[test]
+    fn ids_stay_unique_and_come_from_the_words() {
+        assert_eq!(
+            id_from_text("server on port 31000 echoes \"PEMROGRAMAN JARINGAN\""),
+            "server-on-port-31000-echoes-pemrograman-jaringan"
+        );
+        let mut c = Checker::new(CheckOptions::local(1, SHORT));
+        c.extra("same", "one", |_| Ok(()));
+        c.extra("same", "two", |_| Ok(()));
+        c.check("", |_| Ok(()));
+        let r = c.finish();
+        let ids: Vec<&str> = r.requirements.iter().map(|o| o.id.as_str()).collect();
+        assert_eq!(ids, ["same", "same-2", "requirement"]);
+    }
+
+    #[test]
+    fn json_has_the_assignment_ids_kinds_citations_and_convention() {
+        let port = echo_port();
+        let opts = CheckOptions {
+            assignment: "tugas1".to_string(),
+            ..CheckOptions::local(port, SHORT)
+        };
+        let mut c = Checker::new(opts);
+        c.extra("before", "before any convention", |_| Ok(()));
+        c.convention("raw bytes until close");
+        kinds(&mut c);
+        let json: serde_json::Value = serde_json::from_str(&c.finish().json()).unwrap();
+        assert_eq!(json["assignment"], "tugas1");
+        assert_eq!(json["convention"], "raw bytes until close");
+        assert_eq!(json["exit_code"], 1);
+        assert_eq!(json["required"]["passed"], 2);
+        assert_eq!(json["extras"]["total"], 3);
+        assert_eq!(json["unreachable"], serde_json::Value::Null);
+        let reqs = json["requirements"].as_array().unwrap();
+        assert_eq!(reqs[0]["convention"], serde_json::Value::Null);
+        let wrong = &reqs[2];
+        assert_eq!(wrong["id"], "wrong");
+        assert_eq!(wrong["kind"], "required");
+        assert_eq!(wrong["citation"], CITE);
+        assert_eq!(wrong["status"], "fail");
+        assert_eq!(wrong["reason"], "because");
+        assert_eq!(wrong["convention"], "raw bytes until close");
+        for key in ["requirement", "sent", "got", "millis"] {
+            assert!(wrong.get(key).is_some(), "{key} missing: {wrong}");
+        }
+        assert_eq!(reqs[3]["kind"], "extra");
+        assert_eq!(reqs[3]["citation"], serde_json::Value::Null);
+        for key in ["target", "notes", "passed", "failed", "skipped"] {
+            assert!(json.get(key).is_some(), "{key} missing");
+        }
+    }
+
+    #[test]
+    fn the_budget_bounds_the_whole_check() {
+        let port = fake_server(|s| {
+            let _keep = s;
+            thread::park();
+        });
+        let opts = CheckOptions {
+            budget: Duration::from_millis(600),
+            ..CheckOptions::local(port, Duration::from_secs(5))
+        };
+        let start = Instant::now();
+        let r = crate::testkit::check::run_check(opts, |c| {
+            for i in 0..4 {
+                c.require(&format!("r{i}"), format!("requirement {i}"), CITE, |o| {
+                    let mut conn = o.connect()?;
+                    conn.send(b"x", "a byte")?;
+                    conn.recv_exact(1, "the echo").map(drop)
+                });
+            }
+        });
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+        let first = r.by_id("r0").unwrap();
+        assert_eq!(first.status, Status::Fail);
+        assert_eq!(
+            first.reason.as_deref(),
+            Some("the check's time budget (--budget 0.6s) was spent while waiting for the echo")
+        );
+        let last = r.by_id("r3").unwrap();
+        assert_eq!(last.status, Status::NotRun);
+        assert_eq!(
+            last.line(),
+            "FAIL  requirement 3: not run: the check's time budget (--budget 0.6s) was spent"
+        );
+        assert_eq!((r.required.passed, r.required.total), (0, 4));
+        assert_eq!((r.failed, r.not_run), (4, 3));
+        assert!(r.budget_spent);
+        assert_eq!(r.exit_code, EXIT_FAILED);
+        assert!(
+            r.summary().ends_with("; 3 not run (budget spent)"),
+            "{}",
+            r.summary()
+        );
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&r.json()).unwrap()["requirements"][3]
+                ["status"],
+            "not_run"
+        );
+    }
+
+    #[test]
+    fn a_server_that_never_answers_fails_each_requirement_after_the_timeout() {
+        let port = fake_server(crate::testkit::check::silent);
+        let start = Instant::now();
+        let r = crate::testkit::check::run_check(CheckOptions::local(port, SHORT), |c| {
+            for i in 0..3 {
+                c.require(&format!("r{i}"), format!("requirement {i}"), CITE, |o| {
+                    let mut conn = o.connect()?;
+                    conn.send(b"x", "a byte")?;
+                    conn.recv_exact(1, "the echo").map(drop)
+                });
+            }
+        });
+        assert!(start.elapsed() < Duration::from_secs(3));
+        assert_eq!(r.failed, 3);
+        assert!(r.unreachable.is_none());
+        assert_eq!(r.exit_code, EXIT_FAILED);
+        for o in &r.requirements {
+            assert_eq!(
+                o.reason.as_deref(),
+                Some("timed out after 0.3s waiting for the echo")
+            );
+        }
+    }
+
+    #[test]
+    fn an_unreachable_server_is_one_line_and_exit_3() {
+        let port = crate::testkit::check::closed_port();
+        let out = Shared::default();
+        let mut c = Checker::new(CheckOptions::local(port, SHORT));
+        c.print_live(Box::new(out.clone()));
+        for i in 0..3 {
+            c.require(&format!("r{i}"), format!("requirement {i}"), CITE, |o| {
+                o.connect().map(drop)
+            });
+        }
+        let r = c.finish();
+        let line = format!(
+            "cannot reach the server: cannot connect to 127.0.0.1:{port}: connection refused \
+             (is the server running on 127.0.0.1:{port}?)"
+        );
+        assert_eq!(r.unreachable.as_deref(), Some(line.as_str()));
+        assert_eq!(r.exit_code, EXIT_UNREACHABLE);
+        assert_eq!(r.text(), format!("{line}\n"));
+        // Nothing else was printed: no FAIL per requirement.
+        assert_eq!(out.text(), "");
+        // The outcomes are all there for scripts.
+        assert_eq!(r.failed, 3);
+        let json: serde_json::Value = serde_json::from_str(&r.json()).unwrap();
+        assert_eq!(json["exit_code"], 3);
+        assert_eq!(json["unreachable"], line.as_str());
+    }
+
+    #[test]
+    fn failures_before_the_server_is_reached_are_printed_once_it_is() {
+        let port = echo_port();
+        let closed = crate::testkit::check::closed_port();
+        let out = Shared::default();
+        let mut c = Checker::new(CheckOptions {
+            ports: vec![closed, port],
+            ..CheckOptions::local(closed, SHORT)
+        });
+        c.print_live(Box::new(out.clone()));
+        for p in [closed, port] {
+            c.require(&format!("echo-{p}"), format!("echo on {p}"), CITE, |o| {
+                o.connect_port(p).map(drop)
+            });
+        }
+        let r = c.finish();
+        assert!(r.unreachable.is_none());
+        assert_eq!(r.exit_code, EXIT_FAILED);
+        let text = out.text();
+        assert!(
+            text.starts_with(&format!("FAIL  echo on {closed}: cannot connect")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("\nPASS  echo on {port}\n")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn kit_flags_are_added_once() {
+        const CMD: Command = Command {
+            name: "check",
+            about: "Tugas 1a grader's check: tests a file-upload server (any language).",
+            args: "",
+            flags: &[host(), port("31100"), TIMEOUT, JSON],
+        };
+        let full = with_kit_flags(&CMD);
+        let names: Vec<&str> = full.flags.iter().map(|f| f.name).collect();
+        assert_eq!(
+            names,
+            ["host", "port", "timeout", "json", "strict", "budget"]
+        );
+        let m = full.parse(Vec::<String>::new()).unwrap();
+        let o = CheckOptions::from_matches(&full, &m).unwrap();
+        assert_eq!((o.budget, o.strict), (Duration::from_secs(30), false));
+        assert_eq!(o.assignment, "tugas1a");
+        let m = full
+            .parse(["--strict", "--budget", "2.5"].map(String::from))
+            .unwrap();
+        let o = CheckOptions::from_matches(&full, &m).unwrap();
+        assert_eq!((o.budget, o.strict), (Duration::from_millis(2500), true));
+        let m = full.parse(["--budget", "0"].map(String::from)).unwrap();
+        assert!(CheckOptions::from_matches(&full, &m).is_err());
+        // Without the kit flags the defaults hold.
+        let m = CMD.parse(Vec::<String>::new()).unwrap();
+        let o = CheckOptions::from_matches(&CMD, &m).unwrap();
+        assert_eq!((o.budget, o.strict), (Duration::from_secs(30), false));
+        let other = Command {
+            about: "checks a hello server",
+            ..CMD
+        };
+        assert_eq!(assignment_of(&other), "check");
     }
 }

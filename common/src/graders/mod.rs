@@ -1,3 +1,5 @@
-//! For graders and benchmarks: the check kit and the benchmark helpers.
+//! For graders and benchmarks: the check kit, grading a whole class, and
+//! the benchmark helpers.
 pub mod bench;
 pub mod check;
+pub mod grade;

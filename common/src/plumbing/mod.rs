@@ -3,4 +3,4 @@ pub mod files;
 pub mod framing;
 pub mod net;
 pub mod stop;
-mod sys;
+pub(crate) mod sys;

@@ -41,6 +41,39 @@ mod unix {
         Some(io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH))
     }
 
+    /// Sends SIGTERM (`hard` false) or SIGKILL (`hard` true) to every
+    /// process of the process group `pgid` (a child started with
+    /// `process_group(0)` leads a group whose id is its pid). A group that
+    /// is already gone is no error.
+    pub fn signal_process_group(pgid: u32, hard: bool) -> io::Result<()> {
+        let Ok(pgid) = libc::pid_t::try_from(pgid) else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bad process group id",
+            ));
+        };
+        if pgid <= 1 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "bad process group id",
+            ));
+        }
+        let sig = if hard { libc::SIGKILL } else { libc::SIGTERM };
+        // SAFETY: kill() with a negative pid only sends a signal to that
+        // process group; pgid > 1, so never to "every process" (-1) or to
+        // our own group (0).
+        let rc = unsafe { libc::kill(-pgid, sig) };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ESRCH) {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+
     /// The set holding SIGINT (Ctrl-C) and SIGTERM (`kill`).
     fn stop_signals() -> libc::sigset_t {
         // SAFETY: sigemptyset fully initialises the zeroed set it is given,
