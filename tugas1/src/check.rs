@@ -100,7 +100,7 @@ pub fn run(c: &mut Checker) {
             Some(d) => Err(conn.fail(format!("the echo {d}"))),
         }
     });
-    c.check(
+    c.check_extra(
         "two clients at once: the second is answered while the first stays connected",
         |o| {
             let mut first = o.connect()?;

@@ -99,7 +99,7 @@ pub fn run(c: &mut Checker) {
         let (conn, reply) = fetch(o, REQUEST, false, "the response")?;
         expect_body(&conn, &reply)
     });
-    c.check(
+    c.check_extra(
         "the response is valid HTTP (status line, headers, blank line, Content-Length = body length)",
         |o| {
             let (conn, r) = fetch(o, REQUEST, true, "the response")?;
@@ -150,7 +150,7 @@ pub fn run(c: &mut Checker) {
         let (conn, reply) = fetch(o, b"GET / HTTP/1.0\n\n", false, "the response")?;
         expect_body(&conn, &reply)
     });
-    c.check("HEAD / gets the head and no body", |o| {
+    c.check_extra("HEAD / gets the head and no body", |o| {
         let mut conn = o.connect()?;
         conn.send(b"HEAD / HTTP/1.0\r\n\r\n", "the request")?;
         let reply = READER.read_head(&mut conn, "the head")?;
@@ -163,7 +163,7 @@ pub fn run(c: &mut Checker) {
         }
         Ok(())
     });
-    c.check("an unknown path gets 404", |o| {
+    c.check_extra("an unknown path gets 404", |o| {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.subsec_nanos())

@@ -949,6 +949,17 @@ impl Checker {
         self.run_one(&id, text, None, Kind::Required, f);
     }
 
+    /// An extra with an id made from its words (the older form, as
+    /// [`Checker::check`]; [`Checker::extra`] is preferred).
+    pub fn check_extra<F>(&mut self, requirement: impl Into<String>, f: F)
+    where
+        F: FnOnce(&CheckOptions) -> Result<(), Failure>,
+    {
+        let text = requirement.into();
+        let id = id_from_text(&text);
+        self.run_one(&id, text, None, Kind::Extra, f);
+    }
+
     /// Like [`Checker::check`] for a requirement that assumes this
     /// workspace's own protocol: listed as `SKIP` under `--skip-protocol`.
     pub fn protocol_check<F>(&mut self, requirement: impl Into<String>, f: F)

@@ -1,0 +1,17 @@
+//! Tugas 6 grading of a whole class: `cargo run -p tugas6 --bin grade -- --run 'CMD' STUDENT_DIR...`
+//! starts each student's server, runs the check, stops it, writes a gradebook.
+use std::process::ExitCode;
+
+use common::grade::{Assignment, Transport};
+
+fn main() -> ExitCode {
+    common::grade::main(&Assignment {
+        name: "tugas6",
+        check: &tugas6::check::CHECK,
+        transport: Transport::Tcp,
+        run: |c, _m| {
+            tugas6::check::run(c);
+            Ok(())
+        },
+    })
+}
