@@ -226,10 +226,11 @@ fn a_class_gets_one_right_row_per_student_within_its_bound() {
     assert_eq!(bob.exit_code, Some(1));
     assert!(
         bob.first_failure
-            .starts_with("echo: the echo differs at byte 0 of 39 (expected \"P\", got \"p\")"),
+            .starts_with("the echo differs at byte 0 of 39 (expected \"P\", got \"p\")"),
         "{}",
         bob.first_failure
     );
+    assert_eq!(bob.first_failure_id.as_deref(), Some("echo"));
     let bob_report = bob.report.as_ref().unwrap();
     assert_eq!(bob_report.assignment, "tugas1");
 
@@ -246,7 +247,7 @@ fn a_class_gets_one_right_row_per_student_within_its_bound() {
     assert_eq!((dave.required_passed, dave.extras_passed), (0, 0));
     assert_eq!(
         dave.first_failure,
-        "echo: timed out after 0.5s waiting for the echo"
+        "timed out after 0.5s waiting for the echo"
     );
     assert!(dave.seconds < 6.0, "{}", dave.seconds);
 
@@ -291,7 +292,7 @@ fn a_class_gets_one_right_row_per_student_within_its_bound() {
     assert!(lines[0].starts_with("student,required_passed,required_total,extras_passed,extras_total,exit_code,state,first_failure"));
     assert!(lines[1].starts_with("alice,1,1,1,1,0,checked,,"), "{csv}");
     assert!(
-        lines[4].starts_with("carol,0,0,0,0,,did_not_start,did not start: ModuleNotFoundError"),
+        lines[4].starts_with("carol,0,0,0,0,,did_not_start,,did not start: ModuleNotFoundError"),
         "{csv}"
     );
     let json: serde_json::Value =

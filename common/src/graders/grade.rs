@@ -136,6 +136,9 @@ pub const OUT: Flag = Flag::value(
 /// How long a stopped server may take to exit before SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(2);
 
+/// How long the other ports may take once the first answers.
+pub const OTHER_PORTS_GRACE: Duration = Duration::from_secs(2);
+
 /// How long to wait for a previous server to let go of the port.
 const PORT_FREE_WAIT: Duration = Duration::from_secs(3);
 
@@ -246,7 +249,11 @@ impl GradeOptions {
 
     /// The longest one student can take: start, check, stop.
     pub fn bound_per_student(&self) -> Duration {
-        PORT_FREE_WAIT + self.start_timeout + self.check_bound() + self.stop_grace * 2
+        PORT_FREE_WAIT
+            + self.start_timeout
+            + OTHER_PORTS_GRACE
+            + self.check_bound()
+            + self.stop_grace * 2
     }
 
     /// The hard bound of one check: its budget, one more step, a grace.
@@ -304,6 +311,8 @@ pub struct Row {
     /// Why the student lost points: the first graded failure (`id: reason`),
     /// or why nothing was checked ("did not start: ..."); empty when all passed.
     pub first_failure: String,
+    /// The id of the first graded failure's requirement.
+    pub first_failure_id: Option<String>,
     /// The protocol convention the check found, if any.
     pub convention: Option<String>,
     /// Seconds this student took (start, check, stop).
@@ -327,6 +336,7 @@ impl Row {
             extras_total: 0,
             exit_code: None,
             first_failure: why,
+            first_failure_id: None,
             convention: None,
             seconds: 0.0,
             log: String::new(),
@@ -341,25 +351,17 @@ impl Row {
         self.extras_total = report.extras.total;
         self.exit_code = Some(report.exit_code);
         self.convention = report.convention.clone();
-        self.first_failure = if report.exit_code == EXIT_UNREACHABLE {
-            report.unreachable.clone().unwrap_or_default()
-        } else {
-            report
-                .first_graded_failure()
-                .map(|o| {
-                    let extra = if o.kind == Kind::Extra {
-                        " (extra)"
-                    } else {
-                        ""
-                    };
-                    format!(
-                        "{}{extra}: {}",
-                        o.id,
-                        o.reason.as_deref().unwrap_or("failed")
-                    )
-                })
-                .unwrap_or_default()
-        };
+        if report.exit_code == EXIT_UNREACHABLE {
+            self.first_failure = report.unreachable.clone().unwrap_or_default();
+        } else if let Some(o) = report.first_graded_failure() {
+            let extra = if o.kind == Kind::Extra {
+                "(extra) "
+            } else {
+                ""
+            };
+            self.first_failure_id = Some(o.id.clone());
+            self.first_failure = format!("{extra}{}", o.reason.as_deref().unwrap_or("failed"));
+        }
         self.report = Some(report);
         self
     }
@@ -391,7 +393,7 @@ impl Gradebook {
     /// The rows as CSV (RFC 4180 quoting), with a header line.
     pub fn csv(&self) -> String {
         let mut out = String::from(
-            "student,required_passed,required_total,extras_passed,extras_total,exit_code,state,first_failure,convention,seconds,dir,log\n",
+            "student,required_passed,required_total,extras_passed,extras_total,exit_code,state,first_failure_id,first_failure,convention,seconds,dir,log\n",
         );
         for r in &self.rows {
             let state = serde_json::to_value(r.state)
@@ -406,6 +408,7 @@ impl Gradebook {
                 r.extras_total.to_string(),
                 r.exit_code.map(|c| c.to_string()).unwrap_or_default(),
                 state,
+                r.first_failure_id.clone().unwrap_or_default(),
                 r.first_failure.clone(),
                 r.convention.clone().unwrap_or_default(),
                 format!("{:.1}", r.seconds),
@@ -600,8 +603,13 @@ fn grade_one(a: &Assignment, opts: &GradeOptions, dir: &Path, name: String, logs
         return Row::new(name, dir, RowState::NoFolder, "no such folder".to_string());
     };
     let port = opts.check.port();
-    let target = join_host_port(&opts.check.host, port);
-    if !port_free(a.transport, &opts.check.host, port, PORT_FREE_WAIT) {
+    let busy = opts
+        .check
+        .ports
+        .iter()
+        .find(|&&p| !port_free(a.transport, &opts.check.host, p, PORT_FREE_WAIT));
+    if let Some(&busy) = busy {
+        let target = join_host_port(&opts.check.host, busy);
         return Row::new(
             name,
             dir,
@@ -626,12 +634,15 @@ fn grade_one(a: &Assignment, opts: &GradeOptions, dir: &Path, name: String, logs
             return row;
         }
     };
-    if let Err(why) =
-        server.wait_until_answering(a.transport, &opts.check.host, port, opts.start_timeout)
-    {
+    if let Err(why) = server.wait_until_answering(
+        a.transport,
+        &opts.check.host,
+        &opts.check.ports,
+        opts.start_timeout,
+    ) {
         server.stop(opts.stop_grace);
         row.state = RowState::DidNotStart;
-        row.first_failure = format!("did not start: {why}");
+        row.first_failure = format!("did not start: {why}{}", address_in_use_hint(&why));
         return row;
     }
     let checked = run_check(a, opts);
@@ -670,6 +681,22 @@ fn run_check(a: &Assignment, opts: &GradeOptions) -> Result<Report, String> {
             check::secs(bound)
         ))
     })
+}
+
+/// A hint for a server that could not bind its port: after the previous
+/// student's server, the port's closed connections wait in TIME_WAIT for
+/// up to a minute, and a server that does not set SO_REUSEADDR cannot bind
+/// it until then.
+fn address_in_use_hint(why: &str) -> &'static str {
+    let lower = why.to_ascii_lowercase();
+    if lower.contains("address already in use")
+        || lower.contains("errno 98")
+        || lower.contains("10048")
+    {
+        " (if no other server runs there, the port's closed connections from before wait in TIME_WAIT for up to a minute and this server does not set SO_REUSEADDR: grade it again alone)"
+    } else {
+        ""
+    }
 }
 
 /// A name safe as a file name.
@@ -804,16 +831,21 @@ impl Server {
         })
     }
 
-    /// Waits until the port answers, the server exits, or `timeout`.
+    /// Waits until the ports answer, the server exits, or `timeout`. The
+    /// first port must answer; the others (a server started once per
+    /// port) get [`OTHER_PORTS_GRACE`] more once it does, and the check
+    /// judges those that never answer.
     fn wait_until_answering(
         &mut self,
         transport: Transport,
         host: &str,
-        port: u16,
+        ports: &[u16],
         timeout: Duration,
     ) -> Result<(), String> {
         let start = Instant::now();
+        let port = ports.first().copied().unwrap_or(0);
         let target = join_host_port(host, port);
+        let mut first_answered: Option<Instant> = None;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 self.reaped = true;
@@ -826,15 +858,23 @@ impl Server {
                     None => format!("the server exited ({status}) and printed nothing"),
                 });
             }
-            let answers = match transport {
+            let answers = |port: u16| match transport {
                 Transport::Tcp => tcp_answers(host, port, Duration::from_millis(200)),
                 Transport::Udp => match udp_bound(port) {
                     Some(bound) => bound,
                     None => start.elapsed() >= Duration::from_secs(1).min(timeout / 2),
                 },
             };
-            if answers {
-                return Ok(());
+            if let Some(at) = first_answered {
+                if at.elapsed() >= OTHER_PORTS_GRACE || ports[1..].iter().all(|&p| answers(p)) {
+                    return Ok(());
+                }
+            } else if answers(port) {
+                if ports.len() == 1 {
+                    return Ok(());
+                }
+                first_answered = Some(Instant::now());
+                continue;
             }
             if start.elapsed() >= timeout {
                 let last = self
@@ -964,6 +1004,17 @@ fn collect(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_in_use_gets_the_time_wait_hint() {
+        assert!(
+            address_in_use_hint("OSError: [Errno 98] Address already in use").contains("TIME_WAIT")
+        );
+        assert_eq!(
+            address_in_use_hint("ModuleNotFoundError: No module named 'x'"),
+            ""
+        );
+    }
 
     #[test]
     fn csv_quotes_commas_quotes_and_line_ends() {
