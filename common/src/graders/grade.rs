@@ -253,7 +253,7 @@ impl GradeOptions {
             + self.start_timeout
             + OTHER_PORTS_GRACE
             + self.check_bound()
-            + self.stop_grace * 2
+            + self.stop_grace * (2 + self.check.ports.len() as u32)
     }
 
     /// The hard bound of one check: its budget, one more step, a grace.
@@ -641,12 +641,20 @@ fn grade_one(a: &Assignment, opts: &GradeOptions, dir: &Path, name: String, logs
         opts.start_timeout,
     ) {
         server.stop(opts.stop_grace);
+        for &p in &opts.check.ports {
+            port_free(a.transport, &opts.check.host, p, opts.stop_grace);
+        }
         row.state = RowState::DidNotStart;
         row.first_failure = format!("did not start: {why}{}", address_in_use_hint(&why));
         return row;
     }
     let checked = run_check(a, opts);
     server.stop(opts.stop_grace);
+    // The kernel closes a killed server's sockets a moment after kill()
+    // returns: the next student starts on a free port.
+    for &p in &opts.check.ports {
+        port_free(a.transport, &opts.check.host, p, opts.stop_grace);
+    }
     match checked {
         Ok(report) => row.with_report(report),
         Err(why) => {
