@@ -1117,34 +1117,86 @@ where
     let full = with_kit_flags(cmd);
     let mut exit = EXIT_PASSED;
     let code = run_main(&full, |m| {
-        let opts = CheckOptions::from_matches(&full, &m)?;
-        if opts.ports.is_empty() {
-            return Err(AppError::new("nothing to check", "no --port given").into());
-        }
-        let json = opts.json;
-        let mut checker = Checker::new(opts);
-        if !json {
-            checker.print_live(Box::new(io::stdout()));
-        }
-        body(&mut checker, &m)?;
-        let report = checker.finish();
-        let mut out = io::stdout().lock();
-        if json {
-            let _ = writeln!(out, "{}", report.json());
-        } else if report.unreachable.is_none() {
-            let _ = writeln!(out, "{}", report.summary());
-        }
-        let _ = out.flush();
-        if let Some(line) = &report.unreachable {
-            eprintln!("error: {line}");
-        }
-        exit = report.exit_code;
+        exit = run_program(&full, &m, body, Box::new(io::stdout()), &mut io::stderr())?;
         Ok(())
     });
     if exit == EXIT_PASSED {
         code
     } else {
         ExitCode::from(exit)
+    }
+}
+
+/// What [`main`] does once the flags are parsed (`cmd` with the
+/// [`KIT_FLAGS`]): runs `body` on a [`Checker`] printing to `out` (each
+/// line as it is known, then the summary; or the JSON), writes the one
+/// `error: cannot reach the server: ...` line to `err` if nothing was
+/// reached, and returns the exit code (0, 1 or 3).
+///
+/// # Errors
+/// Bad options (no `--port`, a bad budget) or what `body` returns.
+pub fn run_program<F>(
+    cmd: &Command,
+    m: &Matches,
+    body: F,
+    mut out: Box<dyn Write>,
+    err: &mut dyn Write,
+) -> Result<u8, MainError>
+where
+    F: FnOnce(&mut Checker, &Matches) -> Result<(), MainError>,
+{
+    let opts = CheckOptions::from_matches(cmd, m)?;
+    if opts.ports.is_empty() {
+        return Err(AppError::new("nothing to check", "no --port given").into());
+    }
+    let json = opts.json;
+    let mut checker = Checker::new(opts);
+    let (tx, rx) = mpsc::channel::<Box<dyn Write>>();
+    if !json {
+        checker.print_live(Box::new(Relay(Some(out), Some(tx))));
+        // The live printer hands the stream back when the checker drops.
+        out = Box::new(io::sink());
+    }
+    body(&mut checker, m)?;
+    let report = checker.finish();
+    if let Ok(back) = rx.try_recv() {
+        out = back;
+    }
+    if json {
+        let _ = writeln!(out, "{}", report.json());
+    } else if report.unreachable.is_none() {
+        let _ = writeln!(out, "{}", report.summary());
+    }
+    let _ = out.flush();
+    if let Some(line) = &report.unreachable {
+        let _ = writeln!(err, "error: {line}");
+    }
+    Ok(report.exit_code)
+}
+
+/// A live printer that gives its stream back when dropped.
+struct Relay(Option<Box<dyn Write>>, Option<mpsc::Sender<Box<dyn Write>>>);
+
+impl Write for Relay {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self.0.as_mut() {
+            Some(w) => w.write(b),
+            None => Ok(b.len()),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self.0.as_mut() {
+            Some(w) => w.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let (Some(w), Some(tx)) = (self.0.take(), self.1.take()) {
+            let _ = tx.send(w);
+        }
     }
 }
 
@@ -2301,6 +2353,65 @@ mod tests {
             text.contains(&format!("\nPASS  echo on {port}\n")),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_program_prints_one_line_and_exits_3_when_nothing_listens() {
+        const CMD: Command = Command {
+            name: "check",
+            about: "Tugas 1 grader's check: tests an echo server.",
+            args: "",
+            flags: &[host(), port("31000"), TIMEOUT, JSON],
+        };
+        let full = with_kit_flags(&CMD);
+        let body = |c: &mut Checker, _m: &Matches| {
+            for i in 0..3 {
+                c.require(&format!("r{i}"), format!("requirement {i}"), CITE, |o| {
+                    o.connect().map(drop)
+                });
+            }
+            Ok(())
+        };
+        let closed = crate::testkit::check::closed_port().to_string();
+        let m = full
+            .parse(["--port", closed.as_str(), "--timeout", "0.3"].map(String::from))
+            .unwrap();
+        let (out, mut err) = (Shared::default(), Vec::new());
+        let code = run_program(&full, &m, body, Box::new(out.clone()), &mut err).unwrap();
+        assert_eq!(code, EXIT_UNREACHABLE);
+        assert_eq!(out.text(), "");
+        assert_eq!(
+            String::from_utf8(err).unwrap(),
+            format!(
+                "error: cannot reach the server: cannot connect to 127.0.0.1:{closed}: \
+                 connection refused (is the server running on 127.0.0.1:{closed}?)\n"
+            )
+        );
+
+        // A server that answers: the lines, then the summary; exit 0.
+        let port = echo_port().to_string();
+        let m = full
+            .parse(["--port", port.as_str()].map(String::from))
+            .unwrap();
+        let (out, mut err) = (Shared::default(), Vec::new());
+        let code = run_program(&full, &m, body, Box::new(out.clone()), &mut err).unwrap();
+        assert_eq!(code, EXIT_PASSED);
+        assert_eq!(
+            out.text(),
+            "PASS  requirement 0\nPASS  requirement 1\nPASS  requirement 2\n\
+             3 of 3 required passed; 0 extras (0 passed)\n"
+        );
+        assert!(err.is_empty());
+
+        // --json: one object, with the assignment's name.
+        let m = full
+            .parse(["--port", port.as_str(), "--json"].map(String::from))
+            .unwrap();
+        let out = Shared::default();
+        run_program(&full, &m, body, Box::new(out.clone()), &mut Vec::new()).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&out.text()).unwrap();
+        assert_eq!(json["assignment"], "tugas1");
+        assert_eq!(json["requirements"][2]["id"], "r2");
     }
 
     #[test]
