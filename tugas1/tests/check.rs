@@ -53,7 +53,9 @@ fn our_server_passes_every_requirement_on_three_ports() {
             Status::Pass
         );
     }
-    assert!(r.text().ends_with("\n7 of 7 required passed; 1 extra (1 passed)\n"));
+    assert!(r
+        .text()
+        .ends_with("\n7 of 7 required passed; 1 extra (1 passed)\n"));
 }
 
 #[test]

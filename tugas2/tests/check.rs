@@ -54,7 +54,12 @@ fn our_fileserver_passes_every_requirement_and_saves_the_file() {
     let r = check(rx.addr.port(), PATIENT, false);
     assert!(r.all_passed(), "{}", r.text());
     assert_eq!(r.passed, 4, "{}", r.text());
-    assert!(r.text().ends_with("\n4 of 4 required passed; 0 extras (0 passed)\n"), "{}", r.text());
+    assert!(
+        r.text()
+            .ends_with("\n4 of 4 required passed; 0 extras (0 passed)\n"),
+        "{}",
+        r.text()
+    );
     // The last transfer (after the garbage) is the file on disk.
     assert_eq!(
         std::fs::read(dir.path().join("data.out")).unwrap(),

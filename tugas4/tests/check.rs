@@ -138,7 +138,12 @@ fn our_server_passes_every_requirement_and_leaves_the_folder_as_it_was() {
     let r = check(addr.port(), PATIENT, false);
     assert!(r.all_passed(), "{}", r.text());
     assert_eq!(r.passed, 8, "{}", r.text());
-    assert!(r.text().ends_with("\n8 of 8 required passed; 0 extras (0 passed)\n"), "{}", r.text());
+    assert!(
+        r.text()
+            .ends_with("\n8 of 8 required passed; 0 extras (0 passed)\n"),
+        "{}",
+        r.text()
+    );
     assert!(r
         .text()
         .starts_with("note: assumes this workspace's protocol"));

@@ -100,7 +100,9 @@ fn our_server_passes_every_requirement() {
             TWO
         ]
     );
-    assert!(r.text().ends_with("\n10 of 10 required passed; 0 extras (0 passed)\n"));
+    assert!(r
+        .text()
+        .ends_with("\n10 of 10 required passed; 0 extras (0 passed)\n"));
     // A second run against the same server passes too (its words are new).
     assert!(check(port, Duration::from_secs(10)).all_passed());
 }

@@ -77,7 +77,12 @@ fn our_server_passes_every_requirement() {
     let r = check(addr.port(), PATIENT);
     assert!(r.all_passed(), "{}", r.text());
     assert_eq!(r.passed, 7, "{}", r.text());
-    assert!(r.text().ends_with("\n4 of 4 required passed; 3 extras (3 passed)\n"), "{}", r.text());
+    assert!(
+        r.text()
+            .ends_with("\n4 of 4 required passed; 3 extras (3 passed)\n"),
+        "{}",
+        r.text()
+    );
 }
 
 #[test]

@@ -190,7 +190,9 @@ fn our_server_passes_every_requirement() {
         names,
         [GET, FORM, ISILAH, HEADERS, DECODED, SPLIT, VALID, TRAVERSAL, AT_ONCE, SCRIPT]
     );
-    assert!(r.text().ends_with("\n8 of 8 required passed; 2 extras (2 passed)\n"));
+    assert!(r
+        .text()
+        .ends_with("\n8 of 8 required passed; 2 extras (2 passed)\n"));
 }
 
 #[test]
