@@ -1,5 +1,6 @@
-//! The file server: one thread per connection, each reading requests in
-//! turn and answering each one.
+//! The file server: an accept loop ([`run_server`]) that starts a thread
+//! per connection; each reads requests in turn and dispatches each to
+//! its operation (LIST, GET, PUT, DELETE).
 //!
 //! Per connection the server holds at most one message (capped at
 //! [`MAX_MESSAGE`]), one piece of file data and one answer, so a 1 GiB
@@ -7,9 +8,10 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, UNIX_EPOCH};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::thread;
+use std::time::UNIX_EPOCH;
 
 use common::error::io_cause;
 use common::fileproto::{
@@ -18,40 +20,77 @@ use common::fileproto::{
 };
 use common::files::{resolve_in_dir, AtomicFile, ServeError};
 use common::framing::FrameError;
-use common::net::{self, ServeOptions};
+use common::net;
+use common::stop::{Running, Shutdown};
+
+use crate::Config;
 
 /// Read buffer per connection: big enough that a 2.7 MiB message arrives
 /// in a handful of system calls.
 const READ_BUF: usize = 256 * 1024;
 
-/// After refusing an oversized message, the server reads and throws away
-/// at most this much more (for at most [`DRAIN_TIME`]) before closing, so
-/// the client's kernel does not reset the connection before the client has
-/// read the error.
-const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
-
-/// How long to keep draining after an oversized message.
-const DRAIN_TIME: Duration = Duration::from_secs(2);
-
-/// Serves `dir` on `listener` forever (see [`common::net::serve`]).
-pub fn run_server(listener: TcpListener, dir: PathBuf, opts: ServeOptions) {
-    net::serve(listener, opts, move |stream, peer| {
-        handle_connection(stream, peer, &dir)
-    });
+/// Serves `config.dir` on `listener` until `shutdown` is given: for each
+/// connection the `--timeout` on reads and writes, TCP_NODELAY (one answer
+/// per request, sent at once), a place among the connections `shutdown`
+/// admits, and a thread of its own running [`handle_connection`]. Returns
+/// once every connection's thread has been joined (stopping shuts their
+/// sockets down; an upload cut this way is discarded).
+///
+/// # Errors
+/// If the listener has no local address.
+pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -> io::Result<()> {
+    shutdown.watch(&listener)?;
+    let mut threads: Vec<thread::JoinHandle<()>> = Vec::new();
+    for stream in listener.incoming() {
+        if shutdown.is_stopping() {
+            break;
+        }
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                net::accept_failed(&e);
+                continue;
+            }
+        };
+        let Ok(peer) = stream.peer_addr() else {
+            continue;
+        };
+        if let Err(e) = net::set_timeouts(&stream, config.timeout) {
+            log::warn!("{peer}: cannot set timeouts: {}", net::describe_io(&e));
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let Some(admitted) = shutdown.admit(&stream) else {
+            continue;
+        };
+        let dir = config.dir.clone();
+        let spawned = thread::Builder::new().spawn(move || {
+            let _admitted = admitted; // counts the connection until it ends
+            if let Err(e) = handle_connection(stream, peer, &dir) {
+                log::warn!("{peer}: {}", net::describe_io(&e));
+            }
+        });
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => log::error!("{peer}: cannot start a thread: {}", net::describe_io(&e)),
+        }
+        threads.retain(|t| !t.is_finished());
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+    Ok(())
 }
 
-/// Serves `dir` on a background thread; returns the listener's address.
-/// Tests bind `127.0.0.1:0` and call this.
+/// Runs [`run_server`] on a thread of its own (tests, the benchmark);
+/// stopping or dropping the returned [`Running`] stops and joins it.
 ///
 /// # Errors
 /// If the listener has no address or the thread cannot start.
-pub fn spawn_server(
-    listener: TcpListener,
-    dir: PathBuf,
-    opts: ServeOptions,
-) -> io::Result<SocketAddr> {
-    net::spawn_server(listener, opts, move |stream, peer| {
-        handle_connection(stream, peer, &dir)
+pub fn start_server(listener: TcpListener, config: &Config) -> io::Result<Running> {
+    let config = config.clone();
+    Running::spawn(listener, Shutdown::new(), move |listener, shutdown| {
+        run_server(listener, &config, &shutdown)
     })
 }
 
@@ -84,7 +123,7 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, dir: &Path) -> io:
                 ))
                 .encode(&mut out);
                 writer.write_all(&out)?;
-                drain_and_close(&writer, reader);
+                net::linger_close(&writer, &mut reader);
                 return Ok(());
             }
             Err(e) => return Err(e.into()),
@@ -93,24 +132,6 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, dir: &Path) -> io:
         session.handle(&msg, &mut out);
         drop(msg);
         writer.write_all(&out)?;
-    }
-}
-
-/// Half-closes our side, then reads and discards what the client is still
-/// sending (bounded in bytes and time): closing a socket with unread data
-/// makes the kernel send a reset, which can destroy our error answer
-/// before the client reads it.
-fn drain_and_close(writer: &TcpStream, reader: BufReader<TcpStream>) {
-    let _ = writer.shutdown(Shutdown::Write);
-    let _ = writer.set_read_timeout(Some(DRAIN_TIME));
-    let started = std::time::Instant::now();
-    let mut rest = reader.take(DRAIN_LIMIT);
-    let mut buf = [0u8; 16 * 1024];
-    while started.elapsed() < DRAIN_TIME {
-        match rest.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
     }
 }
 
