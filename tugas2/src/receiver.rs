@@ -72,7 +72,7 @@ impl Default for ReceiveOptions {
     }
 }
 
-/// Counts kept by [`serve`].
+/// Counts kept by [`run_server`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReceiveStats {
     /// Files saved.
