@@ -214,6 +214,7 @@ pub fn accept_loop(listener: TcpListener, config: &Config, shutdown: &Shutdown) 
     shutdown.watch(&listener)?;
     let mut threads: Vec<thread::JoinHandle<()>> = Vec::new();
     for stream in listener.incoming() {
+        // stop() connects to wake this loop: that connection is not a client.
         if shutdown.is_stopping() {
             break;
         }
@@ -244,10 +245,14 @@ pub fn accept_loop(listener: TcpListener, config: &Config, shutdown: &Shutdown) 
             Ok(t) => threads.push(t),
             Err(e) => log::error!("{peer}: cannot start a thread: {}", net::describe_io(&e)),
         }
+        // Threads that already ended need no join: let them go.
         threads.retain(|t| !t.is_finished());
     }
+    // stop() shut every connection's socket down, so each thread is ending.
     for t in threads {
-        let _ = t.join();
+        if t.join().is_err() {
+            log::error!("a connection's thread panicked");
+        }
     }
     Ok(())
 }
@@ -258,12 +263,11 @@ pub fn accept_loop(listener: TcpListener, config: &Config, shutdown: &Shutdown) 
 /// # Errors
 /// If there is no listener, a listener has no address or the thread cannot
 /// start.
-pub fn start_server(listeners: Vec<TcpListener>, config: &Config) -> io::Result<Running> {
+pub fn start_server(listeners: Vec<TcpListener>, config: Config) -> io::Result<Running> {
     let addr = listeners
         .first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no listener to serve"))?
         .local_addr()?;
-    let config = config.clone();
     Running::spawn_at(addr, Shutdown::new(), move |shutdown| {
         run_server(listeners, &config, &shutdown)
     })

@@ -42,7 +42,7 @@ fn our_server_passes_every_requirement_on_three_ports() {
         .iter()
         .map(|l| l.local_addr().unwrap().port())
         .collect::<Vec<_>>();
-    let server = tugas1::start_server(listeners, &tugas1::Config::default()).unwrap();
+    let server = tugas1::start_server(listeners, tugas1::Config::default()).unwrap();
     let r = check(ports.clone(), Duration::from_secs(10));
     assert!(r.all_passed(), "{}", r.text());
     assert_eq!(r.passed, 8, "{}", r.text());

@@ -25,7 +25,7 @@ fn start_server(n: usize) -> (Running, Vec<Target>) {
             port: l.local_addr().unwrap().port(),
         })
         .collect();
-    let server = tugas1::start_server(listeners, &Config::default()).unwrap();
+    let server = tugas1::start_server(listeners, Config::default()).unwrap();
     (server, targets)
 }
 

@@ -23,7 +23,7 @@ fn echo_across_two_computers_on_three_ports() {
         })
         .unwrap()
         .expect("bind in host A");
-    let server = tugas1::start_server(listeners, &tugas1::Config::default()).unwrap();
+    let server = tugas1::start_server(listeners, tugas1::Config::default()).unwrap();
 
     // Host A's own loopback is not host B's: the server is reachable only
     // over the cable, at A's address.

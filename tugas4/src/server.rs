@@ -42,6 +42,7 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
     shutdown.watch(&listener)?;
     let mut threads: Vec<thread::JoinHandle<()>> = Vec::new();
     for stream in listener.incoming() {
+        // stop() connects to wake this loop: that connection is not a client.
         if shutdown.is_stopping() {
             break;
         }
@@ -74,10 +75,14 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
             Ok(t) => threads.push(t),
             Err(e) => log::error!("{peer}: cannot start a thread: {}", net::describe_io(&e)),
         }
+        // Threads that already ended need no join: let them go.
         threads.retain(|t| !t.is_finished());
     }
+    // stop() shut every connection's socket down, so each thread is ending.
     for t in threads {
-        let _ = t.join();
+        if t.join().is_err() {
+            log::error!("a connection's thread panicked");
+        }
     }
     Ok(())
 }
@@ -87,8 +92,7 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
 ///
 /// # Errors
 /// If the listener has no address or the thread cannot start.
-pub fn start_server(listener: TcpListener, config: &Config) -> io::Result<Running> {
-    let config = config.clone();
+pub fn start_server(listener: TcpListener, config: Config) -> io::Result<Running> {
     Running::spawn(listener, Shutdown::new(), move |listener, shutdown| {
         run_server(listener, &config, &shutdown)
     })

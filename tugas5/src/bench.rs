@@ -94,7 +94,7 @@ pub fn start_servers(max_clients: usize) -> Result<(Running, Running), AppError>
     let chat = Arc::new(ChatServer::new(users).map_err(|e| AppError::new("bench users", e))?);
     let config = Config::default();
     let l1 = cnet::bind("127.0.0.1", 0)?;
-    let chat_server = server::start_server(l1, chat, &config)
+    let chat_server = server::start_server(l1, chat, config.clone())
         .map_err(|e| AppError::io("cannot start the chat server", &e))?;
     let l2 = cnet::bind("127.0.0.1", 0)?;
     let baseline = start_baseline(l2, config)

@@ -399,9 +399,8 @@ pub fn run_server(
 pub fn start_server(
     listener: TcpListener,
     chat: Arc<ChatServer>,
-    config: &Config,
+    config: Config,
 ) -> io::Result<Running> {
-    let config = config.clone();
     Running::spawn(listener, Shutdown::new(), move |listener, shutdown| {
         run_server(listener, chat, &config, &shutdown)
     })
@@ -429,6 +428,7 @@ where
     shutdown.watch(&listener)?;
     let mut threads: Vec<thread::JoinHandle<()>> = Vec::new();
     for stream in listener.incoming() {
+        // stop() connects to wake this loop: that connection is not a client.
         if shutdown.is_stopping() {
             break;
         }
@@ -461,10 +461,14 @@ where
             Ok(t) => threads.push(t),
             Err(e) => log::error!("{peer}: cannot start a thread: {}", net::describe_io(&e)),
         }
+        // Threads that already ended need no join: let them go.
         threads.retain(|t| !t.is_finished());
     }
+    // stop() shut every connection's socket down, so each thread is ending.
     for t in threads {
-        let _ = t.join();
+        if t.join().is_err() {
+            log::error!("a connection's thread panicked");
+        }
     }
     Ok(())
 }

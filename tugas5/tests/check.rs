@@ -66,7 +66,7 @@ fn our_server() -> Running {
     common::logging::init_for_tests();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let chat = Arc::new(ChatServer::with_builtin_users());
-    tugas5::start_server(listener, chat, &tugas5::Config::default()).unwrap()
+    tugas5::start_server(listener, chat, tugas5::Config::default()).unwrap()
 }
 
 #[test]

@@ -57,7 +57,7 @@ pub fn start_with_timeout(dir: &Path, timeout: Duration) -> Running {
         timeout,
         ..Config::new(dir)
     };
-    tugas4::start_server(listener, &config).unwrap()
+    tugas4::start_server(listener, config).unwrap()
 }
 
 /// A raw connection with a read timeout, so a hang fails the test.

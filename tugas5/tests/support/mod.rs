@@ -29,7 +29,7 @@ pub fn start_with(chat: ChatServer, timeout: Duration) -> Running {
         timeout,
         ..Config::default()
     };
-    tugas5::start_server(listener, Arc::new(chat), &config).unwrap()
+    tugas5::start_server(listener, Arc::new(chat), config).unwrap()
 }
 
 /// A raw connection speaking the wire format.
