@@ -225,25 +225,20 @@ pub fn accept_loop(listener: TcpListener, config: &Config, shutdown: &Shutdown) 
                 continue;
             }
         };
-        let Ok(peer) = stream.peer_addr() else {
-            continue;
-        };
-        if let Err(e) = net::set_timeouts(&stream, config.timeout) {
-            log::warn!("{peer}: cannot set timeouts: {}", net::describe_io(&e));
-            continue;
-        }
         let Some(admitted) = shutdown.admit(&stream) else {
             continue;
         };
+        // The loop only accepts and starts the thread; the connection's
+        // set-up happens on its own thread, so the next client is accepted
+        // at once.
+        let timeout = config.timeout;
         let spawned = thread::Builder::new().spawn(move || {
             let _admitted = admitted; // counts the connection until it ends
-            if let Err(e) = handle_connection(stream, peer) {
-                log::warn!("{peer}: {}", net::describe_io(&e));
-            }
+            serve_one(stream, timeout);
         });
         match spawned {
             Ok(t) => threads.push(t),
-            Err(e) => log::error!("{peer}: cannot start a thread: {}", net::describe_io(&e)),
+            Err(e) => log::error!("cannot start a thread: {}", net::describe_io(&e)),
         }
         // Threads that already ended need no join: let them go.
         threads.retain(|t| !t.is_finished());
@@ -255,6 +250,18 @@ pub fn accept_loop(listener: TcpListener, config: &Config, shutdown: &Shutdown) 
         }
     }
     Ok(())
+}
+
+/// The body of one connection's thread: timeouts, the echo, the log line
+/// when it fails.
+fn serve_one(stream: TcpStream, timeout: Duration) {
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    let served = net::set_timeouts(&stream, timeout).and_then(|()| handle_connection(stream, peer));
+    if let Err(e) = served {
+        log::warn!("{peer}: {}", net::describe_io(&e));
+    }
 }
 
 /// Runs [`run_server`] on a thread of its own with a new [`Shutdown`]

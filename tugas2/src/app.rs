@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::cli::{self, Command, Flag, Matches};
-use common::error::{AppError, MainError};
-use common::files::Summary;
+use common::error::{io_cause, AppError, MainError};
+use common::files::{remove_stale_temp_files, Summary};
 use common::net::{announce_addr, bind_udp, join_host_port, resolve};
 use common::stop::Shutdown;
 
@@ -314,6 +314,14 @@ impl FileServerConfig {
 /// An [`AppError`] if the port is taken or the socket fails.
 pub fn run_udp_fileserver(config: &FileServerConfig, shutdown: &Shutdown) -> Result<(), MainError> {
     let socket = config.bind.bind()?;
+    // A receiver killed mid-transfer left its temporary file beside the output.
+    let dir = match config.receive.output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Err(e) = remove_stale_temp_files(dir) {
+        log::warn!("cannot clean {}: {}", dir.display(), io_cause(&e));
+    }
     receiver::run_server(&socket, &config.receive, shutdown, &mut io::stdout())
         .map_err(|e| AppError::io(format!("receiving on port {} failed", config.bind.port), &e))?;
     Ok(())

@@ -303,3 +303,25 @@ fn configs_hold_the_flags_typed() {
         (3, Duration::from_millis(5), 5005)
     );
 }
+
+#[test]
+fn udp_fileserver_removes_a_crashed_receivers_temporary_file_at_start() {
+    let dir = TempDir::new("stale");
+    // What a receiver killed mid-transfer leaves (this PID: an earlier process's).
+    let stale = dir
+        .path()
+        .join(format!(".data.out.{}-0.part", std::process::id()));
+    std::fs::write(&stale, b"half a file").unwrap();
+    let output = dir.path().join("data.out");
+    let m = parse(
+        &app::UDP_FILESERVER,
+        &["--port", "0", "--output", output.to_str().unwrap()],
+    )
+    .unwrap();
+    let config = app::FileServerConfig::from_matches(&m).unwrap();
+    let shutdown = Shutdown::new();
+    shutdown.stop(); // returns at once, after its start-up
+    app::run_udp_fileserver(&config, &shutdown).unwrap();
+    assert!(!stale.exists());
+    assert!(dir.names().is_empty(), "{:?}", dir.names());
+}

@@ -11,7 +11,7 @@ use std::time::Instant;
 use common::cli::{self, CliError, Command, Flag, Matches};
 use common::error::{exit_code as common_exit_code, AppError, MainError, EXIT_FAILURE};
 use common::fileproto::{check_name, FileInfo};
-use common::files::{human_bytes, AtomicFile, Progress, Summary};
+use common::files::{human_bytes, remove_stale_temp_files, AtomicFile, Progress, Summary};
 use common::net;
 use common::stop::Shutdown;
 use std::time::Duration;
@@ -107,6 +107,14 @@ pub fn server(config: &Config, shutdown: &Shutdown) -> Result<(), MainError> {
     let dir = &config.dir;
     fs::create_dir_all(dir)
         .map_err(|e| AppError::io(format!("cannot create the folder {}", dir.display()), &e))?;
+    // Uploads cut by an earlier server's crash left their temporary files.
+    if let Err(e) = remove_stale_temp_files(dir) {
+        log::warn!(
+            "cannot clean {}: {}",
+            dir.display(),
+            common::error::io_cause(&e)
+        );
+    }
     let listener = net::bind(&config.host, config.port)?;
     net::announce(&listener).map_err(|e| AppError::io("cannot write to stdout", &e))?;
     log::info!("serving the files in {}", dir.display());

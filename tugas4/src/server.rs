@@ -10,6 +10,7 @@ use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
+use std::sync::Arc;
 use std::thread;
 use std::time::UNIX_EPOCH;
 
@@ -29,10 +30,10 @@ use crate::Config;
 /// in a handful of system calls.
 const READ_BUF: usize = 256 * 1024;
 
-/// Serves `config.dir` on `listener` until `shutdown` is given: for each
-/// connection the `--timeout` on reads and writes, TCP_NODELAY (one answer
-/// per request, sent at once), a place among the connections `shutdown`
-/// admits, and a thread of its own running [`handle_connection`]. Returns
+/// Serves `config.dir` on `listener` until `shutdown` is given: each
+/// connection gets a place among the connections `shutdown` admits and a
+/// thread of its own, which sets the `--timeout` on reads and writes and
+/// TCP_NODELAY and runs [`handle_connection`]. Returns
 /// once every connection's thread has been joined (stopping shuts their
 /// sockets down; an upload cut this way is discarded).
 ///
@@ -41,6 +42,7 @@ const READ_BUF: usize = 256 * 1024;
 pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -> io::Result<()> {
     shutdown.watch(&listener)?;
     let mut threads: Vec<thread::JoinHandle<()>> = Vec::new();
+    let config = Arc::new(config.clone());
     for stream in listener.incoming() {
         // stop() connects to wake this loop: that connection is not a client.
         if shutdown.is_stopping() {
@@ -53,27 +55,20 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
                 continue;
             }
         };
-        let Ok(peer) = stream.peer_addr() else {
-            continue;
-        };
-        if let Err(e) = net::set_timeouts(&stream, config.timeout) {
-            log::warn!("{peer}: cannot set timeouts: {}", net::describe_io(&e));
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
         let Some(admitted) = shutdown.admit(&stream) else {
             continue;
         };
-        let dir = config.dir.clone();
+        // The loop only accepts and starts the thread; the connection's
+        // set-up happens on its own thread, so the next client is accepted
+        // at once.
+        let config = Arc::clone(&config);
         let spawned = thread::Builder::new().spawn(move || {
             let _admitted = admitted; // counts the connection until it ends
-            if let Err(e) = handle_connection(stream, peer, &dir) {
-                log::warn!("{peer}: {}", net::describe_io(&e));
-            }
+            serve_one(stream, &config);
         });
         match spawned {
             Ok(t) => threads.push(t),
-            Err(e) => log::error!("{peer}: cannot start a thread: {}", net::describe_io(&e)),
+            Err(e) => log::error!("cannot start a thread: {}", net::describe_io(&e)),
         }
         // Threads that already ended need no join: let them go.
         threads.retain(|t| !t.is_finished());
@@ -85,6 +80,20 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
         }
     }
     Ok(())
+}
+
+/// The body of one connection's thread: timeouts, TCP_NODELAY (one answer
+/// per request, sent at once), the requests, the log line when it fails.
+fn serve_one(stream: TcpStream, config: &Config) {
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let served = net::set_timeouts(&stream, config.timeout)
+        .and_then(|()| handle_connection(stream, peer, &config.dir));
+    if let Err(e) = served {
+        log::warn!("{peer}: {}", net::describe_io(&e));
+    }
 }
 
 /// Runs [`run_server`] on a thread of its own (tests, the benchmark);

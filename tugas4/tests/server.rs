@@ -607,3 +607,22 @@ fn a_stray_argument_is_refused_with_one_error_line() {
     assert_eq!(config, tugas4::Config::new("files"));
     assert_eq!(config.port, tugas4::DEFAULT_PORT);
 }
+
+#[test]
+fn the_server_removes_a_crashed_servers_temporary_files_at_start() {
+    let dir = TempDir::new("stale");
+    let stale = dir
+        .path()
+        .join(format!(".big.bin.{}-3.part", std::process::id()));
+    fs::write(&stale, b"half an upload").unwrap();
+    fs::write(dir.path().join("keep.txt"), b"kept").unwrap();
+    let config = tugas4::Config {
+        host: "127.0.0.1".to_string(),
+        port: 0,
+        ..tugas4::Config::new(dir.path())
+    };
+    let shutdown = common::stop::Shutdown::new();
+    shutdown.stop(); // returns at once, after its start-up
+    programs::server(&config, &shutdown).unwrap();
+    assert_eq!(dir.entries(), ["keep.txt"]);
+}

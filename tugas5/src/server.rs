@@ -406,11 +406,11 @@ pub fn start_server(
     })
 }
 
-/// The accept loop: for each connection, the timeouts of `config` and
-/// TCP_NODELAY (one small answer per request, sent at once), a place among
-/// the connections `shutdown` admits, and a thread of its own running
-/// `handle`; its error is logged with the peer's address and ends only that
-/// connection. Returns once `shutdown` is given and every thread it started
+/// The accept loop: each connection gets a place among the connections
+/// `shutdown` admits and a thread of its own, which sets the timeouts of
+/// `config` and TCP_NODELAY (one small answer per request, sent at once)
+/// and runs `handle`; its error is logged with the peer's address and ends
+/// only that connection. Returns once `shutdown` is given and every thread it started
 /// has been joined. (The benchmark's baseline server uses it too.)
 ///
 /// # Errors
@@ -439,27 +439,27 @@ where
                 continue;
             }
         };
-        let Ok(peer) = stream.peer_addr() else {
-            continue;
-        };
-        if let Err(e) = net::set_timeouts(&stream, config.timeout) {
-            log::warn!("{peer}: cannot set timeouts: {}", net::describe_io(&e));
-            continue;
-        }
-        let _ = stream.set_nodelay(true);
         let Some(admitted) = shutdown.admit(&stream) else {
             continue;
         };
-        let handle = Arc::clone(&handle);
+        // The loop only accepts and starts the thread; the connection's
+        // set-up happens on its own thread, so the next client is accepted
+        // at once.
+        let (handle, timeout) = (Arc::clone(&handle), config.timeout);
         let spawned = thread::Builder::new().spawn(move || {
             let _admitted = admitted; // counts the connection until it ends
-            if let Err(e) = handle(stream, peer) {
+            let Ok(peer) = stream.peer_addr() else {
+                return;
+            };
+            let _ = stream.set_nodelay(true);
+            let served = net::set_timeouts(&stream, timeout).and_then(|()| handle(stream, peer));
+            if let Err(e) = served {
                 log::warn!("{peer}: {}", net::describe_io(&e));
             }
         });
         match spawned {
             Ok(t) => threads.push(t),
-            Err(e) => log::error!("{peer}: cannot start a thread: {}", net::describe_io(&e)),
+            Err(e) => log::error!("cannot start a thread: {}", net::describe_io(&e)),
         }
         // Threads that already ended need no join: let them go.
         threads.retain(|t| !t.is_finished());
