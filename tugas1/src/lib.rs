@@ -27,12 +27,23 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use common::cli::{self, Command, Flag};
-use common::error::AppError;
-use common::net::{self, ServeOptions};
+use common::cli::{self, Command, Flag, Matches};
+use common::error::{AppError, MainError};
+use common::net;
+use common::stop::{Running, Shutdown};
 
 /// The course's message.
 pub const DEFAULT_MESSAGE: &str = "PEMROGRAMAN JARINGAN TEKNIK INFORMATIKA";
+
+/// The assignment's first port (the course also uses 31001 and 31002).
+pub const DEFAULT_PORT: u16 = 31000;
+
+/// The server's default bind address: every address of the machine, so
+/// another computer can connect.
+pub const DEFAULT_HOST: &str = "0.0.0.0";
+
+/// A silent client (or server) is given up after this long by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The server's flags.
 pub const SERVER: Command = Command {
@@ -40,7 +51,7 @@ pub const SERVER: Command = Command {
     about: "Tugas 1 echo server: writes back every byte it receives.",
     args: "",
     flags: &[
-        cli::host("0.0.0.0"),
+        cli::host(DEFAULT_HOST),
         Flag::value(
             "port",
             "PORT",
@@ -75,11 +86,63 @@ pub const CLIENT: Command = Command {
     ],
 };
 
-/// Echoes one connection until the peer closes, logging what arrives.
+/// The server's settings, from its flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Address to bind (`--host`).
+    pub host: String,
+    /// Ports to listen on, one listener each (`--port`, repeatable).
+    pub ports: Vec<u16>,
+    /// Read and write timeout of every connection (`--timeout`).
+    pub timeout: Duration,
+}
+
+impl Default for Config {
+    /// [`DEFAULT_HOST`], [`DEFAULT_PORT`] and [`DEFAULT_TIMEOUT`].
+    fn default() -> Self {
+        Config {
+            host: DEFAULT_HOST.to_string(),
+            ports: vec![DEFAULT_PORT],
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl Config {
+    /// The settings of a parsed `server` command line.
+    ///
+    /// # Errors
+    /// A usage error for a bad `--port` or `--timeout`.
+    pub fn from_matches(m: &Matches) -> Result<Config, MainError> {
+        Ok(Config {
+            host: m.value("host").to_string(),
+            ports: m.parse_all("port")?,
+            timeout: m.timeout()?,
+        })
+    }
+
+    /// Binds every configured port and prints `listening on IP:PORT` for
+    /// each, in order.
+    ///
+    /// # Errors
+    /// The first port that cannot be bound (with a hint), or stdout failing.
+    pub fn bind(&self) -> Result<Vec<TcpListener>, AppError> {
+        let mut listeners = Vec::new();
+        for &port in &self.ports {
+            let listener = net::bind(&self.host, port)?;
+            net::announce(&listener).map_err(|e| AppError::io("cannot write to stdout", &e))?;
+            listeners.push(listener);
+        }
+        Ok(listeners)
+    }
+}
+
+/// Echoes one connection until the peer closes, logging what arrives: the
+/// whole of Tugas 1's server.
 ///
 /// # Errors
 /// Socket failures, including the read timeout for a silent client.
-pub fn handle_echo(mut stream: TcpStream, peer: SocketAddr) -> io::Result<()> {
+pub fn handle_connection(mut stream: TcpStream, peer: SocketAddr) -> io::Result<()> {
     let local_port = stream.local_addr()?.port();
     log::info!("connection from {peer} on port {local_port}");
     let mut buf = [0u8; 8192];
@@ -102,16 +165,119 @@ pub fn handle_echo(mut stream: TcpStream, peer: SocketAddr) -> io::Result<()> {
     Ok(())
 }
 
-/// Serves echo on every listener, each with its own accept loop. Never
-/// returns while a listener works.
-pub fn run_server(listeners: Vec<TcpListener>, opts: ServeOptions) {
-    let loops: Vec<_> = listeners
-        .into_iter()
-        .map(|l| thread::spawn(move || net::serve(l, opts, handle_echo)))
-        .collect();
-    for l in loops {
-        let _ = l.join();
+/// Serves echo on every listener, each with an accept loop on a thread of
+/// its own ([`accept_loop`]), all watching the same `shutdown`. Returns
+/// once `shutdown` is given and every thread has been joined.
+///
+/// # Errors
+/// If a listener has no local address or a thread cannot start (the loops
+/// already started are stopped and joined first).
+pub fn run_server(
+    listeners: Vec<TcpListener>,
+    config: &Config,
+    shutdown: &Shutdown,
+) -> io::Result<()> {
+    let mut loops = Vec::new();
+    let mut result = Ok(());
+    for listener in listeners {
+        let (config, signal) = (config.clone(), shutdown.clone());
+        let name = format!("accept {}", listener.local_addr()?);
+        match thread::Builder::new()
+            .name(name)
+            .spawn(move || accept_loop(listener, &config, &signal))
+        {
+            Ok(t) => loops.push(t),
+            Err(e) => {
+                shutdown.stop();
+                result = Err(e);
+                break;
+            }
+        }
     }
+    for t in loops {
+        match t.join() {
+            Ok(Err(e)) if result.is_ok() => result = Err(e),
+            Err(_) => log::error!("an accept loop panicked"),
+            _ => {}
+        }
+    }
+    result
+}
+
+/// One listener's accept loop: a thread per connection, each running
+/// [`handle_connection`]; returns once `shutdown` is given and every
+/// connection's thread has ended (stopping shuts their sockets down).
+///
+/// # Errors
+/// If the listener has no local address.
+pub fn accept_loop(listener: TcpListener, config: &Config, shutdown: &Shutdown) -> io::Result<()> {
+    shutdown.watch(&listener)?;
+    let mut threads: Vec<thread::JoinHandle<()>> = Vec::new();
+    for stream in listener.incoming() {
+        // stop() connects to wake this loop: that connection is not a client.
+        if shutdown.is_stopping() {
+            break;
+        }
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                net::accept_failed(&e);
+                continue;
+            }
+        };
+        let Some(admitted) = shutdown.admit(&stream) else {
+            continue;
+        };
+        // The loop only accepts and starts the thread; the connection's
+        // set-up happens on its own thread, so the next client is accepted
+        // at once.
+        let timeout = config.timeout;
+        let spawned = thread::Builder::new().spawn(move || {
+            let _admitted = admitted; // counts the connection until it ends
+            serve_one(stream, timeout);
+        });
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => log::error!("cannot start a thread: {}", net::describe_io(&e)),
+        }
+        // Threads that already ended need no join: let them go.
+        threads.retain(|t| !t.is_finished());
+    }
+    // stop() shut every connection's socket down, so each thread is ending.
+    for t in threads {
+        if t.join().is_err() {
+            log::error!("a connection's thread panicked");
+        }
+    }
+    Ok(())
+}
+
+/// The body of one connection's thread: timeouts, the echo, the log line
+/// when it fails.
+fn serve_one(stream: TcpStream, timeout: Duration) {
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    let served = net::set_timeouts(&stream, timeout).and_then(|()| handle_connection(stream, peer));
+    if let Err(e) = served {
+        log::warn!("{peer}: {}", net::describe_io(&e));
+    }
+}
+
+/// Runs [`run_server`] on a thread of its own with a new [`Shutdown`]
+/// (for tests and embedding); [`Running::addr`] is the first listener's.
+///
+/// # Errors
+/// If there is no listener, a listener has no address or the thread cannot
+/// start.
+pub fn start_server(listeners: Vec<TcpListener>, config: Config) -> io::Result<Running> {
+    let addr = listeners
+        .first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no listener to serve"))?
+        .local_addr()?;
+    Running::spawn_at(addr, Shutdown::new(), move |shutdown| {
+        run_server(listeners, &config, &shutdown)
+    })
 }
 
 /// Where the client sends its message.
@@ -261,9 +427,42 @@ pub fn targets_from(m: &cli::Matches) -> Result<Vec<Target>, cli::CliError> {
         .collect())
 }
 
+/// The client's settings, from its flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// The servers to try, in order ([`targets_from`]).
+    pub targets: Vec<Target>,
+    /// What to send (`--message`).
+    pub message: String,
+    /// Connect, read and write timeout (`--timeout`).
+    pub timeout: Duration,
+}
+
+impl ClientConfig {
+    /// The settings of a parsed `client` command line.
+    ///
+    /// # Errors
+    /// A usage error for a bad `--to`, `--port` or `--timeout`.
+    pub fn from_matches(m: &Matches) -> Result<ClientConfig, MainError> {
+        Ok(ClientConfig {
+            targets: targets_from(m)?,
+            message: m.value("message").to_string(),
+            timeout: m.timeout()?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_port_is_the_flag_default() {
+        let m = SERVER.parse(Vec::<String>::new()).unwrap();
+        let config = Config::from_matches(&m).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.ports, [DEFAULT_PORT]);
+    }
 
     #[test]
     fn targets_parse() {

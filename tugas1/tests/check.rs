@@ -3,11 +3,10 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::thread;
 use std::time::Duration;
 
 use common::check::{CheckOptions, Report, Status};
-use common::net::{self, ServeOptions};
+use common::net;
 use common::testkit::check::{
     closed_port, fake_server, fake_server_one_at_a_time, finishes_within, parse_options, run_check,
     silent, stream_forever, PATIENT, SHORT,
@@ -43,7 +42,7 @@ fn our_server_passes_every_requirement_on_three_ports() {
         .iter()
         .map(|l| l.local_addr().unwrap().port())
         .collect::<Vec<_>>();
-    thread::spawn(move || tugas1::run_server(listeners, ServeOptions::default()));
+    let server = tugas1::start_server(listeners, tugas1::Config::default()).unwrap();
     let r = check(ports.clone(), Duration::from_secs(10));
     assert!(r.all_passed(), "{}", r.text());
     assert_eq!(r.passed, 8, "{}", r.text());
@@ -56,6 +55,7 @@ fn our_server_passes_every_requirement_on_three_ports() {
     assert!(r
         .text()
         .ends_with("\n7 of 7 required passed; 1 extra (1 passed)\n"));
+    server.stop();
 }
 
 #[test]

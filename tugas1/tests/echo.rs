@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use common::cli::CliError;
 use common::error::{exit_code, MainError};
-use common::net::{self, ServeOptions};
-use tugas1::{run_client, Target, CLIENT, DEFAULT_MESSAGE, SERVER};
+use common::net;
+use common::stop::Running;
+use tugas1::{run_client, Config, Target, CLIENT, DEFAULT_MESSAGE, SERVER};
 
 const T: Duration = Duration::from_secs(10);
 
-/// Starts one server process-equivalent listening on `n` free ports.
-fn start_server(n: usize) -> Vec<Target> {
+/// Starts one server process-equivalent listening on `n` free ports; it
+/// stops when the returned [`Running`] is dropped.
+fn start_server(n: usize) -> (Running, Vec<Target>) {
     common::logging::init_for_tests();
     let listeners: Vec<TcpListener> = (0..n).map(|_| net::bind("127.0.0.1", 0).unwrap()).collect();
     let targets = listeners
@@ -23,13 +25,13 @@ fn start_server(n: usize) -> Vec<Target> {
             port: l.local_addr().unwrap().port(),
         })
         .collect();
-    thread::spawn(move || tugas1::run_server(listeners, ServeOptions::default()));
-    targets
+    let server = tugas1::start_server(listeners, Config::default()).unwrap();
+    (server, targets)
 }
 
 #[test]
 fn echo_on_three_ports_of_one_server() {
-    let targets = start_server(3);
+    let (_server, targets) = start_server(3);
     let mut out = Vec::new();
     run_client(&targets, DEFAULT_MESSAGE, T, &mut out).unwrap();
     let out = String::from_utf8(out).unwrap();
@@ -43,7 +45,7 @@ fn echo_on_three_ports_of_one_server() {
 
 #[test]
 fn two_clients_at_the_same_time() {
-    let targets = start_server(1);
+    let (_server, targets) = start_server(1);
     let addr = format!("{}", targets[0]);
     let mut first = TcpStream::connect(&addr).unwrap();
     let mut second = TcpStream::connect(&addr).unwrap();
@@ -62,7 +64,7 @@ fn two_clients_at_the_same_time() {
 
 #[test]
 fn every_byte_value_and_a_large_message_come_back() {
-    let targets = start_server(1);
+    let (_server, targets) = start_server(1);
     let data: Vec<u8> = (0..=255u8).cycle().take(3 * 1024 * 1024).collect();
     let mut s = TcpStream::connect(targets[0].to_string()).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
@@ -100,7 +102,8 @@ fn fake_server(reply: &'static [u8]) -> Target {
 
 #[test]
 fn client_fails_on_a_wrong_or_short_echo() {
-    let good = start_server(1).remove(0);
+    let (_server, mut targets) = start_server(1);
+    let good = targets.remove(0);
     let wrong = fake_server(b"pemrograman jaringan teknik informatika");
     let short = fake_server(b"PEMROGRAMAN");
     let mut out = Vec::new();
@@ -178,4 +181,56 @@ fn flags_help_and_usage_errors() {
         .parse(["--port", "31000", "--port", "31001"].map(String::from))
         .unwrap();
     assert_eq!(m.parse_all::<u16>("port").unwrap(), [31000, 31001]);
+}
+
+#[test]
+fn stop_returns_with_clients_still_connected_and_they_see_eof() {
+    let (server, targets) = start_server(2);
+    let mut clients: Vec<TcpStream> = targets
+        .iter()
+        .map(|t| {
+            let mut s = TcpStream::connect(t.to_string()).unwrap();
+            s.set_read_timeout(Some(T)).unwrap();
+            s.write_all(b"ping").unwrap();
+            let mut buf = [0u8; 4];
+            s.read_exact(&mut buf).unwrap();
+            assert_eq!(&buf, b"ping");
+            s
+        })
+        .collect();
+    let shutdown = server.shutdown().clone();
+    assert_eq!(shutdown.open_connections(), 2);
+    // Returns only after both accept loops and both connections' threads ended.
+    server.stop();
+    assert_eq!(shutdown.open_connections(), 0);
+    for c in &mut clients {
+        let mut rest = Vec::new();
+        assert_eq!(c.read_to_end(&mut rest).unwrap(), 0, "EOF, nothing more");
+    }
+    for t in &targets {
+        let addr = t.to_string().parse().unwrap();
+        assert!(
+            TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err(),
+            "{t} still accepts"
+        );
+    }
+}
+
+#[test]
+fn a_stray_argument_is_refused_with_one_error_line() {
+    let err = SERVER
+        .parse(["--port", "0", "31001"].map(String::from))
+        .unwrap_err();
+    assert!(matches!(err, CliError::Usage(_)), "{err:?}");
+    let line = format!("error: {err}");
+    assert!(line.contains("31001") && !line.contains('\n'), "{line}");
+    assert_eq!(
+        exit_code(Err(MainError::from(err))),
+        std::process::ExitCode::from(2)
+    );
+    // The client takes no positionals either.
+    assert!(matches!(
+        CLIENT.parse(["31001".to_string()]),
+        Err(CliError::Usage(m)) if m.contains("31001")
+    ));
 }

@@ -3,10 +3,8 @@
 //! Needs root and `ip` (iproute2); run with `cargo test -- --ignored`.
 
 use std::net::TcpListener;
-use std::thread;
 use std::time::Duration;
 
-use common::net::ServeOptions;
 use common::testkit::netns::{Side, TwoHosts};
 use tugas1::{run_client, Target, DEFAULT_MESSAGE};
 
@@ -25,7 +23,7 @@ fn echo_across_two_computers_on_three_ports() {
         })
         .unwrap()
         .expect("bind in host A");
-    thread::spawn(move || tugas1::run_server(listeners, ServeOptions::default()));
+    let server = tugas1::start_server(listeners, tugas1::Config::default()).unwrap();
 
     // Host A's own loopback is not host B's: the server is reachable only
     // over the cable, at A's address.
@@ -53,4 +51,7 @@ fn echo_across_two_computers_on_three_ports() {
             "{out}"
         );
     }
+    // The stop wakes each accept by connecting to the listener: from inside
+    // host A, where its address is.
+    hosts.run_in(Side::A, move || server.stop()).unwrap();
 }

@@ -1,5 +1,6 @@
-//! The four programs: their flags ([`Command`] tables) and bodies. The
-//! binaries in `src/bin/` are one line each around these.
+//! The four programs: their flags ([`Command`] tables), their settings
+//! typed from the flags (one `Config` each), and their bodies. The
+//! binaries in `src/bin/` parse, call one of these, and map the error.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -7,9 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::cli::{self, Command, Flag, Matches};
-use common::error::{AppError, MainError};
-use common::files::Summary;
+use common::error::{io_cause, AppError, MainError};
+use common::files::{remove_stale_temp_files, Summary};
 use common::net::{announce_addr, bind_udp, join_host_port, resolve};
+use common::stop::Shutdown;
 
 use crate::receiver::{self, ReceiveOptions};
 use crate::sender::{self, SendOptions, DEFAULT_WINDOW};
@@ -105,35 +107,95 @@ pub fn target(m: &Matches) -> Result<SocketAddr, MainError> {
     Ok(addrs[0])
 }
 
+/// Where a receiving program binds (`--host`, `--port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindConfig {
+    /// Address to bind.
+    pub host: String,
+    /// UDP port.
+    pub port: u16,
+}
+
+impl BindConfig {
+    /// `--host` and `--port` of a parsed command line.
+    ///
+    /// # Errors
+    /// A usage error for a bad `--port`.
+    pub fn from_matches(m: &Matches) -> Result<BindConfig, MainError> {
+        Ok(BindConfig {
+            host: m.value("host").to_string(),
+            port: m.parse("port")?,
+        })
+    }
+
+    /// Binds the UDP socket and prints `listening on IP:PORT`.
+    ///
+    /// # Errors
+    /// The port cannot be bound (with a hint), or stdout fails.
+    pub fn bind(&self) -> Result<UdpSocket, AppError> {
+        let socket = bind_udp(&self.host, self.port)?;
+        let addr = socket
+            .local_addr()
+            .map_err(|e| AppError::io("cannot read the bound address", &e))?;
+        announce_addr(addr).map_err(|e| AppError::io("cannot write to stdout", &e))?;
+        Ok(socket)
+    }
+}
+
+/// `udp_simple`'s settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimpleConfig {
+    /// The receiver's address.
+    pub to: SocketAddr,
+    /// How many messages; 0 = until stopped.
+    pub count: u64,
+    /// Time between two messages.
+    pub interval: Duration,
+}
+
+impl SimpleConfig {
+    /// The settings of a parsed `udp_simple` command line.
+    ///
+    /// # Errors
+    /// Usage errors for bad numbers; a host that does not resolve.
+    pub fn from_matches(m: &Matches) -> Result<SimpleConfig, MainError> {
+        Ok(SimpleConfig {
+            count: m.parse("count")?,
+            interval: Duration::from_millis(m.parse("interval-ms")?),
+            to: target(m)?,
+        })
+    }
+}
+
 /// `udp_simple`'s body.
 ///
 /// # Errors
-/// Usage errors for bad flags; an [`AppError`] if sending fails.
-pub fn run_udp_simple(m: &Matches) -> Result<(), MainError> {
-    let count: u64 = m.parse("count")?;
-    let interval = Duration::from_millis(m.parse("interval-ms")?);
-    let to = target(m)?;
+/// An [`AppError`] if sending fails.
+pub fn run_udp_simple(config: &SimpleConfig) -> Result<(), MainError> {
+    let to = config.to;
     let local = if to.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
     let socket =
         UdpSocket::bind(local).map_err(|e| AppError::io("cannot open a UDP socket", &e))?;
-    simple::send_numbers(&socket, to, count, interval, &mut io::stdout())
-        .map_err(|e| AppError::io(format!("cannot send to {to}"), &e))?;
+    simple::send_numbers(
+        &socket,
+        to,
+        config.count,
+        config.interval,
+        &mut io::stdout(),
+    )
+    .map_err(|e| AppError::io(format!("cannot send to {to}"), &e))?;
     Ok(())
 }
 
-/// `udp_server`'s body: runs until stopped.
+/// `udp_server`'s body: binds, then prints datagrams until `shutdown` is
+/// given (Ctrl-C).
 ///
 /// # Errors
-/// Usage errors for bad flags; an [`AppError`] if the port is taken.
-pub fn run_udp_server(m: &Matches) -> Result<(), MainError> {
-    let port: u16 = m.parse("port")?;
-    let socket = bind_udp(m.value("host"), port)?;
-    let addr = socket
-        .local_addr()
-        .map_err(|e| AppError::io("cannot read the bound address", &e))?;
-    announce_addr(addr).map_err(|e| AppError::io("cannot write to stdout", &e))?;
-    simple::print_datagrams(&socket, None, &mut io::stdout())
-        .map_err(|e| AppError::io(format!("receiving on {addr} failed"), &e))?;
+/// An [`AppError`] if the port is taken or receiving fails.
+pub fn run_udp_server(config: &BindConfig, shutdown: &Shutdown) -> Result<(), MainError> {
+    let socket = config.bind()?;
+    simple::run_server(&socket, None, shutdown, &mut io::stdout())
+        .map_err(|e| AppError::io(format!("receiving on port {} failed", config.port), &e))?;
     Ok(())
 }
 
@@ -152,31 +214,56 @@ pub fn file_to_send(m: &Matches) -> PathBuf {
     }
 }
 
+/// `udp_fileclient`'s settings.
+#[derive(Debug, Clone)]
+pub struct FileClientConfig {
+    /// The receiver's address.
+    pub to: SocketAddr,
+    /// The file to send ([`file_to_send`]).
+    pub file: PathBuf,
+    /// Window and give-up time.
+    pub send: SendOptions,
+}
+
+impl FileClientConfig {
+    /// The settings of a parsed `udp_fileclient` command line.
+    ///
+    /// # Errors
+    /// Usage errors for a bad `--window`, `--timeout` or `--port`; a host
+    /// that does not resolve.
+    pub fn from_matches(m: &Matches) -> Result<FileClientConfig, MainError> {
+        let window: u32 = m.parse("window")?;
+        if !(1..=crate::protocol::MAX_WINDOW).contains(&window) {
+            return Err(cli::CliError::Usage(format!(
+                "invalid value '{window}' for --window: expected 1 to {} (default {DEFAULT_WINDOW})",
+                crate::protocol::MAX_WINDOW
+            ))
+            .into());
+        }
+        let send = SendOptions {
+            window,
+            give_up: m.timeout()?,
+            ..SendOptions::default()
+        };
+        Ok(FileClientConfig {
+            file: file_to_send(m),
+            to: target(m)?,
+            send,
+        })
+    }
+}
+
 /// `udp_fileclient`'s body.
 ///
 /// # Errors
-/// Usage errors for bad flags; an [`AppError`] when the file cannot be read
-/// or the transfer fails (receiver gone, refused).
-pub fn run_udp_fileclient(m: &Matches) -> Result<(), MainError> {
-    let window: u32 = m.parse("window")?;
-    if !(1..=crate::protocol::MAX_WINDOW).contains(&window) {
-        return Err(cli::CliError::Usage(format!(
-            "invalid value '{window}' for --window: expected 1 to {} (default {DEFAULT_WINDOW})",
-            crate::protocol::MAX_WINDOW
-        ))
-        .into());
-    }
-    let opts = SendOptions {
-        window,
-        give_up: m.timeout()?,
-        ..SendOptions::default()
-    };
-    let path = file_to_send(m);
-    let to = target(m)?;
+/// An [`AppError`] when the file cannot be read or the transfer fails
+/// (receiver gone, refused).
+pub fn run_udp_fileclient(config: &FileClientConfig) -> Result<(), MainError> {
+    let (path, to) = (&config.file, config.to);
     let what = format!("cannot send {} to {to}", path.display());
     let socket = sender::connect_socket(to).map_err(|e| AppError::io(&what, &e))?;
     let report =
-        sender::send_file(&socket, &path, &opts, &mut io::stdout()).map_err(|e| match e {
+        sender::send_file(&socket, path, &config.send, &mut io::stdout()).map_err(|e| match e {
             sender::SendError::Io(ref io_err) if io_err.kind() == io::ErrorKind::NotFound => {
                 AppError::io(&what, io_err).hint("give the file with --file PATH")
             }
@@ -194,23 +281,48 @@ pub fn run_udp_fileclient(m: &Matches) -> Result<(), MainError> {
     Ok(())
 }
 
-/// `udp_fileserver`'s body: runs until stopped.
+/// `udp_fileserver`'s settings.
+#[derive(Debug, Clone)]
+pub struct FileServerConfig {
+    /// Where to bind.
+    pub bind: BindConfig,
+    /// Output file and idle timeout.
+    pub receive: ReceiveOptions,
+}
+
+impl FileServerConfig {
+    /// The settings of a parsed `udp_fileserver` command line.
+    ///
+    /// # Errors
+    /// Usage errors for a bad `--port` or `--timeout`.
+    pub fn from_matches(m: &Matches) -> Result<FileServerConfig, MainError> {
+        Ok(FileServerConfig {
+            bind: BindConfig::from_matches(m)?,
+            receive: ReceiveOptions {
+                output: PathBuf::from(m.value("output")),
+                idle_timeout: m.timeout()?,
+                ..ReceiveOptions::default()
+            },
+        })
+    }
+}
+
+/// `udp_fileserver`'s body: binds, then receives files until `shutdown` is
+/// given (Ctrl-C).
 ///
 /// # Errors
-/// Usage errors for bad flags; an [`AppError`] if the port is taken.
-pub fn run_udp_fileserver(m: &Matches) -> Result<(), MainError> {
-    let port: u16 = m.parse("port")?;
-    let opts = ReceiveOptions {
-        output: PathBuf::from(m.value("output")),
-        idle_timeout: m.timeout()?,
-        ..ReceiveOptions::default()
+/// An [`AppError`] if the port is taken or the socket fails.
+pub fn run_udp_fileserver(config: &FileServerConfig, shutdown: &Shutdown) -> Result<(), MainError> {
+    let socket = config.bind.bind()?;
+    // A receiver killed mid-transfer left its temporary file beside the output.
+    let dir = match config.receive.output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
     };
-    let socket = bind_udp(m.value("host"), port)?;
-    let addr = socket
-        .local_addr()
-        .map_err(|e| AppError::io("cannot read the bound address", &e))?;
-    announce_addr(addr).map_err(|e| AppError::io("cannot write to stdout", &e))?;
-    receiver::serve(&socket, &opts, &mut io::stdout())
-        .map_err(|e| AppError::io(format!("receiving on {addr} failed"), &e))?;
+    if let Err(e) = remove_stale_temp_files(dir) {
+        log::warn!("cannot clean {}: {}", dir.display(), io_cause(&e));
+    }
+    receiver::run_server(&socket, &config.receive, shutdown, &mut io::stdout())
+        .map_err(|e| AppError::io(format!("receiving on port {} failed", config.bind.port), &e))?;
     Ok(())
 }

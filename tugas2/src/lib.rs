@@ -7,7 +7,7 @@
 //! is those programs in Rust:
 //!
 //! - `udp_simple` sends `ini angka N` once a second; `udp_server` prints
-//!   each datagram's text and sender ([`simple`]).
+//!   each datagram's text and sender ([`simple`]), until Ctrl-C.
 //! - `udp_fileclient` sends a file to `udp_fileserver` in datagrams of at
 //!   most 1024 payload bytes. UDP may drop, duplicate or reorder them, so
 //!   each carries a header with a transfer id and a sequence number; the
@@ -33,7 +33,7 @@
 //! cargo run -p tugas2 --bin udp_fileclient -- --file bart.png
 //! ```
 //!
-//! Modules: [`app`] (the programs' flags and bodies), [`simple`],
+//! Modules: [`app`] (the programs' flags, typed settings and bodies), [`simple`],
 //! [`protocol`], [`sender`], [`receiver`], [`relay`] (a lossy relay for
 //! tests and the benchmark), [`check`] (the grader's check).
 #![deny(missing_docs)]

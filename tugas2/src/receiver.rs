@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use common::error::io_cause;
 use common::files::{AtomicFile, Summary};
+use common::stop::{Running, Shutdown};
 
 use crate::protocol::{chunk_count, chunk_len, Datagram, Message, MAX_DATAGRAM, MAX_WINDOW};
 
@@ -71,7 +72,7 @@ impl Default for ReceiveOptions {
     }
 }
 
-/// Counts kept by [`serve`].
+/// Counts kept by [`run_server`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReceiveStats {
     /// Files saved.
@@ -137,15 +138,20 @@ struct Finished {
 }
 
 /// Receives files on `socket`, printing what happens to `out`, until
-/// `max_transfers` transfers have ended (forever if `None`).
+/// `max_transfers` transfers have ended (never if `None`) or `shutdown` is
+/// given. The stop wakes the receiver with an empty datagram (its read
+/// timeout, [`TICK`] at most, would too); transfers still in progress are
+/// then discarded, their temporary files removed.
 ///
 /// # Errors
 /// Only when the socket itself fails (not for anything a sender sends).
-pub fn serve(
+pub fn run_server(
     socket: &UdpSocket,
     opts: &ReceiveOptions,
+    shutdown: &Shutdown,
     out: &mut dyn Write,
 ) -> io::Result<ReceiveStats> {
+    shutdown.watch_udp(socket)?;
     let mut r = Receiver {
         socket,
         opts,
@@ -161,7 +167,17 @@ pub fn serve(
     let mut last_datagram = Instant::now();
     let mut holding = false; // an ACK is held back: wake up soon to send it
     loop {
-        if let Some((n, peer)) = recv(socket, &mut packet)? {
+        let received = recv(socket, &mut packet)?;
+        if shutdown.is_stopping() {
+            if !r.sessions.is_empty() {
+                log::info!(
+                    "stopping: {} unfinished transfers discarded",
+                    r.sessions.len()
+                );
+            }
+            return Ok(r.stats);
+        }
+        if let Some((n, peer)) = received {
             last_datagram = Instant::now();
             r.handle(&packet[..n], peer, out)?;
         }
@@ -185,6 +201,22 @@ pub fn serve(
             }
         }
     }
+}
+
+/// Runs [`run_server`] on a thread of its own with a new [`Shutdown`]
+/// (tests, the benchmark); stopping or dropping the returned [`Running`]
+/// stops it and waits until it returned.
+///
+/// # Errors
+/// If the socket has no local address or the thread cannot start.
+pub fn start_server<W>(socket: UdpSocket, opts: ReceiveOptions, mut out: W) -> io::Result<Running>
+where
+    W: Write + Send + 'static,
+{
+    let addr = socket.local_addr()?;
+    Running::spawn_at(addr, Shutdown::new(), move |shutdown| {
+        run_server(&socket, &opts, &shutdown, &mut out).map(drop)
+    })
 }
 
 /// One datagram, or `None` when none came in time. Errors that one peer

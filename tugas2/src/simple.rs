@@ -8,6 +8,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use common::error::io_cause;
+use common::stop::{Running, Shutdown};
 
 /// Longest text shown for one datagram; longer ones are cut with a note.
 pub const MAX_SHOWN: usize = 200;
@@ -58,21 +59,27 @@ pub fn send_numbers(
     Ok(i)
 }
 
-/// Prints every datagram that arrives on `socket` as
-/// `received "TEXT" from IP:PORT`, until `limit` datagrams (forever if `None`).
-/// Returns how many were printed.
+/// `udp_server`: prints every datagram that arrives on `socket` as
+/// `received "TEXT" from IP:PORT`, until `limit` datagrams (never if
+/// `None`) or until `shutdown` is given: it wakes the blocked `recv_from`
+/// with an empty datagram, which is not printed; the datagrams that
+/// arrived before it are. Returns how many were printed.
 ///
 /// # Errors
 /// If the socket fails (not for anything a peer sends) or `out` fails.
-pub fn print_datagrams(
+pub fn run_server(
     socket: &UdpSocket,
     limit: Option<u64>,
+    shutdown: &Shutdown,
     out: &mut dyn Write,
 ) -> io::Result<u64> {
+    shutdown.watch_udp(socket)?;
     let mut buf = vec![0u8; 65536];
     let mut n_seen = 0;
     while limit.map_or(true, |l| n_seen < l) {
         let (n, peer) = match socket.recv_from(&mut buf) {
+            // The stop's wake-up; datagrams that came before it are printed.
+            Ok((0, _)) if shutdown.is_stopping() => break,
             Ok(pair) => pair,
             Err(e)
                 if matches!(
@@ -84,6 +91,7 @@ pub fn print_datagrams(
             {
                 continue
             }
+            Err(_) if shutdown.is_stopping() => break,
             Err(e) => {
                 log::error!("receive failed: {}", io_cause(&e));
                 return Err(e);
@@ -94,6 +102,22 @@ pub fn print_datagrams(
         out.flush()?;
     }
     Ok(n_seen)
+}
+
+/// Runs [`run_server`] (no limit) on a thread of its own with a new
+/// [`Shutdown`] (for tests); stopping or dropping the returned [`Running`]
+/// stops it and waits until it returned.
+///
+/// # Errors
+/// If the socket has no local address or the thread cannot start.
+pub fn start_server<W>(socket: UdpSocket, mut out: W) -> io::Result<Running>
+where
+    W: Write + Send + 'static,
+{
+    let addr = socket.local_addr()?;
+    Running::spawn_at(addr, Shutdown::new(), move |shutdown| {
+        run_server(&socket, None, &shutdown, &mut out).map(drop)
+    })
 }
 
 /// `received "ini angka 1" from 127.0.0.1:40000`: the text with control

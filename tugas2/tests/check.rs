@@ -8,6 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::check::{CheckOptions, Report};
+use common::stop::Shutdown;
 use common::testkit::check::{
     closed_udp_port, finishes_within, parse_options, run_check, PATIENT, SHORT,
 };
@@ -80,7 +81,7 @@ fn our_udp_server_passes_with_skip_protocol_and_prints_the_numbers() {
     let port = s.local_addr().unwrap().port();
     let printer = thread::spawn(move || {
         let mut out = Vec::new();
-        simple::print_datagrams(&s, Some(5), &mut out).unwrap();
+        simple::run_server(&s, Some(5), &Shutdown::new(), &mut out).unwrap();
         String::from_utf8(out).unwrap()
     });
     let r = check(port, PATIENT, true);

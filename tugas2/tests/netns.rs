@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
+use common::stop::Shutdown;
 use common::testkit::netns::{Side, TwoHosts};
 use support::{every_byte_value, TempDir};
 use tugas2::receiver::{self, ReceiveOptions};
@@ -48,7 +49,9 @@ fn lossy_transfer_between_two_network_namespaces() {
         max_transfers: Some(1),
         progress_step: 0.25,
     };
-    let receiving = thread::spawn(move || receiver::serve(&socket, &opts, &mut std::io::sink()));
+    let receiving = thread::spawn(move || {
+        receiver::run_server(&socket, &opts, &Shutdown::new(), &mut std::io::sink())
+    });
 
     // Host B: the sender.
     let report = hosts

@@ -142,3 +142,25 @@ fn sender_repeats_start_until_the_receiver_answers() {
     assert_eq!(report.retransmissions, 1);
     assert!(out.contains("terkirim 0 of 0"), "{out}");
 }
+
+#[test]
+fn stop_returns_with_a_transfer_in_progress_and_leaves_no_file() {
+    let dir = TempDir::new("stop");
+    let rx = spawn_receiver(receive_options(&dir));
+    let s = raw();
+    send(&s, rx.addr, 7, start(3000));
+    assert!(matches!(answer(&s).msg, Message::Ack { cumulative: 0, .. }));
+    send(
+        &s,
+        rx.addr,
+        7,
+        Message::Data {
+            seq: 0,
+            bytes: vec![b'x'; 1024],
+        },
+    );
+    // The receiver holds an unfinished transfer (a temporary file) when stopped.
+    let stats = rx.stop().unwrap();
+    assert_eq!(stats.saved, 0);
+    assert!(dir.names().is_empty(), "{:?}", dir.names());
+}

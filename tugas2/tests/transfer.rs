@@ -301,7 +301,7 @@ fn receiver_survives_garbage_and_then_serves_a_real_transfer() {
         max_transfers: Some(1),
         ..receive_options(&dir)
     };
-    let rx = spawn_receiver(opts);
+    let mut rx = spawn_receiver(opts);
     let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
     probe
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -362,7 +362,7 @@ fn receiver_survives_garbage_and_then_serves_a_real_transfer() {
     let (result, out) = send_bytes(rx.addr, "bart.png", BART, &send_options());
     result.unwrap_or_else(|e| panic!("{e}\n{out}"));
     assert_eq!(fs::read(dir.path().join("data.out")).unwrap(), BART);
-    let stats = rx.thread.join().unwrap().unwrap();
+    let stats = rx.join().unwrap();
     assert_eq!(stats.saved, 1);
     assert!(stats.garbage >= 14, "{stats:?}");
 }
@@ -375,7 +375,7 @@ fn a_transfer_that_stops_halfway_leaves_no_file() {
         max_transfers: Some(1),
         ..receive_options(&dir)
     };
-    let rx = spawn_receiver(opts);
+    let mut rx = spawn_receiver(opts);
     let raw = UdpSocket::bind("127.0.0.1:0").unwrap();
     raw.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let start = Message::Start {
@@ -420,7 +420,7 @@ fn a_transfer_that_stops_halfway_leaves_no_file() {
         names.len() == 1 && names[0].starts_with(".data.out") && names[0].ends_with(".part"),
         "{names:?}"
     );
-    let stats = rx.thread.join().unwrap().unwrap();
+    let stats = rx.join().unwrap();
     assert_eq!((stats.saved, stats.failed), (0, 1));
     assert!(dir.names().is_empty(), "left: {:?}", dir.names());
     assert!(rx.out.text().contains("timed out"), "{}", rx.out.text());

@@ -21,7 +21,7 @@ use common::bench;
 use common::cli::{CliError, Command, Flag, Matches};
 use common::error::{AppError, MainError};
 use common::files::{human_bytes, mb_per_s, AtomicFile};
-use common::net::ServeOptions;
+use common::stop::Shutdown;
 
 use crate::Client;
 
@@ -241,11 +241,9 @@ fn role_server(m: &Matches) -> Result<(), MainError> {
     let dir = PathBuf::from(m.value("dir"));
     let listener = common::net::bind("127.0.0.1", 0)?;
     common::net::announce(&listener).map_err(fail("cannot write to stdout"))?;
-    let opts = ServeOptions {
-        nodelay: true,
-        ..ServeOptions::default()
-    };
-    crate::run_server(listener, dir, opts);
+    // Runs until the benchmark kills this child process.
+    crate::run_server(listener, &crate::Config::new(dir), &Shutdown::new())
+        .map_err(fail("the file server failed"))?;
     Ok(())
 }
 

@@ -37,7 +37,7 @@ use common::cli::Command;
 use common::fileproto::{decode_data, encode_data, DELIMITER, MAX_MESSAGE};
 use serde_json::{json, Value};
 
-use crate::DEFAULT_PORT;
+use crate::DEFAULT_PORT_FLAG;
 
 /// The check program's flags.
 pub const CHECK: Command = Command {
@@ -46,7 +46,7 @@ pub const CHECK: Command = Command {
     args: "",
     flags: &[
         check::host(),
-        check::port(DEFAULT_PORT),
+        check::port(DEFAULT_PORT_FLAG),
         check::TIMEOUT,
         check::JSON,
         check::SKIP_PROTOCOL,

@@ -56,7 +56,63 @@ pub mod programs;
 pub mod server;
 
 pub use client::{Client, ClientError};
-pub use server::{handle_connection, run_server, spawn_server};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::cli::{CliError, Matches};
+
+pub use server::{handle_connection, run_server, start_server};
 
 /// The server's default port (the course's own).
-pub const DEFAULT_PORT: &str = "6666";
+pub const DEFAULT_PORT: u16 = 6666;
+
+/// [`DEFAULT_PORT`] as the flag tables show it.
+pub const DEFAULT_PORT_FLAG: &str = "6666";
+
+/// The server's default bind address: every address of the machine.
+pub const DEFAULT_HOST: &str = "0.0.0.0";
+
+/// The folder served by default.
+pub const DEFAULT_DIR: &str = "files";
+
+/// A connection silent this long is closed, by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The server's settings, from its flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Address to bind (`--host`).
+    pub host: String,
+    /// Port to listen on (`--port`).
+    pub port: u16,
+    /// The folder whose files are served (`--dir`).
+    pub dir: PathBuf,
+    /// Read and write timeout of every connection (`--timeout`).
+    pub timeout: Duration,
+}
+
+impl Config {
+    /// The defaults ([`DEFAULT_HOST`], [`DEFAULT_PORT`], [`DEFAULT_TIMEOUT`])
+    /// for serving `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Config {
+        Config {
+            host: DEFAULT_HOST.to_string(),
+            port: DEFAULT_PORT,
+            dir: dir.into(),
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The settings of a parsed `server` command line.
+    ///
+    /// # Errors
+    /// A bad `--port` or `--timeout`.
+    pub fn from_matches(m: &Matches) -> Result<Config, CliError> {
+        Ok(Config {
+            host: m.value("host").to_string(),
+            port: m.parse("port")?,
+            dir: PathBuf::from(m.value("dir")),
+            timeout: m.timeout()?,
+        })
+    }
+}

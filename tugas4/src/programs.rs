@@ -11,11 +11,13 @@ use std::time::Instant;
 use common::cli::{self, CliError, Command, Flag, Matches};
 use common::error::{exit_code as common_exit_code, AppError, MainError, EXIT_FAILURE};
 use common::fileproto::{check_name, FileInfo};
-use common::files::{human_bytes, AtomicFile, Progress, Summary};
-use common::net::{self, ServeOptions};
+use common::files::{human_bytes, remove_stale_temp_files, AtomicFile, Progress, Summary};
+use common::net;
+use common::stop::Shutdown;
+use std::time::Duration;
 
 use crate::client::{Client, ClientError};
-use crate::DEFAULT_PORT;
+use crate::{Config, DEFAULT_PORT_FLAG};
 
 /// `server [--host HOST] [--port PORT] [--dir DIR] [--timeout SECS]`
 pub const SERVER: Command = Command {
@@ -25,7 +27,7 @@ pub const SERVER: Command = Command {
     args: "",
     flags: &[
         cli::host("0.0.0.0"),
-        cli::port(DEFAULT_PORT),
+        cli::port(DEFAULT_PORT_FLAG),
         Flag::value(
             "dir",
             "DIR",
@@ -43,7 +45,7 @@ pub const LIST: Command = Command {
     args: "",
     flags: &[
         cli::host("127.0.0.1"),
-        cli::port(DEFAULT_PORT),
+        cli::port(DEFAULT_PORT_FLAG),
         cli::TIMEOUT,
     ],
 };
@@ -55,7 +57,7 @@ pub const GET: Command = Command {
     args: "NAME",
     flags: &[
         cli::host("127.0.0.1"),
-        cli::port(DEFAULT_PORT),
+        cli::port(DEFAULT_PORT_FLAG),
         Flag::value(
             "output",
             "PATH",
@@ -73,7 +75,7 @@ pub const PUT: Command = Command {
     args: "PATH",
     flags: &[
         cli::host("127.0.0.1"),
-        cli::port(DEFAULT_PORT),
+        cli::port(DEFAULT_PORT_FLAG),
         Flag::value(
             "name",
             "NAME",
@@ -91,30 +93,68 @@ pub const DELETE: Command = Command {
     args: "NAME",
     flags: &[
         cli::host("127.0.0.1"),
-        cli::port(DEFAULT_PORT),
+        cli::port(DEFAULT_PORT_FLAG),
         cli::TIMEOUT,
     ],
 };
 
-/// The server program: binds, prints `listening on IP:PORT`, serves forever.
+/// The server program: makes the folder, binds, prints `listening on
+/// IP:PORT`, and serves until `shutdown` is given (Ctrl-C).
 ///
 /// # Errors
-/// Bad flags, a folder that cannot be made, a port that cannot be bound.
-pub fn server(m: Matches) -> Result<(), MainError> {
-    let port: u16 = m.parse("port")?;
-    let opts = ServeOptions {
-        timeout: m.timeout()?,
-        nodelay: true,
-        ..ServeOptions::default()
-    };
-    let dir = PathBuf::from(m.value("dir"));
-    fs::create_dir_all(&dir)
+/// A folder that cannot be made, a port that cannot be bound.
+pub fn server(config: &Config, shutdown: &Shutdown) -> Result<(), MainError> {
+    let dir = &config.dir;
+    fs::create_dir_all(dir)
         .map_err(|e| AppError::io(format!("cannot create the folder {}", dir.display()), &e))?;
-    let listener = net::bind(m.value("host"), port)?;
+    // Uploads cut by an earlier server's crash left their temporary files.
+    if let Err(e) = remove_stale_temp_files(dir) {
+        log::warn!(
+            "cannot clean {}: {}",
+            dir.display(),
+            common::error::io_cause(&e)
+        );
+    }
+    let listener = net::bind(&config.host, config.port)?;
     net::announce(&listener).map_err(|e| AppError::io("cannot write to stdout", &e))?;
     log::info!("serving the files in {}", dir.display());
-    crate::run_server(listener, dir, opts);
+    crate::run_server(listener, config, shutdown)
+        .map_err(|e| AppError::io("the file server failed", &e))?;
     Ok(())
+}
+
+/// Where a client program connects, from its flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// The server's address (`--host`).
+    pub host: String,
+    /// The server's port (`--port`).
+    pub port: u16,
+    /// Connect, read and write timeout (`--timeout`).
+    pub timeout: Duration,
+}
+
+impl ClientConfig {
+    /// The settings of a parsed client command line (`list`, `get`, `put`,
+    /// `delete`).
+    ///
+    /// # Errors
+    /// A bad `--port` or `--timeout`.
+    pub fn from_matches(m: &Matches) -> Result<ClientConfig, CliError> {
+        Ok(ClientConfig {
+            host: m.value("host").to_string(),
+            port: m.parse("port")?,
+            timeout: m.timeout()?,
+        })
+    }
+
+    /// Connects to the server.
+    ///
+    /// # Errors
+    /// The server cannot be reached (with a hint).
+    pub fn connect(&self) -> Result<Client, AppError> {
+        Client::connect(&self.host, self.port, self.timeout)
+    }
 }
 
 /// How a client program failed: a flag problem (exit 2) or a failure (exit 1).
@@ -187,7 +227,6 @@ pub fn exit_code(outcome: Result<(), Failure>) -> ExitCode {
 /// # Errors
 /// Connection errors, an `ERROR` answer.
 pub fn list(m: &Matches) -> Result<(), Failure> {
-    no_args(m)?;
     let mut client = connect(m)?;
     let files = client.list()?;
     print!("{}", format_list(&files));
@@ -320,17 +359,7 @@ pub fn delete(m: &Matches) -> Result<(), Failure> {
 }
 
 fn connect(m: &Matches) -> Result<Client, Failure> {
-    let port: u16 = m.parse("port")?;
-    Ok(Client::connect(m.value("host"), port, m.timeout()?)?)
-}
-
-fn no_args(m: &Matches) -> Result<(), CliError> {
-    match m.positionals() {
-        [] => Ok(()),
-        [extra, ..] => Err(CliError::Usage(format!(
-            "unexpected argument {extra:?} (try --help)"
-        ))),
-    }
+    Ok(ClientConfig::from_matches(m)?.connect()?)
 }
 
 fn one_arg<'m>(m: &'m Matches, what: &str) -> Result<&'m str, CliError> {

@@ -1,5 +1,6 @@
-//! The file server: one thread per connection, each reading requests in
-//! turn and answering each one.
+//! The file server: an accept loop ([`run_server`]) that starts a thread
+//! per connection; each reads requests in turn and dispatches each to
+//! its operation (LIST, GET, PUT, DELETE).
 //!
 //! Per connection the server holds at most one message (capped at
 //! [`MAX_MESSAGE`]), one piece of file data and one answer, so a 1 GiB
@@ -7,9 +8,11 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, UNIX_EPOCH};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::thread;
+use std::time::UNIX_EPOCH;
 
 use common::error::io_cause;
 use common::fileproto::{
@@ -18,40 +21,89 @@ use common::fileproto::{
 };
 use common::files::{resolve_in_dir, AtomicFile, ServeError};
 use common::framing::FrameError;
-use common::net::{self, ServeOptions};
+use common::net;
+use common::stop::{Running, Shutdown};
+
+use crate::Config;
 
 /// Read buffer per connection: big enough that a 2.7 MiB message arrives
 /// in a handful of system calls.
 const READ_BUF: usize = 256 * 1024;
 
-/// After refusing an oversized message, the server reads and throws away
-/// at most this much more (for at most [`DRAIN_TIME`]) before closing, so
-/// the client's kernel does not reset the connection before the client has
-/// read the error.
-const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
-
-/// How long to keep draining after an oversized message.
-const DRAIN_TIME: Duration = Duration::from_secs(2);
-
-/// Serves `dir` on `listener` forever (see [`common::net::serve`]).
-pub fn run_server(listener: TcpListener, dir: PathBuf, opts: ServeOptions) {
-    net::serve(listener, opts, move |stream, peer| {
-        handle_connection(stream, peer, &dir)
-    });
+/// Serves `config.dir` on `listener` until `shutdown` is given: each
+/// connection gets a place among the connections `shutdown` admits and a
+/// thread of its own, which sets the `--timeout` on reads and writes and
+/// TCP_NODELAY and runs [`handle_connection`]. Returns
+/// once every connection's thread has been joined (stopping shuts their
+/// sockets down; an upload cut this way is discarded).
+///
+/// # Errors
+/// If the listener has no local address.
+pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -> io::Result<()> {
+    shutdown.watch(&listener)?;
+    let mut threads: Vec<thread::JoinHandle<()>> = Vec::new();
+    let config = Arc::new(config.clone());
+    for stream in listener.incoming() {
+        // stop() connects to wake this loop: that connection is not a client.
+        if shutdown.is_stopping() {
+            break;
+        }
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                net::accept_failed(&e);
+                continue;
+            }
+        };
+        let Some(admitted) = shutdown.admit(&stream) else {
+            continue;
+        };
+        // The loop only accepts and starts the thread; the connection's
+        // set-up happens on its own thread, so the next client is accepted
+        // at once.
+        let config = Arc::clone(&config);
+        let spawned = thread::Builder::new().spawn(move || {
+            let _admitted = admitted; // counts the connection until it ends
+            serve_one(stream, &config);
+        });
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => log::error!("cannot start a thread: {}", net::describe_io(&e)),
+        }
+        // Threads that already ended need no join: let them go.
+        threads.retain(|t| !t.is_finished());
+    }
+    // stop() shut every connection's socket down, so each thread is ending.
+    for t in threads {
+        if t.join().is_err() {
+            log::error!("a connection's thread panicked");
+        }
+    }
+    Ok(())
 }
 
-/// Serves `dir` on a background thread; returns the listener's address.
-/// Tests bind `127.0.0.1:0` and call this.
+/// The body of one connection's thread: timeouts, TCP_NODELAY (one answer
+/// per request, sent at once), the requests, the log line when it fails.
+fn serve_one(stream: TcpStream, config: &Config) {
+    let Ok(peer) = stream.peer_addr() else {
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let served = net::set_timeouts(&stream, config.timeout)
+        .and_then(|()| handle_connection(stream, peer, &config.dir));
+    if let Err(e) = served {
+        log::warn!("{peer}: {}", net::describe_io(&e));
+    }
+}
+
+/// Runs [`run_server`] on a thread of its own (tests, the benchmark);
+/// stopping or dropping the returned [`Running`] stops and joins it.
 ///
 /// # Errors
 /// If the listener has no address or the thread cannot start.
-pub fn spawn_server(
-    listener: TcpListener,
-    dir: PathBuf,
-    opts: ServeOptions,
-) -> io::Result<SocketAddr> {
-    net::spawn_server(listener, opts, move |stream, peer| {
-        handle_connection(stream, peer, &dir)
+pub fn start_server(listener: TcpListener, config: Config) -> io::Result<Running> {
+    Running::spawn(listener, Shutdown::new(), move |listener, shutdown| {
+        run_server(listener, &config, &shutdown)
     })
 }
 
@@ -84,7 +136,7 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, dir: &Path) -> io:
                 ))
                 .encode(&mut out);
                 writer.write_all(&out)?;
-                drain_and_close(&writer, reader);
+                net::linger_close(&writer, &mut reader);
                 return Ok(());
             }
             Err(e) => return Err(e.into()),
@@ -93,24 +145,6 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, dir: &Path) -> io:
         session.handle(&msg, &mut out);
         drop(msg);
         writer.write_all(&out)?;
-    }
-}
-
-/// Half-closes our side, then reads and discards what the client is still
-/// sending (bounded in bytes and time): closing a socket with unread data
-/// makes the kernel send a reset, which can destroy our error answer
-/// before the client reads it.
-fn drain_and_close(writer: &TcpStream, reader: BufReader<TcpStream>) {
-    let _ = writer.shutdown(Shutdown::Write);
-    let _ = writer.set_read_timeout(Some(DRAIN_TIME));
-    let started = std::time::Instant::now();
-    let mut rest = reader.take(DRAIN_LIMIT);
-    let mut buf = [0u8; 16 * 1024];
-    while started.elapsed() < DRAIN_TIME {
-        match rest.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
     }
 }
 

@@ -134,7 +134,8 @@ fn our_server_passes_every_requirement_and_leaves_the_folder_as_it_was() {
     common::logging::init_for_tests();
     let dir = TempDir::new("check");
     std::fs::write(dir.path().join("halo.txt"), "halo dunia\n").unwrap();
-    let addr = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr();
     let r = check(addr.port(), PATIENT, false);
     assert!(r.all_passed(), "{}", r.text());
     assert_eq!(r.passed, 8, "{}", r.text());

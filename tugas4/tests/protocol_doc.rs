@@ -113,7 +113,8 @@ fn blank_varying(text: &str) -> String {
 fn every_documented_example_is_what_the_server_answers() {
     let dir = TempDir::new("doc");
     fs::write(dir.path().join("halo.txt"), b"halo dunia\n").unwrap();
-    let addr = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr();
     let mut raw = Raw::connect(addr);
 
     let blocks = blocks(DOC);
@@ -183,7 +184,8 @@ fn every_documented_example_is_what_the_server_answers() {
 #[test]
 fn the_documented_oversize_answer_is_the_real_one() {
     let dir = TempDir::new("doc-oversize");
-    let addr = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr();
     let mut raw = Raw::connect(addr);
     let mut writer = raw.stream.try_clone().unwrap();
     let sender = std::thread::spawn(move || {

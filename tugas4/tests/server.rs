@@ -10,6 +10,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
+use common::cli::CliError;
 use common::fileproto::{encode_put, MAX_CHUNK, MAX_MESSAGE};
 use support::{error_message, pseudo_random, start, start_with_timeout, wait_until, Raw, TempDir};
 use tugas4::programs::{self, Failure};
@@ -30,7 +31,8 @@ fn client(addr: std::net::SocketAddr) -> Client {
 fn list_get_put_delete_with_the_client() {
     let dir = TempDir::new("ops");
     fs::write(dir.path().join("halo.txt"), b"halo dunia\n").unwrap();
-    let addr = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr();
     let mut c = client(addr);
 
     let files = c.list().unwrap();
@@ -74,7 +76,8 @@ fn list_get_put_delete_with_the_client() {
 fn errors_of_each_operation_keep_the_connection() {
     let dir = TempDir::new("errors");
     fs::write(dir.path().join("halo.txt"), b"halo dunia\n").unwrap();
-    let addr = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr();
     let mut raw = Raw::connect(addr);
     let cases: &[(&str, &str)] = &[
         (
@@ -124,7 +127,8 @@ fn bad_names_are_refused_by_every_operation() {
     fs::write(served.join(".hidden"), b"h").unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink(outer.path().join("secret.txt"), served.join("link.txt")).unwrap();
-    let addr = start(&served);
+    let server = start(&served);
+    let addr = server.addr();
     let mut raw = Raw::connect(addr);
     let secret = outer.path().join("secret.txt");
     let names = [
@@ -167,7 +171,8 @@ fn bad_names_are_refused_by_every_operation() {
 #[test]
 fn multi_piece_put_and_ranged_get_are_byte_identical() {
     let dir = TempDir::new("big");
-    let addr = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr();
     let body = pseudo_random(5 * 1024 * 1024 + 123, 7);
 
     // Default pieces (2 MiB): three PUTs; small pieces with a deep window: many.
@@ -220,7 +225,8 @@ fn multi_piece_put_and_ranged_get_are_byte_identical() {
 fn a_client_that_vanishes_mid_upload_leaves_nothing() {
     let dir = TempDir::new("vanish");
     fs::write(dir.path().join("keep.txt"), b"old").unwrap();
-    let addr = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr();
 
     // 1. Pieces confirmed, then the connection drops before the last one.
     let mut raw = Raw::connect(addr);
@@ -292,7 +298,8 @@ fn a_client_that_vanishes_mid_upload_leaves_nothing() {
 #[test]
 fn two_clients_put_different_files_at_the_same_time() {
     let dir = TempDir::new("two");
-    let addr = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr();
 
     // Interleaved by hand, piece by piece, on two connections.
     let a = pseudo_random(300_000, 11);
@@ -352,7 +359,8 @@ fn two_clients_put_different_files_at_the_same_time() {
 #[test]
 fn an_oversized_message_is_refused_and_the_connection_closed() {
     let dir = TempDir::new("oversize");
-    let addr = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr();
     let mut raw = Raw::connect(addr);
     // A valid start of a PUT whose data never ends within the cap.
     let mut writer = raw.stream.try_clone().unwrap();
@@ -382,7 +390,8 @@ fn an_oversized_message_is_refused_and_the_connection_closed() {
 fn garbage_does_not_hurt_the_server() {
     let dir = TempDir::new("garbage");
     fs::write(dir.path().join("halo.txt"), b"halo dunia\n").unwrap();
-    let addr = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr();
 
     // Random bytes, then the delimiter: an ERROR answer, connection kept.
     let mut raw = Raw::connect(addr);
@@ -417,7 +426,8 @@ fn garbage_does_not_hurt_the_server() {
 #[test]
 fn silent_and_truncating_clients_are_dropped() {
     let dir = TempDir::new("silent");
-    let addr = start_with_timeout(dir.path(), Duration::from_millis(300));
+    let server = start_with_timeout(dir.path(), Duration::from_millis(300));
+    let addr = server.addr();
     let mut silent = Raw::connect(addr);
     assert!(silent.closed(), "a silent client is timed out");
     let mut half = Raw::connect(addr);
@@ -431,7 +441,8 @@ fn silent_and_truncating_clients_are_dropped() {
 fn client_programs_run_against_the_server() {
     let dir = TempDir::new("programs");
     let local = TempDir::new("programs-local");
-    let addr = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr();
     let port = addr.port().to_string();
     let run = |cmd, args: &[&str], body| {
         let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -522,7 +533,8 @@ fn the_server_answers_a_slow_writer_piece_by_piece() {
     // One byte per write: framing must not depend on how TCP splits data.
     let dir = TempDir::new("trickle");
     fs::write(dir.path().join("halo.txt"), b"halo dunia\n").unwrap();
-    let addr = start(dir.path());
+    let server = start(dir.path());
+    let addr = server.addr();
     let mut raw = Raw::connect(addr);
     raw.stream.set_nodelay(true).unwrap();
     for b in br#"{"command":"GET","name":"halo.txt","offset":5,"length":5}"#
@@ -549,4 +561,68 @@ fn the_server_answers_a_slow_writer_piece_by_piece() {
         raw.stream.read(&mut rest).is_err(),
         "nothing more than one answer"
     );
+}
+
+#[test]
+fn stop_returns_with_a_client_still_connected_and_it_sees_eof() {
+    let dir = TempDir::new("stop");
+    let server = start(dir.path());
+    let mut raw = Raw::connect(server.addr());
+    let answer = raw.ask(r#"{"command":"LIST"}"#);
+    assert_eq!(answer["status"], "OK", "{answer}");
+    // Half an upload is in flight on this connection when the server stops.
+    let answer =
+        raw.ask(r#"{"command":"PUT","name":"half.bin","offset":0,"last":false,"data":"QUJD"}"#);
+    assert_eq!(answer["status"], "OK", "{answer}");
+    let shutdown = server.shutdown().clone();
+    assert_eq!(shutdown.open_connections(), 1);
+    server.stop();
+    assert_eq!(shutdown.open_connections(), 0);
+    assert!(raw.closed(), "the client sees the end of the connection");
+    // The unfinished upload was discarded, temp file included.
+    assert!(dir.entries().is_empty(), "{:?}", dir.entries());
+}
+
+#[test]
+fn a_stray_argument_is_refused_with_one_error_line() {
+    let err = programs::SERVER
+        .parse(["--port", "0", "31001"].map(String::from))
+        .unwrap_err();
+    let line = format!("error: {err}");
+    assert!(line.contains("31001") && !line.contains('\n'), "{line}");
+    assert_eq!(
+        programs::exit_code(Err(Failure::Cli(err))),
+        std::process::ExitCode::from(2)
+    );
+    // `list` takes no positionals either; get/put/delete take exactly one.
+    match programs::run(&programs::LIST, ["31001".to_string()], programs::list) {
+        Err(Failure::Cli(CliError::Usage(m))) => assert!(m.contains("31001"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    let m = programs::GET.parse(["halo.txt".to_string()]).unwrap();
+    assert_eq!(m.positionals(), ["halo.txt"]);
+    // The server's flags, typed.
+    let m = programs::SERVER.parse(Vec::<String>::new()).unwrap();
+    let config = tugas4::Config::from_matches(&m).unwrap();
+    assert_eq!(config, tugas4::Config::new("files"));
+    assert_eq!(config.port, tugas4::DEFAULT_PORT);
+}
+
+#[test]
+fn the_server_removes_a_crashed_servers_temporary_files_at_start() {
+    let dir = TempDir::new("stale");
+    let stale = dir
+        .path()
+        .join(format!(".big.bin.{}-3.part", std::process::id()));
+    fs::write(&stale, b"half an upload").unwrap();
+    fs::write(dir.path().join("keep.txt"), b"kept").unwrap();
+    let config = tugas4::Config {
+        host: "127.0.0.1".to_string(),
+        port: 0,
+        ..tugas4::Config::new(dir.path())
+    };
+    let shutdown = common::stop::Shutdown::new();
+    shutdown.stop(); // returns at once, after its start-up
+    programs::server(&config, &shutdown).unwrap();
+    assert_eq!(dir.entries(), ["keep.txt"]);
 }

@@ -10,11 +10,14 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::chat::{self, msg, Request, Response, UserRecord};
+use common::cli::{CliError, Matches};
 use common::error::{io_cause, AppError};
 use common::framing;
-use common::net::{self as cnet, ServeOptions};
+use common::net as cnet;
+use common::stop::{Running, Shutdown};
 
 use crate::server::{self, ChatServer};
+use crate::Config;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -25,6 +28,37 @@ pub struct BenchConfig {
     pub pairs: usize,
     /// Runs per setting; the median is reported.
     pub runs: usize,
+}
+
+impl BenchConfig {
+    /// The benchmark's settings from its flags.
+    ///
+    /// # Errors
+    /// A `--clients` list that is not positive numbers, or a bad count.
+    pub fn from_matches(m: &Matches) -> Result<BenchConfig, CliError> {
+        let raw = m.value("clients");
+        let clients: Vec<usize> = raw
+            .split(',')
+            .map(|s| s.trim().parse::<usize>().ok().filter(|&n| (1..=1000).contains(&n)))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "invalid value '{raw}' for --clients: expected numbers from 1 to 1000 separated by commas"
+                ))
+            })?;
+        let pairs: usize = m.parse("pairs")?;
+        let runs: usize = m.parse("runs")?;
+        if pairs == 0 || runs == 0 {
+            return Err(CliError::Usage(
+                "--pairs and --runs must be at least 1".to_string(),
+            ));
+        }
+        Ok(BenchConfig {
+            clients,
+            pairs,
+            runs,
+        })
+    }
 }
 
 /// One run's figures.
@@ -48,36 +82,40 @@ pub enum Target {
 const PASSWORD: &str = "bench";
 
 /// Starts the two servers on `127.0.0.1:0`: the chat server with one user
-/// per client (`b0`, `b1`, ...) and the baseline.
+/// per client (`b0`, `b1`, ...) and the baseline. Both stop when the
+/// returned values are dropped.
 ///
 /// # Errors
 /// If a socket cannot be bound.
-pub fn start_servers(max_clients: usize) -> Result<(SocketAddr, SocketAddr), AppError> {
+pub fn start_servers(max_clients: usize) -> Result<(Running, Running), AppError> {
     let users = (0..max_clients.max(1))
         .map(|i| UserRecord::new(&format!("b{i}"), PASSWORD, &format!("Bench {i}"), "Lab"))
         .collect();
     let chat = Arc::new(ChatServer::new(users).map_err(|e| AppError::new("bench users", e))?);
-    let opts = server::serve_options(Duration::from_secs(30));
+    let config = Config::default();
     let l1 = cnet::bind("127.0.0.1", 0)?;
-    let chat_addr = server::spawn_server(l1, chat, opts)
+    let chat_server = server::start_server(l1, chat, config.clone())
         .map_err(|e| AppError::io("cannot start the chat server", &e))?;
     let l2 = cnet::bind("127.0.0.1", 0)?;
-    let base_addr = spawn_baseline(l2, opts)
+    let baseline = start_baseline(l2, config)
         .map_err(|e| AppError::io("cannot start the baseline server", &e))?;
-    Ok((chat_addr, base_addr))
+    Ok((chat_server, baseline))
 }
 
-/// The baseline: reads request lines and answers each with the same small
-/// JSON response, no state, no lock.
-fn spawn_baseline(listener: TcpListener, opts: ServeOptions) -> std::io::Result<SocketAddr> {
+/// The baseline: the chat server's accept loop, but each connection reads
+/// request lines and answers each with the same small JSON response, no
+/// state, no lock.
+fn start_baseline(listener: TcpListener, config: Config) -> std::io::Result<Running> {
     let reply = Response::Message(msg::MESSAGE_SENT.to_string()).to_bytes();
-    cnet::spawn_server(listener, opts, move |stream, _| {
-        let mut reader = BufReader::new(stream.try_clone()?);
-        let mut writer = stream;
-        while framing::read_line(&mut reader, chat::MAX_REQUEST_LINE)?.is_some() {
-            writer.write_all(&reply)?;
-        }
-        Ok(())
+    Running::spawn(listener, Shutdown::new(), move |listener, shutdown| {
+        server::accept_loop(listener, &config, &shutdown, move |stream, _| {
+            let mut reader = BufReader::new(stream.try_clone()?);
+            let mut writer = stream;
+            while framing::read_line(&mut reader, chat::MAX_REQUEST_LINE)?.is_some() {
+                writer.write_all(&reply)?;
+            }
+            Ok(())
+        })
     })
 }
 
@@ -175,9 +213,9 @@ fn client_loop(
     Ok(latencies)
 }
 
-type Connection = (BufReader<TcpStream>, TcpStream, String);
+type LoggedIn = (BufReader<TcpStream>, TcpStream, String);
 
-fn connect_and_login(addr: SocketAddr, target: Target, i: usize) -> Result<Connection, AppError> {
+fn connect_and_login(addr: SocketAddr, target: Target, i: usize) -> Result<LoggedIn, AppError> {
     let stream =
         TcpStream::connect(addr).map_err(|e| AppError::io(format!("connect {addr}"), &e))?;
     stream
@@ -242,7 +280,8 @@ pub fn load_average() -> String {
 /// A failed run, or output that cannot be written.
 pub fn run_bench<W: Write>(cfg: &BenchConfig, mut out: W) -> Result<(), AppError> {
     let max = cfg.clients.iter().copied().max().unwrap_or(1);
-    let (chat_addr, base_addr) = start_servers(max)?;
+    let (chat_server, baseline) = start_servers(max)?;
+    let (chat_addr, base_addr) = (chat_server.addr(), baseline.addr());
     let cores = thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -316,9 +355,11 @@ mod tests {
     #[test]
     fn a_small_run_checks_every_answer() {
         let (chat, base) = start_servers(3).unwrap();
-        let s = run_once(chat, Target::Chat, 3, 30).unwrap();
+        let s = run_once(chat.addr(), Target::Chat, 3, 30).unwrap();
         assert!(s.round_trips_per_sec > 0.0 && s.p99 > Duration::ZERO);
-        let s = run_once(base, Target::Baseline, 2, 10).unwrap();
+        let s = run_once(base.addr(), Target::Baseline, 2, 10).unwrap();
         assert!(s.round_trips_per_sec > 0.0);
+        chat.stop();
+        base.stop();
     }
 }

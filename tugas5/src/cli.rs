@@ -20,6 +20,7 @@ use std::io::{BufRead, Write};
 use std::time::Duration;
 
 use common::chat::{msg, Request, Response, UserInfo};
+use common::cli::{CliError, Matches};
 use common::error::AppError;
 
 use crate::client::ChatClient;
@@ -48,6 +49,22 @@ pub struct CliConfig {
     pub interactive: bool,
 }
 
+impl CliConfig {
+    /// `chat-cli`'s settings from its flags; `interactive` when stdin is a
+    /// terminal.
+    ///
+    /// # Errors
+    /// A bad `--port` or `--timeout`.
+    pub fn from_matches(m: &Matches, interactive: bool) -> Result<CliConfig, CliError> {
+        Ok(CliConfig {
+            host: m.value("host").to_string(),
+            port: m.parse("port")?,
+            timeout: m.timeout()?,
+            interactive,
+        })
+    }
+}
+
 /// Runs the client: reads commands from `input` until `quit` or its end,
 /// writes answers to `output`. A session still open at the end is logged
 /// out, so the user shows as offline.
@@ -55,7 +72,7 @@ pub struct CliConfig {
 /// # Errors
 /// An [`AppError`] when the server cannot be reached or stops answering,
 /// or the output cannot be written.
-pub fn run_cli<R: BufRead, W: Write>(
+pub fn run_client<R: BufRead, W: Write>(
     mut input: R,
     mut output: W,
     config: &CliConfig,

@@ -23,11 +23,11 @@ pub struct ChatClient {
     host: String,
     port: u16,
     timeout: Duration,
-    conn: Option<Conn>,
+    conn: Option<Connection>,
 }
 
 #[derive(Debug)]
-struct Conn {
+struct Connection {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
 }
@@ -62,7 +62,7 @@ impl ChatClient {
         join_host_port(&self.host, self.port)
     }
 
-    fn open(&mut self) -> Result<&mut Conn, AppError> {
+    fn open(&mut self) -> Result<&mut Connection, AppError> {
         let stream = cnet::connect(&self.host, self.port, self.timeout)?;
         let _ = stream.set_nodelay(true);
         let reader = stream.try_clone().map_err(|e| {
@@ -71,7 +71,7 @@ impl ChatClient {
                 &e,
             )
         })?;
-        Ok(self.conn.insert(Conn {
+        Ok(self.conn.insert(Connection {
             reader: BufReader::new(reader),
             writer: stream,
         }))

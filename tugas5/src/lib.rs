@@ -43,8 +43,9 @@
 //!
 //! # Modules
 //!
-//! - [`server`]: the state (sessions, inboxes) behind one lock, and the
-//!   per-connection line loop.
+//! - [`server`]: the state (sessions, inboxes) behind one lock, the
+//!   per-connection line loop, and the accept loop (a thread per
+//!   connection, stopped by a [`common::stop::Shutdown`]).
 //! - [`users`]: the built-in users and the `--users FILE` loader.
 //! - [`token`]: session tokens from the OS's randomness.
 //! - [`client`]: one connection, request in, response out.
@@ -61,12 +62,22 @@ pub mod server;
 pub mod token;
 pub mod users;
 
-use common::cli::{self as flags, Command, Flag};
+use std::path::PathBuf;
+use std::time::Duration;
 
-pub use server::{handle_connection, run_server, spawn_server, ChatServer};
+use common::cli::{self as flags, CliError, Command, Flag, Matches};
+use common::error::AppError;
+
+pub use server::{handle_connection, run_server, start_server, ChatServer};
 
 /// The course's port.
 pub const DEFAULT_PORT: u16 = common::chat::DEFAULT_PORT;
+
+/// The server's default bind address: every address of the machine.
+pub const DEFAULT_HOST: &str = "0.0.0.0";
+
+/// A connection silent this long is closed, by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The server's flags.
 pub const SERVER: Command = Command {
@@ -120,65 +131,61 @@ pub const BENCH: Command = Command {
     ],
 };
 
-/// The chat state a `server` command line asks for: the built-in users, or
-/// those of `--users FILE`.
-///
-/// # Errors
-/// The users file cannot be read or is not a valid list of users.
-pub fn server_from_flags(m: &flags::Matches) -> Result<ChatServer, common::error::AppError> {
-    let path = m.value("users");
-    if path.is_empty() {
-        return Ok(ChatServer::with_builtin_users());
-    }
-    let list = users::load_users(std::path::Path::new(path))?;
-    let count = list.len();
-    let server = ChatServer::new(list)
-        .map_err(|e| common::error::AppError::new(format!("cannot load users from {path}"), e))?;
-    log::info!("{count} users loaded from {path}");
-    Ok(server)
+/// The server's settings, from its flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Address to bind (`--host`).
+    pub host: String,
+    /// Port to listen on (`--port`).
+    pub port: u16,
+    /// Read and write timeout of every connection (`--timeout`): an idle
+    /// client is closed after this long.
+    pub timeout: Duration,
+    /// Users to load instead of the built-in ones (`--users FILE`).
+    pub users: Option<PathBuf>,
 }
 
-/// `chat-cli`'s settings from its flags.
-///
-/// # Errors
-/// A bad `--port` or `--timeout`.
-pub fn cli_config_from_flags(
-    m: &flags::Matches,
-    interactive: bool,
-) -> Result<cli::CliConfig, flags::CliError> {
-    Ok(cli::CliConfig {
-        host: m.value("host").to_string(),
-        port: m.parse("port")?,
-        timeout: m.timeout()?,
-        interactive,
-    })
+impl Default for Config {
+    /// [`DEFAULT_HOST`], [`DEFAULT_PORT`], [`DEFAULT_TIMEOUT`], built-in users.
+    fn default() -> Self {
+        Config {
+            host: DEFAULT_HOST.to_string(),
+            port: DEFAULT_PORT,
+            timeout: DEFAULT_TIMEOUT,
+            users: None,
+        }
+    }
 }
 
-/// The benchmark's settings from its flags.
-///
-/// # Errors
-/// A `--clients` list that is not positive numbers, or a bad count.
-pub fn bench_config_from_flags(m: &flags::Matches) -> Result<bench::BenchConfig, flags::CliError> {
-    let raw = m.value("clients");
-    let clients: Vec<usize> = raw
-        .split(',')
-        .map(|s| s.trim().parse::<usize>().ok().filter(|&n| (1..=1000).contains(&n)))
-        .collect::<Option<_>>()
-        .ok_or_else(|| {
-            flags::CliError::Usage(format!(
-                "invalid value '{raw}' for --clients: expected numbers from 1 to 1000 separated by commas"
-            ))
-        })?;
-    let pairs: usize = m.parse("pairs")?;
-    let runs: usize = m.parse("runs")?;
-    if pairs == 0 || runs == 0 {
-        return Err(flags::CliError::Usage(
-            "--pairs and --runs must be at least 1".to_string(),
-        ));
+impl Config {
+    /// The settings of a parsed `server` command line.
+    ///
+    /// # Errors
+    /// A bad `--port` or `--timeout`.
+    pub fn from_matches(m: &Matches) -> Result<Config, CliError> {
+        let users = m.value("users");
+        Ok(Config {
+            host: m.value("host").to_string(),
+            port: m.parse("port")?,
+            timeout: m.timeout()?,
+            users: (!users.is_empty()).then(|| PathBuf::from(users)),
+        })
     }
-    Ok(bench::BenchConfig {
-        clients,
-        pairs,
-        runs,
-    })
+
+    /// The chat state these settings ask for: the built-in users, or those
+    /// of the `--users` file.
+    ///
+    /// # Errors
+    /// The users file cannot be read or is not a valid list of users.
+    pub fn chat_server(&self) -> Result<ChatServer, AppError> {
+        let Some(path) = &self.users else {
+            return Ok(ChatServer::with_builtin_users());
+        };
+        let list = users::load_users(path)?;
+        let count = list.len();
+        let server = ChatServer::new(list)
+            .map_err(|e| AppError::new(format!("cannot load users from {}", path.display()), e))?;
+        log::info!("{count} users loaded from {}", path.display());
+        Ok(server)
+    }
 }

@@ -8,19 +8,21 @@
 //! read without the lock.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io::{self, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::thread;
 
 use common::chat::{
     msg, Inbox, InboxMessage, Request, Response, UserInfo, UserRecord, MAX_REQUEST_LINE,
 };
 use common::framing::{self, FrameError};
-use common::net::{self, ServeOptions};
+use common::net;
+use common::stop::{Running, Shutdown};
 
 use crate::token::new_token;
 use crate::users;
+use crate::Config;
 
 /// Sessions one user may hold at once; logging in again past this ends
 /// that user's oldest session (so repeated `auth` cannot fill memory).
@@ -346,7 +348,7 @@ pub fn handle_connection(
             Err(FrameError::TooLarge { limit }) => {
                 log::warn!("{peer}: request line longer than {limit} bytes; closing");
                 writer.write_all(&Response::error(msg::PESAN_TERLALU_PANJANG).to_bytes())?;
-                close_after_error(&writer, &mut reader);
+                net::linger_close(&writer, &mut reader);
                 return Ok(());
             }
             Err(FrameError::Truncated { got, .. }) => {
@@ -371,54 +373,104 @@ fn redact(line: &str) -> String {
     }
 }
 
-/// After the error reply to an over-long line: stop sending, then read and
-/// drop what the client is still sending for a short while. Closing a
-/// socket with unread input makes the kernel send a reset, which can
-/// destroy the reply before the client reads it.
-fn close_after_error<R: Read>(stream: &TcpStream, reader: &mut R) {
-    let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut sink = [0u8; 8192];
-    let mut drained = 0usize;
-    while drained < 4 * MAX_REQUEST_LINE && Instant::now() < deadline {
-        match reader.read(&mut sink) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => drained += n,
-        }
-    }
+/// Serves chat connections on `listener` until `shutdown` is given: a
+/// thread per connection, each running [`handle_connection`] on the shared
+/// `chat` state. Returns once every connection's thread has ended
+/// (stopping shuts their sockets down, so each sees its end at once).
+///
+/// # Errors
+/// If the listener has no local address.
+pub fn run_server(
+    listener: TcpListener,
+    chat: Arc<ChatServer>,
+    config: &Config,
+    shutdown: &Shutdown,
+) -> io::Result<()> {
+    accept_loop(listener, config, shutdown, move |stream, peer| {
+        handle_connection(&chat, stream, peer)
+    })
 }
 
-/// Options for serving chat connections: the given timeout, TCP_NODELAY on
-/// (one small response per request), the default connection cap.
-pub fn serve_options(timeout: Duration) -> ServeOptions {
-    ServeOptions {
-        timeout,
-        nodelay: true,
-        ..ServeOptions::default()
-    }
-}
-
-/// Serves chat connections on `listener` forever (the bin's main loop).
-pub fn run_server(listener: TcpListener, server: Arc<ChatServer>, opts: ServeOptions) {
-    net::serve(listener, opts, move |stream, peer| {
-        handle_connection(&server, stream, peer)
-    });
-}
-
-/// Serves chat connections on a background thread (for tests and the
-/// benchmark) and returns the address.
+/// Runs [`run_server`] on a thread of its own (tests, the benchmark);
+/// stopping or dropping the returned [`Running`] stops and joins it.
 ///
 /// # Errors
 /// If the listener has no address or the thread cannot start.
-pub fn spawn_server(
+pub fn start_server(
     listener: TcpListener,
-    server: Arc<ChatServer>,
-    opts: ServeOptions,
-) -> io::Result<SocketAddr> {
-    net::spawn_server(listener, opts, move |stream, peer| {
-        handle_connection(&server, stream, peer)
+    chat: Arc<ChatServer>,
+    config: Config,
+) -> io::Result<Running> {
+    Running::spawn(listener, Shutdown::new(), move |listener, shutdown| {
+        run_server(listener, chat, &config, &shutdown)
     })
+}
+
+/// The accept loop: each connection gets a place among the connections
+/// `shutdown` admits and a thread of its own, which sets the timeouts of
+/// `config` and TCP_NODELAY (one small answer per request, sent at once)
+/// and runs `handle`; its error is logged with the peer's address and ends
+/// only that connection. Returns once `shutdown` is given and every thread it started
+/// has been joined. (The benchmark's baseline server uses it too.)
+///
+/// # Errors
+/// If the listener has no local address.
+pub fn accept_loop<H>(
+    listener: TcpListener,
+    config: &Config,
+    shutdown: &Shutdown,
+    handle: H,
+) -> io::Result<()>
+where
+    H: Fn(TcpStream, SocketAddr) -> io::Result<()> + Send + Sync + 'static,
+{
+    let handle = Arc::new(handle);
+    shutdown.watch(&listener)?;
+    let mut threads: Vec<thread::JoinHandle<()>> = Vec::new();
+    for stream in listener.incoming() {
+        // stop() connects to wake this loop: that connection is not a client.
+        if shutdown.is_stopping() {
+            break;
+        }
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                net::accept_failed(&e);
+                continue;
+            }
+        };
+        let Some(admitted) = shutdown.admit(&stream) else {
+            continue;
+        };
+        // The loop only accepts and starts the thread; the connection's
+        // set-up happens on its own thread, so the next client is accepted
+        // at once.
+        let (handle, timeout) = (Arc::clone(&handle), config.timeout);
+        let spawned = thread::Builder::new().spawn(move || {
+            let _admitted = admitted; // counts the connection until it ends
+            let Ok(peer) = stream.peer_addr() else {
+                return;
+            };
+            let _ = stream.set_nodelay(true);
+            let served = net::set_timeouts(&stream, timeout).and_then(|()| handle(stream, peer));
+            if let Err(e) = served {
+                log::warn!("{peer}: {}", net::describe_io(&e));
+            }
+        });
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => log::error!("cannot start a thread: {}", net::describe_io(&e)),
+        }
+        // Threads that already ended need no join: let them go.
+        threads.retain(|t| !t.is_finished());
+    }
+    // stop() shut every connection's socket down, so each thread is ending.
+    for t in threads {
+        if t.join().is_err() {
+            log::error!("a connection's thread panicked");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::check::{CheckOptions, Report, Status};
+use common::stop::Running;
 use common::testkit::check::{
     fake_server, fake_server_one_at_a_time, finishes_within, parse_options, run_check, silent,
     stream_forever, SHORT,
 };
 use serde_json::Value;
 use tugas5::check::{run, Setup, CHECK};
-use tugas5::{server, ChatServer};
+use tugas5::ChatServer;
 
 /// For servers that must still pass some requirements: 2 s here, not the
 /// 5 s of `common::testkit::check::PATIENT` (the single-threaded server's
@@ -61,22 +62,17 @@ fn answer_each_line(s: TcpStream, reply: &dyn Fn(&str) -> Vec<u8>) {
     }
 }
 
-fn our_server() -> u16 {
+fn our_server() -> Running {
     common::logging::init_for_tests();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let chat = Arc::new(ChatServer::with_builtin_users());
-    server::spawn_server(
-        listener,
-        chat,
-        server::serve_options(Duration::from_secs(30)),
-    )
-    .unwrap()
-    .port()
+    tugas5::start_server(listener, chat, tugas5::Config::default()).unwrap()
 }
 
 #[test]
 fn our_server_passes_every_requirement() {
-    let port = our_server();
+    let server = our_server();
+    let port = server.addr().port();
     let r = check(port, Duration::from_secs(10));
     assert!(r.all_passed(), "{}", r.text());
     assert_eq!((r.passed, r.skipped), (10, 0), "{}", r.text());
@@ -109,7 +105,8 @@ fn our_server_passes_every_requirement() {
 
 #[test]
 fn other_users_and_renamed_commands_are_flags() {
-    let port = our_server();
+    let server = our_server();
+    let port = server.addr().port();
     let setup = Setup {
         user: "lineker".into(),
         other: "messi".into(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::chat::Response;
 use support::{start, Conn};
-use tugas5::cli::{run_cli, CliConfig};
+use tugas5::cli::{run_client, CliConfig};
 use tugas5::token::looks_like_token;
 
 fn config(addr: SocketAddr, interactive: bool) -> CliConfig {
@@ -23,7 +23,7 @@ fn config(addr: SocketAddr, interactive: bool) -> CliConfig {
 /// Runs the client on `script` and returns everything it printed.
 fn run(addr: SocketAddr, script: &str, interactive: bool) -> String {
     let mut out = Vec::new();
-    run_cli(
+    run_client(
         Cursor::new(script.as_bytes()),
         &mut out,
         &config(addr, interactive),
@@ -40,7 +40,8 @@ fn token_of(output: &str) -> String {
 
 #[test]
 fn a_conversation_between_two_scripted_clients() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let out = run(
         addr,
         "auth messi surabaya\nsend henderson halo   apa kabar son\nsend lineker selamat pagi\nusers\nquit\n",
@@ -82,7 +83,8 @@ fn a_conversation_between_two_scripted_clients() {
 
 #[test]
 fn online_marks_and_the_session_ends_with_the_client() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     // A raw connection stays logged in as lineker while the client runs.
     let mut raw = Conn::open(addr);
     let l = raw.login("lineker");
@@ -105,7 +107,8 @@ fn online_marks_and_the_session_ends_with_the_client() {
 
 #[test]
 fn errors_and_usage_are_one_line_each() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let out = run(
         addr,
         "inbox\nsend henderson x\nusers\nlogout\nauth ronaldo surabaya\nauth messi salah\nauth messi\n\
@@ -152,7 +155,8 @@ fn errors_and_usage_are_one_line_each() {
 
 #[test]
 fn interactive_mode_shows_the_course_prompt_with_the_token() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let out = run(addr, "auth messi surabaya\nquit\n", true);
     let token = token_of(&out);
     assert!(
@@ -166,7 +170,8 @@ fn interactive_mode_shows_the_course_prompt_with_the_token() {
 
 #[test]
 fn logging_in_again_ends_the_previous_session() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     // The client logs in, then the script makes it log in as another user
     // who is not there: the old session is already gone.
     let out = run(addr, "auth messi surabaya\nauth nobody x\ninbox\n", false);
@@ -231,7 +236,7 @@ fn no_server_is_one_clear_error() {
     };
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut out = Vec::new();
-    let err = run_cli(
+    let err = run_client(
         Cursor::new(&b"auth messi surabaya\n"[..]),
         &mut out,
         &config(addr, false),
@@ -270,7 +275,7 @@ fn a_server_that_goes_away_mid_session_is_one_clear_error() {
         let _ = r.read_line(&mut line);
     });
     let mut out = Vec::new();
-    let err = run_cli(
+    let err = run_client(
         Cursor::new(&b"auth messi surabaya\ninbox\n"[..]),
         &mut out,
         &config(addr, false),
@@ -338,7 +343,8 @@ fn next_line(rx: &std::sync::mpsc::Receiver<Vec<u8>>, pending: &mut Vec<u8>) -> 
 
 #[test]
 fn a_session_ended_elsewhere_is_reported_and_forgotten() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let (in_tx, in_rx) = std::sync::mpsc::channel();
     let (out_tx, out_rx) = std::sync::mpsc::channel();
     let cfg = config(addr, false);
@@ -347,7 +353,7 @@ fn a_session_ended_elsewhere_is_reported_and_forgotten() {
             rx: in_rx,
             buf: Vec::new(),
         });
-        run_cli(input, ChanWriter(out_tx), &cfg)
+        run_client(input, ChanWriter(out_tx), &cfg)
     });
     let mut pending = Vec::new();
     in_tx.send(b"auth messi surabaya\n".to_vec()).unwrap();

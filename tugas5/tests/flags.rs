@@ -5,9 +5,13 @@ use std::path::PathBuf;
 
 use common::cli::CliError;
 use common::error::{exit_code, MainError};
-use tugas5::{
-    bench_config_from_flags, cli_config_from_flags, server_from_flags, BENCH, CHAT_CLI, SERVER,
-};
+use tugas5::bench::BenchConfig;
+use tugas5::cli::CliConfig;
+use tugas5::{ChatServer, Config, BENCH, CHAT_CLI, SERVER};
+
+fn server_from_flags(m: &common::cli::Matches) -> Result<ChatServer, common::error::AppError> {
+    Config::from_matches(m).unwrap().chat_server()
+}
 
 fn args(a: &[&str]) -> Vec<String> {
     a.iter().map(|s| s.to_string()).collect()
@@ -73,21 +77,21 @@ fn bad_flags_are_usage_errors_with_exit_2() {
     }
     let m = CHAT_CLI.parse(args(&["--port", "99999"])).unwrap();
     assert!(
-        matches!(cli_config_from_flags(&m, false), Err(CliError::Usage(s)) if s.contains("--port"))
+        matches!(CliConfig::from_matches(&m, false), Err(CliError::Usage(s)) if s.contains("--port"))
     );
     let m = CHAT_CLI.parse(args(&["--timeout", "0"])).unwrap();
-    assert!(cli_config_from_flags(&m, false).is_err());
+    assert!(CliConfig::from_matches(&m, false).is_err());
     for bad in ["0", "1,x", "", "1,,2", "5000"] {
         let m = BENCH.parse(args(&["--clients", bad])).unwrap();
         assert!(
-            matches!(bench_config_from_flags(&m), Err(CliError::Usage(s)) if s.contains("--clients")),
+            matches!(BenchConfig::from_matches(&m), Err(CliError::Usage(s)) if s.contains("--clients")),
             "{bad:?}"
         );
     }
     let m = BENCH
         .parse(args(&["--clients", "2, 4", "--pairs", "10", "--runs", "1"]))
         .unwrap();
-    let cfg = bench_config_from_flags(&m).unwrap();
+    let cfg = BenchConfig::from_matches(&m).unwrap();
     assert_eq!((cfg.clients, cfg.pairs, cfg.runs), (vec![2, 4], 10, 1));
 }
 
@@ -99,7 +103,7 @@ fn defaults_are_the_courses() {
     let names: Vec<&str> = chat.users().iter().map(|u| u.username.as_str()).collect();
     assert_eq!(names, ["messi", "henderson", "lineker"]);
     let m = CHAT_CLI.parse(args(&[])).unwrap();
-    let cfg = cli_config_from_flags(&m, true).unwrap();
+    let cfg = CliConfig::from_matches(&m, true).unwrap();
     assert_eq!((cfg.host.as_str(), cfg.port), ("127.0.0.1", 8889));
 }
 
@@ -161,4 +165,43 @@ fn a_bad_users_file_is_one_clear_error() {
         "{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_stray_argument_is_refused_with_one_error_line() {
+    let err = SERVER.parse(args(&["--port", "0", "31001"])).unwrap_err();
+    assert!(matches!(err, CliError::Usage(_)), "{err:?}");
+    let line = format!("error: {err}");
+    assert!(line.contains("31001") && !line.contains('\n'), "{line}");
+    assert_eq!(
+        exit_code(Err(MainError::from(err))),
+        std::process::ExitCode::from(2)
+    );
+    for cmd in [&CHAT_CLI, &BENCH] {
+        assert!(
+            matches!(cmd.parse(args(&["31001"])), Err(CliError::Usage(m)) if m.contains("31001"))
+        );
+    }
+}
+
+#[test]
+fn the_config_holds_the_flags_typed() {
+    let m = SERVER.parse(args(&[])).unwrap();
+    assert_eq!(Config::from_matches(&m).unwrap(), Config::default());
+    assert_eq!(Config::default().port, tugas5::DEFAULT_PORT);
+    let m = SERVER
+        .parse(args(&[
+            "--port",
+            "0",
+            "--timeout",
+            "2",
+            "--users",
+            "u.json",
+        ]))
+        .unwrap();
+    let c = Config::from_matches(&m).unwrap();
+    assert_eq!(
+        (c.port, c.timeout.as_secs(), c.users.unwrap()),
+        (0, 2, PathBuf::from("u.json"))
+    );
 }

@@ -44,7 +44,8 @@ fn replace_all(text: &str, tokens: &HashMap<String, String>) -> String {
 fn every_documented_example_is_what_the_server_answers() {
     let pairs = examples();
     assert!(pairs.len() >= 20, "only {} examples", pairs.len());
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     let mut tokens: HashMap<String, String> = HashMap::new();
     for (req, doc_resp) in &pairs {

@@ -35,7 +35,8 @@ fn fifty_clients_no_message_lost_duplicated_or_reordered() {
     let users = (0..USERS)
         .map(|u| UserRecord::new(&username(u), "pw", &format!("User {u}"), "Lab"))
         .collect();
-    let addr = start_with(ChatServer::new(users).unwrap(), Duration::from_secs(30));
+    let server = start_with(ChatServer::new(users).unwrap(), Duration::from_secs(30));
+    let addr = server.addr();
     let started = Instant::now();
     let barrier = Arc::new(std::sync::Barrier::new(SENDERS + USERS));
 

@@ -17,7 +17,8 @@ const LIMIT: Duration = Duration::from_secs(15);
 #[test]
 #[ignore = "needs telnet"]
 fn a_person_typing_in_telnet_can_chat() {
-    let addr = support::start();
+    let server = support::start();
+    let addr = server.addr();
     let telnet = Telnet::start(addr).unwrap();
     let wait_for = |text: &str| telnet.wait_for_text(text, LIMIT).unwrap();
     let type_line = |text: &str| telnet.type_line(text).unwrap();

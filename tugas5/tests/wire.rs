@@ -13,7 +13,8 @@ use tugas5::ChatServer;
 
 #[test]
 fn auth_gives_random_uuid_tokens_or_the_course_errors() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     let raw = c.raw("auth messi surabaya");
     let prefix = "{\"status\": \"OK\", \"tokenid\": \"";
@@ -37,7 +38,8 @@ fn auth_gives_random_uuid_tokens_or_the_course_errors() {
 
 #[test]
 fn send_then_inbox_byte_for_byte() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     let m = c.login("messi");
     let h = c.login("henderson");
@@ -78,7 +80,8 @@ fn send_then_inbox_byte_for_byte() {
 
 #[test]
 fn messages_reach_the_user_on_any_session_and_non_ascii_is_escaped() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut a = Conn::open(addr);
     let mut b = Conn::open(addr);
     let m = a.login("messi");
@@ -101,7 +104,8 @@ fn messages_reach_the_user_on_any_session_and_non_ascii_is_escaped() {
 
 #[test]
 fn send_errors() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     let m = c.login("messi");
     assert_eq!(
@@ -132,7 +136,8 @@ fn send_errors() {
 
 #[test]
 fn token_commands_reject_unknown_tokens_and_missing_ones() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     for cmd in ["inbox", "users", "logout"] {
         assert_eq!(
@@ -146,7 +151,8 @@ fn token_commands_reject_unknown_tokens_and_missing_ones() {
 
 #[test]
 fn unknown_commands_are_protocol_errors() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     for line in [
         "",
@@ -164,7 +170,8 @@ fn unknown_commands_are_protocol_errors() {
 
 #[test]
 fn users_lists_the_others_with_online_marks() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     let m = c.login("messi");
     assert_eq!(
@@ -203,7 +210,8 @@ fn users_lists_the_others_with_online_marks() {
 
 #[test]
 fn logout_ends_only_that_session() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     let m1 = c.login("messi");
     let m2 = c.login("messi");
@@ -244,7 +252,8 @@ fn users_from_a_file_replace_the_builtin_ones() {
         UserRecord::new("siti", "kunci", "Siti Aminah", "Indonesia"),
     ])
     .unwrap();
-    let addr = start_with(chat, Duration::from_secs(30));
+    let server = start_with(chat, Duration::from_secs(30));
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     assert_eq!(c.raw("auth messi surabaya"), error_bytes("User Tidak Ada"));
     let Response::Token(b) = c.req("auth budi rahasia") else {
@@ -263,7 +272,8 @@ fn users_from_a_file_replace_the_builtin_ones() {
 
 #[test]
 fn request_split_over_many_segments() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     // One byte per write, with TCP_NODELAY: many small segments.
     for b in b"auth messi surabaya\r\n" {
@@ -283,7 +293,8 @@ fn request_split_over_many_segments() {
 
 #[test]
 fn several_requests_in_one_segment_are_answered_in_order() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     let m = c.login("messi");
     let h = c.login("henderson");
@@ -309,7 +320,8 @@ fn several_requests_in_one_segment_are_answered_in_order() {
 fn the_course_clients_exact_bytes_work() {
     // chat-cli.py sends "auth U P \r\n" (space before the line end) and
     // "send TOKEN USER  WORDS\r\n" (its message starts with a space).
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     c.send(b"auth messi surabaya \r\n");
     let Response::Token(m) = Response::from_slice(c.read_raw().as_bytes()).unwrap() else {
@@ -329,7 +341,8 @@ fn the_course_clients_exact_bytes_work() {
 
 #[test]
 fn over_long_line_gets_an_error_then_close() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     let mut line = b"send x henderson ".to_vec();
     line.resize(200_000, b'a');
@@ -348,7 +361,8 @@ fn over_long_line_gets_an_error_then_close() {
 
 #[test]
 fn invalid_utf8_is_an_error_and_the_connection_goes_on() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     c.send(b"auth \xff\xfe\xfd surabaya\r\n");
     assert_eq!(c.read_raw(), error_bytes("Protocol Tidak Benar"));
@@ -359,10 +373,11 @@ fn invalid_utf8_is_an_error_and_the_connection_goes_on() {
 
 #[test]
 fn disconnect_mid_line_and_silent_clients_do_not_hurt_the_server() {
-    let addr = start_with(
+    let server = start_with(
         ChatServer::with_builtin_users(),
         Duration::from_millis(1000),
     );
+    let addr = server.addr();
     {
         let mut half = TcpStream::connect(addr).unwrap();
         half.write_all(b"auth messi sura").unwrap();
@@ -383,7 +398,8 @@ fn disconnect_mid_line_and_silent_clients_do_not_hurt_the_server() {
 
 #[test]
 fn random_garbage_gets_one_error_per_line_and_never_breaks_the_server() {
-    let addr = start();
+    let server = start();
+    let addr = server.addr();
     let mut c = Conn::open(addr);
     // A fixed pseudo-random byte stream (no test dependency on a RNG crate).
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -410,4 +426,18 @@ fn random_garbage_gets_one_error_per_line_and_never_breaks_the_server() {
     }
     writer.join().unwrap();
     c.login("messi");
+}
+
+#[test]
+fn stop_returns_with_a_client_still_connected_and_it_sees_eof() {
+    let server = start();
+    let mut c = Conn::open(server.addr());
+    let token = c.login("messi");
+    assert!(!token.is_empty());
+    let shutdown = server.shutdown().clone();
+    assert_eq!(shutdown.open_connections(), 1);
+    // The client's thread waits for its next line; stop ends it and joins.
+    server.stop();
+    assert_eq!(shutdown.open_connections(), 0);
+    assert!(c.read_to_close().is_empty(), "EOF, nothing more");
 }

@@ -2,17 +2,12 @@
 use std::process::ExitCode;
 
 use common::error::run_main;
+use tugas1::{ClientConfig, CLIENT};
 
 fn main() -> ExitCode {
-    run_main(&tugas1::CLIENT, |m| {
-        let targets = tugas1::targets_from(&m)?;
-        let timeout = m.timeout()?;
-        tugas1::run_client(
-            &targets,
-            m.value("message"),
-            timeout,
-            &mut std::io::stdout(),
-        )?;
+    run_main(&CLIENT, |m| {
+        let c = ClientConfig::from_matches(&m)?;
+        tugas1::run_client(&c.targets, &c.message, c.timeout, &mut std::io::stdout())?;
         Ok(())
     })
 }

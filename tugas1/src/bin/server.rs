@@ -3,23 +3,19 @@
 use std::process::ExitCode;
 
 use common::error::{run_main, AppError};
-use common::net::{self, ServeOptions};
+use common::stop::Shutdown;
+use tugas1::{Config, SERVER};
 
 fn main() -> ExitCode {
-    run_main(&tugas1::SERVER, |m| {
-        let host = m.value("host").to_string();
-        let ports: Vec<u16> = m.parse_all("port")?;
-        let opts = ServeOptions {
-            timeout: m.timeout()?,
-            ..ServeOptions::default()
-        };
-        let mut listeners = Vec::new();
-        for port in ports {
-            let listener = net::bind(&host, port)?;
-            net::announce(&listener).map_err(|e| AppError::io("cannot write to stdout", &e))?;
-            listeners.push(listener);
-        }
-        tugas1::run_server(listeners, opts);
+    run_main(&SERVER, |m| {
+        let shutdown = Shutdown::new();
+        shutdown
+            .on_ctrl_c()
+            .map_err(|e| AppError::io("cannot watch for Ctrl-C", &e))?;
+        let config = Config::from_matches(&m)?;
+        let listeners = config.bind()?;
+        tugas1::run_server(listeners, &config, &shutdown)
+            .map_err(|e| AppError::io("the echo server failed", &e))?;
         Ok(())
     })
 }

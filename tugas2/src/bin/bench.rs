@@ -60,7 +60,8 @@ fn bench(size: u64, runs: usize, window: u32) -> io::Result<()> {
         progress_step: 1.0,
         ..ReceiveOptions::default()
     };
-    std::thread::spawn(move || receiver::serve(&socket, &opts, &mut io::sink()));
+    // Stops (and is joined) when dropped, at the end of the benchmark.
+    let _receiver = receiver::start_server(socket, opts, io::sink())?;
 
     println!(
         "file: {} MiB, window {window}, {runs} runs per case, load average {}",

@@ -2,8 +2,10 @@
 //! in datagrams of at most 1024 payload bytes, with acks and retransmission.
 use std::process::ExitCode;
 
+use tugas2::app::{self, FileClientConfig, UDP_FILECLIENT};
+
 fn main() -> ExitCode {
-    common::error::run_main(&tugas2::app::UDP_FILECLIENT, |m| {
-        tugas2::app::run_udp_fileclient(&m)
+    common::error::run_main(&UDP_FILECLIENT, |m| {
+        app::run_udp_fileclient(&FileClientConfig::from_matches(&m)?)
     })
 }

@@ -3,8 +3,16 @@
 //! `cargo run -p tugas2 --bin udp_fileclient -- --file bart.png`.
 use std::process::ExitCode;
 
+use common::error::AppError;
+use common::stop::Shutdown;
+use tugas2::app::{self, FileServerConfig, UDP_FILESERVER};
+
 fn main() -> ExitCode {
-    common::error::run_main(&tugas2::app::UDP_FILESERVER, |m| {
-        tugas2::app::run_udp_fileserver(&m)
+    common::error::run_main(&UDP_FILESERVER, |m| {
+        let shutdown = Shutdown::new();
+        shutdown
+            .on_ctrl_c()
+            .map_err(|e| AppError::io("cannot watch for Ctrl-C", &e))?;
+        app::run_udp_fileserver(&FileServerConfig::from_matches(&m)?, &shutdown)
     })
 }

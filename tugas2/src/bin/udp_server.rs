@@ -3,8 +3,16 @@
 //! `echo -n halo > /dev/udp/127.0.0.1/5005` in bash.
 use std::process::ExitCode;
 
+use common::error::AppError;
+use common::stop::Shutdown;
+use tugas2::app::{self, BindConfig, UDP_SERVER};
+
 fn main() -> ExitCode {
-    common::error::run_main(&tugas2::app::UDP_SERVER, |m| {
-        tugas2::app::run_udp_server(&m)
+    common::error::run_main(&UDP_SERVER, |m| {
+        let shutdown = Shutdown::new();
+        shutdown
+            .on_ctrl_c()
+            .map_err(|e| AppError::io("cannot watch for Ctrl-C", &e))?;
+        app::run_udp_server(&BindConfig::from_matches(&m)?, &shutdown)
     })
 }

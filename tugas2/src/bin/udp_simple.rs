@@ -3,8 +3,10 @@
 //! on interface `lo` with the display filter `udp.port == 5005`.
 use std::process::ExitCode;
 
+use tugas2::app::{self, SimpleConfig, UDP_SIMPLE};
+
 fn main() -> ExitCode {
-    common::error::run_main(&tugas2::app::UDP_SIMPLE, |m| {
-        tugas2::app::run_udp_simple(&m)
+    common::error::run_main(&UDP_SIMPLE, |m| {
+        app::run_udp_simple(&SimpleConfig::from_matches(&m)?)
     })
 }

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use common::stop::Shutdown;
 use tugas2::receiver::{self, ReceiveOptions, ReceiveStats};
 use tugas2::sender::{self, SendError, SendOptions, SendReport};
 
@@ -69,11 +70,35 @@ impl Write for SharedBuf {
     }
 }
 
-/// A receiver serving on 127.0.0.1:0 on its own thread.
+/// A receiver serving on 127.0.0.1:0 on its own thread; dropping it stops
+/// it and waits until it returned.
 pub struct Receiver {
     pub addr: SocketAddr,
     pub out: SharedBuf,
-    pub thread: JoinHandle<io::Result<ReceiveStats>>,
+    pub shutdown: Shutdown,
+    thread: Option<JoinHandle<io::Result<ReceiveStats>>>,
+}
+
+impl Receiver {
+    /// Waits until the receiver returns by itself (`max_transfers` reached).
+    pub fn join(&mut self) -> io::Result<ReceiveStats> {
+        self.thread.take().unwrap().join().unwrap()
+    }
+
+    /// Stops the receiver and returns what it counted.
+    pub fn stop(mut self) -> io::Result<ReceiveStats> {
+        self.shutdown.stop();
+        self.join()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.shutdown.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Binds first (so the port is known and nothing races), then serves on a thread.
@@ -82,8 +107,16 @@ pub fn spawn_receiver(opts: ReceiveOptions) -> Receiver {
     let addr = socket.local_addr().unwrap();
     let out = SharedBuf::default();
     let mut thread_out = out.clone();
-    let thread = std::thread::spawn(move || receiver::serve(&socket, &opts, &mut thread_out));
-    Receiver { addr, out, thread }
+    let shutdown = Shutdown::new();
+    let signal = shutdown.clone();
+    let thread =
+        std::thread::spawn(move || receiver::run_server(&socket, &opts, &signal, &mut thread_out));
+    Receiver {
+        addr,
+        out,
+        shutdown,
+        thread: Some(thread),
+    }
 }
 
 pub fn receive_options(dir: &TempDir) -> ReceiveOptions {

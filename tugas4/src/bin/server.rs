@@ -3,6 +3,18 @@
 //! Enters (`-C` sends Enter as `\r\n`).
 use std::process::ExitCode;
 
+use common::error::{run_main, AppError};
+use common::stop::Shutdown;
+use tugas4::programs::{self, SERVER};
+use tugas4::Config;
+
 fn main() -> ExitCode {
-    common::error::run_main(&tugas4::programs::SERVER, tugas4::programs::server)
+    run_main(&SERVER, |m| {
+        let shutdown = Shutdown::new();
+        shutdown
+            .on_ctrl_c()
+            .map_err(|e| AppError::io("cannot watch for Ctrl-C", &e))?;
+        let config = Config::from_matches(&m)?;
+        programs::server(&config, &shutdown)
+    })
 }

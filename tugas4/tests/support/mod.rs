@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use common::net::ServeOptions;
+use common::stop::Running;
+use tugas4::Config;
 
 /// A folder under the system temp dir, removed when dropped.
 pub struct TempDir(pub PathBuf);
@@ -43,20 +44,20 @@ impl Drop for TempDir {
 }
 
 /// Starts the real server on 127.0.0.1:0 serving `dir` (bound before the
-/// thread starts, so connecting cannot race).
-pub fn start(dir: &Path) -> SocketAddr {
+/// thread starts, so connecting cannot race); it stops, and joins its
+/// threads, when the returned value is dropped.
+pub fn start(dir: &Path) -> Running {
     start_with_timeout(dir, Duration::from_secs(10))
 }
 
-pub fn start_with_timeout(dir: &Path, timeout: Duration) -> SocketAddr {
+pub fn start_with_timeout(dir: &Path, timeout: Duration) -> Running {
     common::logging::init_for_tests();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let opts = ServeOptions {
+    let config = Config {
         timeout,
-        nodelay: true,
-        ..ServeOptions::default()
+        ..Config::new(dir)
     };
-    tugas4::spawn_server(listener, dir.to_path_buf(), opts).unwrap()
+    tugas4::start_server(listener, config).unwrap()
 }
 
 /// A raw connection with a read timeout, so a hang fails the test.

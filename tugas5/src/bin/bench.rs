@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         if std::env::var_os("RUST_LOG").is_none() {
             log::set_max_level(log::LevelFilter::Warn);
         }
-        let config = tugas5::bench_config_from_flags(&m)?;
+        let config = tugas5::bench::BenchConfig::from_matches(&m)?;
         tugas5::bench::run_bench(&config, io::stdout().lock())?;
         Ok(())
     })

@@ -5,12 +5,13 @@ use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
 use common::error::run_main;
+use tugas5::cli::{run_client, CliConfig};
 
 fn main() -> ExitCode {
     run_main(&tugas5::CHAT_CLI, |m| {
         let stdin = io::stdin();
-        let config = tugas5::cli_config_from_flags(&m, stdin.is_terminal())?;
-        tugas5::cli::run_cli(stdin.lock(), io::stdout().lock(), &config)?;
+        let config = CliConfig::from_matches(&m, stdin.is_terminal())?;
+        run_client(stdin.lock(), io::stdout().lock(), &config)?;
         Ok(())
     })
 }

@@ -6,15 +6,21 @@ use std::sync::Arc;
 
 use common::error::{run_main, AppError};
 use common::net;
+use common::stop::Shutdown;
+use tugas5::{Config, SERVER};
 
 fn main() -> ExitCode {
-    run_main(&tugas5::SERVER, |m| {
-        let chat = tugas5::server_from_flags(&m)?;
-        let port: u16 = m.parse("port")?;
-        let opts = tugas5::server::serve_options(m.timeout()?);
-        let listener = net::bind(m.value("host"), port)?;
+    run_main(&SERVER, |m| {
+        let shutdown = Shutdown::new();
+        shutdown
+            .on_ctrl_c()
+            .map_err(|e| AppError::io("cannot watch for Ctrl-C", &e))?;
+        let config = Config::from_matches(&m)?;
+        let chat = config.chat_server()?;
+        let listener = net::bind(&config.host, config.port)?;
         net::announce(&listener).map_err(|e| AppError::io("cannot write to stdout", &e))?;
-        tugas5::run_server(listener, Arc::new(chat), opts);
+        tugas5::run_server(listener, Arc::new(chat), &config, &shutdown)
+            .map_err(|e| AppError::io("the chat server failed", &e))?;
         Ok(())
     })
 }

@@ -9,21 +9,27 @@ use std::time::Duration;
 
 use common::chat::{self, Response};
 use common::framing;
-use tugas5::{server, ChatServer};
+use common::stop::Running;
+use tugas5::{ChatServer, Config};
 
 /// How long any test read may wait before the test fails.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Starts a chat server with the built-in users.
-pub fn start() -> SocketAddr {
+/// Starts a chat server with the built-in users; it stops (and joins its
+/// threads) when the returned value is dropped.
+pub fn start() -> Running {
     start_with(ChatServer::with_builtin_users(), Duration::from_secs(30))
 }
 
 /// Starts a chat server with the given state and connection timeout.
-pub fn start_with(chat: ChatServer, timeout: Duration) -> SocketAddr {
+pub fn start_with(chat: ChatServer, timeout: Duration) -> Running {
     common::logging::init_for_tests();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    server::spawn_server(listener, Arc::new(chat), server::serve_options(timeout)).unwrap()
+    let config = Config {
+        timeout,
+        ..Config::default()
+    };
+    tugas5::start_server(listener, Arc::new(chat), config).unwrap()
 }
 
 /// A raw connection speaking the wire format.
