@@ -1,4 +1,4 @@
-//! Running a real server binary from a test: start it, wait for its
+//! Running a real program from a test: start it, wait for its
 //! `listening on IP:PORT` line (no sleeping), talk to it, and kill it when
 //! the test ends.
 //!
@@ -6,10 +6,11 @@
 //! use std::time::Duration;
 //! use common::testkit::process::ServerProcess;
 //!
-//! // In an integration test, Cargo gives the path of the crate's binary.
+//! // A program the test knows exactly: never `target/debug/server` or
+//! // `env!("CARGO_BIN_EXE_server")`, which may be another crate's build.
 //! let server = ServerProcess::start(
-//!     "target/debug/server", // env!("CARGO_BIN_EXE_server") in a test
-//!     &["--host", "127.0.0.1", "--port", "0"],
+//!     "python3", // e.g. a student-style server the test wrote
+//!     &["server.py", "--port", "0"],
 //!     Duration::from_secs(10),
 //! )
 //! .unwrap();
@@ -18,14 +19,13 @@
 //! ```
 //!
 //! In this workspace several crates have a binary called `server`, and
-//! Cargo copies each to the same `target/debug/server` (cargo#6313), so
-//! after `cargo test --workspace` that path may hold another crate's
-//! server. [`own_binary`] finds the right one by its `--help` text.
+//! Cargo copies each to the same `target/debug/server` (cargo#6313), so a
+//! test never runs the crate's own binary by that path: it tests the
+//! program through its library instead.
 
 use std::ffi::OsStr;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -113,65 +113,6 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The build of a binary whose `--help` prints exactly `help`: `uplifted`
-/// (what `env!("CARGO_BIN_EXE_<name>")` gives) if it is that one, or else
-/// the copy Cargo keeps under `deps/` (`<name>-<hash>`), where binaries of
-/// the same name from different crates do not overwrite each other.
-///
-/// # Errors
-/// `NotFound` when no build of the name prints that help.
-pub fn own_binary(uplifted: &str, help: &str) -> io::Result<PathBuf> {
-    let uplifted = Path::new(uplifted);
-    let prints_help = |path: &Path| {
-        Command::new(path)
-            .arg("--help")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim_end() == help.trim_end())
-    };
-    if prints_help(uplifted) {
-        return Ok(uplifted.to_path_buf());
-    }
-    let exe = std::env::consts::EXE_SUFFIX; // "" or ".exe"
-    let name = uplifted
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    let name = name.strip_suffix(exe).unwrap_or(name);
-    let deps = uplifted.with_file_name("deps");
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
-    for entry in std::fs::read_dir(&deps)?.flatten() {
-        let path = entry.path();
-        let file = entry.file_name();
-        let file = file.to_string_lossy();
-        // server-0123abcd (server-0123abcd.exe), not server-0123abcd.d
-        // (dependency info)
-        let hash = file
-            .strip_suffix(exe)
-            .and_then(|f| f.strip_prefix(name))
-            .and_then(|rest| rest.strip_prefix('-'));
-        let Some(hash) = hash else { continue };
-        if !hash.bytes().all(|b| b.is_ascii_hexdigit()) || !prints_help(&path) {
-            continue;
-        }
-        let modified = entry.metadata().and_then(|m| m.modified());
-        found.push((modified.unwrap_or(std::time::UNIX_EPOCH), path));
-    }
-    // The newest, should an old build with the same help still lie there.
-    found.sort();
-    found.pop().map(|(_, path)| path).ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            format!(
-                "no build of {} prints the expected --help (looked in {})",
-                uplifted.display(),
-                deps.display()
-            ),
-        )
-    })
 }
 
 /// How a program that was expected to end did end.
@@ -348,32 +289,5 @@ mod tests {
         assert_eq!(done.status.code(), Some(3));
         assert_eq!(done.stdout, "out\n");
         assert_eq!(done.stderr, "err\n");
-    }
-
-    #[test]
-    fn own_binary_picks_the_build_with_the_right_help() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = crate::testkit::temp_dir("own-binary");
-        std::fs::create_dir(dir.join("deps")).unwrap();
-        let script = |path: &Path, help: &str| {
-            std::fs::write(path, format!("#!/bin/sh\necho '{help}'\n")).unwrap();
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        };
-        // The shared name holds another crate's server.
-        let uplifted = dir.join("server");
-        script(&uplifted, "Tugas 1 echo server");
-        script(&dir.join("deps/server-1a2b"), "Tugas 1 echo server");
-        script(&dir.join("deps/server-3c4d"), "Tugas 6 HTTP server");
-        script(&dir.join("deps/server-xyz"), "Tugas 6 HTTP server");
-        script(&dir.join("deps/server-3c4d.d"), "Tugas 6 HTTP server");
-        script(&dir.join("deps/servers-5e6f"), "Tugas 6 HTTP server");
-        let path = uplifted.to_str().unwrap();
-
-        let found = own_binary(path, "Tugas 6 HTTP server").unwrap();
-        assert_eq!(found, dir.join("deps/server-3c4d"));
-        assert_eq!(own_binary(path, "Tugas 1 echo server").unwrap(), uplifted);
-        let err = own_binary(path, "Tugas 9").unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::NotFound);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
