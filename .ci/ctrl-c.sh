@@ -35,6 +35,7 @@ for entry in "${SERVERS[@]}"; do
   exe="$work/$crate-$bin"
   cp "${CARGO_TARGET_DIR:-target}/debug/$bin" "$exe"
   out="$work/$crate-$bin.out" err="$work/$crate-$bin.err"
+  : >"$out"
   # shellcheck disable=SC2086
   "$exe" --host 127.0.0.1 $args >"$out" 2>"$err" &
   pid=$!
