@@ -52,6 +52,7 @@
 pub mod bench;
 pub mod check;
 pub mod client;
+pub mod inbox;
 pub mod programs;
 pub mod server;
 
@@ -78,6 +79,10 @@ pub const DEFAULT_DIR: &str = "files";
 /// A connection silent this long is closed, by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Bytes that all connections together may hold in buffers (messages
+/// being received, file pieces, answers being sent), by default: 32 MiB.
+pub const DEFAULT_MAX_BUFFERED: usize = 32 * 1024 * 1024;
+
 /// The server's settings, from its flags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -87,8 +92,13 @@ pub struct Config {
     pub port: u16,
     /// The folder whose files are served (`--dir`).
     pub dir: PathBuf,
-    /// Read and write timeout of every connection (`--timeout`).
+    /// How long a connection may stay silent between messages, and how
+    /// long one whole message may take to arrive (`--timeout`).
     pub timeout: Duration,
+    /// Bytes all connections together may hold in buffers
+    /// (`--max-buffered`, in MiB): a message that would pass it is
+    /// refused with `ERROR` and its connection closed.
+    pub max_buffered: usize,
 }
 
 impl Config {
@@ -100,19 +110,22 @@ impl Config {
             port: DEFAULT_PORT,
             dir: dir.into(),
             timeout: DEFAULT_TIMEOUT,
+            max_buffered: DEFAULT_MAX_BUFFERED,
         }
     }
 
     /// The settings of a parsed `server` command line.
     ///
     /// # Errors
-    /// A bad `--port` or `--timeout`.
+    /// A bad `--port`, `--timeout` or `--max-buffered`.
     pub fn from_matches(m: &Matches) -> Result<Config, CliError> {
+        let mib: usize = m.parse("max-buffered")?;
         Ok(Config {
             host: m.value("host").to_string(),
             port: m.parse("port")?,
             dir: PathBuf::from(m.value("dir")),
             timeout: m.timeout()?,
+            max_buffered: mib.saturating_mul(1024 * 1024),
         })
     }
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::client::{Client, ClientError};
 use crate::{Config, DEFAULT_PORT_FLAG};
 
-/// `server [--host HOST] [--port PORT] [--dir DIR] [--timeout SECS]`
+/// `server [--host HOST] [--port PORT] [--dir DIR] [--max-buffered MIB] [--timeout SECS]`
 pub const SERVER: Command = Command {
     name: "server",
     about: "Tugas 4 file server: LIST, GET, PUT and DELETE files in one folder, \
@@ -33,6 +33,12 @@ pub const SERVER: Command = Command {
             "DIR",
             "files",
             "the folder to serve (created if missing)",
+        ),
+        Flag::value(
+            "max-buffered",
+            "MIB",
+            "32",
+            "memory all connections together may hold in buffers; a message past it is refused",
         ),
         cli::TIMEOUT,
     ],
@@ -289,6 +295,7 @@ pub fn get(m: &Matches) -> Result<(), Failure> {
             .map_err(|e| AppError::io("cannot write to stdout", &e))?;
         return Ok(());
     }
+    ready_folder(&output, m.value("output").is_empty())?;
     let mut file = AtomicFile::create(&output)
         .map_err(|e| AppError::io(format!("cannot create {}", output.display()), &e))?;
     let size = client.get(name, &mut file, &mut progress)?;
@@ -304,6 +311,34 @@ pub fn get(m: &Matches) -> Result<(), Failure> {
     };
     println!("{summary}, saved as {}", output.display());
     Ok(())
+}
+
+/// Makes sure the folder `output` goes into exists: the default
+/// `downloads/` is created when missing (only that one folder); a folder
+/// named in `--output` must exist already, so a typo is not silently
+/// turned into new folders.
+///
+/// # Errors
+/// The folder of `--output` does not exist (or `downloads` cannot be made).
+fn ready_folder(output: &Path, default: bool) -> Result<(), AppError> {
+    let folder = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => return Ok(()),
+    };
+    if folder.is_dir() {
+        return Ok(());
+    }
+    if default {
+        return fs::create_dir(folder)
+            .map_err(|e| AppError::io(format!("cannot create {}", folder.display()), &e));
+    }
+    Err(AppError::new(
+        format!("cannot save {}", output.display()),
+        format!(
+            "the folder {} does not exist (create it first)",
+            folder.display()
+        ),
+    ))
 }
 
 /// `put PATH`: uploads a local file (as `--name` or its own file name).

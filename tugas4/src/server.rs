@@ -4,10 +4,12 @@
 //!
 //! Per connection the server holds at most one message (capped at
 //! [`MAX_MESSAGE`]), one piece of file data and one answer, so a 1 GiB
-//! upload or download costs a few MiB of memory, not a GiB.
+//! upload or download costs a few MiB of memory, not a GiB; and all
+//! connections together hold at most `--max-buffered` bytes
+//! ([`crate::inbox`]). A whole message must arrive within `--timeout`.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
@@ -16,19 +18,15 @@ use std::time::UNIX_EPOCH;
 
 use common::error::io_cause;
 use common::fileproto::{
-    check_name, decode_data_to, encode_get_ok, quote, read_message, DecodeToError, FileInfo,
-    Request, Response, MAX_CHUNK, MAX_MESSAGE,
+    check_name, decode_data_to, encode_get_ok, quote, DecodeToError, FileInfo, Request, Response,
+    MAX_CHUNK, MAX_MESSAGE,
 };
 use common::files::{resolve_in_dir, AtomicFile, ServeError};
-use common::framing::FrameError;
 use common::net;
 use common::stop::{Running, Shutdown};
 
+use crate::inbox::{Budget, Inbox, InboxError};
 use crate::Config;
-
-/// Read buffer per connection: big enough that a 2.7 MiB message arrives
-/// in a handful of system calls.
-const READ_BUF: usize = 256 * 1024;
 
 /// Serves `config.dir` on `listener` until `shutdown` is given: each
 /// connection gets a place among the connections `shutdown` admits and a
@@ -43,6 +41,7 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
     shutdown.watch(&listener)?;
     let mut threads: Vec<thread::JoinHandle<()>> = Vec::new();
     let config = Arc::new(config.clone());
+    let budget = Budget::new(config.max_buffered);
     for stream in listener.incoming() {
         // stop() connects to wake this loop: that connection is not a client.
         if shutdown.is_stopping() {
@@ -62,9 +61,10 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
         // set-up happens on its own thread, so the next client is accepted
         // at once.
         let config = Arc::clone(&config);
+        let budget = budget.clone();
         let spawned = thread::Builder::new().spawn(move || {
             let _admitted = admitted; // counts the connection until it ends
-            serve_one(stream, &config);
+            serve_one(stream, &config, &budget);
         });
         match spawned {
             Ok(t) => threads.push(t),
@@ -84,13 +84,13 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
 
 /// The body of one connection's thread: timeouts, TCP_NODELAY (one answer
 /// per request, sent at once), the requests, the log line when it fails.
-fn serve_one(stream: TcpStream, config: &Config) {
+fn serve_one(stream: TcpStream, config: &Config, budget: &Budget) {
     let Ok(peer) = stream.peer_addr() else {
         return;
     };
     let _ = stream.set_nodelay(true);
     let served = net::set_timeouts(&stream, config.timeout)
-        .and_then(|()| handle_connection(stream, peer, &config.dir));
+        .and_then(|()| handle_connection(stream, peer, config, budget));
     if let Err(e) = served {
         log::warn!("{peer}: {}", net::describe_io(&e));
     }
@@ -108,44 +108,73 @@ pub fn start_server(listener: TcpListener, config: Config) -> io::Result<Running
 }
 
 /// Reads requests from one client and answers each, until the client
-/// closes, sends an oversized message, or times out. An upload that is not
-/// finished when this returns is discarded (its temporary file removed).
+/// closes, stays silent for `config.timeout`, or sends a message that is
+/// refused as a whole (too large, too slow, past the memory budget): that
+/// one is answered `ERROR` and the connection closed. An upload that is
+/// not finished when this returns is discarded (its temporary file
+/// removed).
 ///
 /// # Errors
 /// Socket errors and a connection cut in the middle of a message; the
 /// caller logs them.
-pub fn handle_connection(stream: TcpStream, peer: SocketAddr, dir: &Path) -> io::Result<()> {
-    let mut reader = BufReader::with_capacity(READ_BUF, stream.try_clone()?);
-    let mut writer = stream;
-    let mut session = Session::new(dir, peer);
+pub fn handle_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    config: &Config,
+    budget: &Budget,
+) -> io::Result<()> {
+    let mut writer = stream.try_clone()?;
+    let mut inbox = Inbox::new(stream, config.timeout, budget.clone())?;
+    let mut session = Session::new(&config.dir, peer, budget);
     let mut out = Vec::new();
     log::info!("{peer}: connected");
     loop {
-        let msg = match read_message(&mut reader) {
-            Ok(Some(msg)) => msg,
+        let refusal = match inbox.next_message() {
+            Ok(Some(msg)) => {
+                out.clear();
+                session.handle(msg, &mut out);
+                writer.write_all(&out)?;
+                session.release(&mut out);
+                continue;
+            }
             Ok(None) => {
                 log::info!("{peer}: closed");
                 return Ok(());
             }
-            Err(FrameError::TooLarge { limit }) => {
-                log::warn!("{peer}: message larger than {limit} bytes; refused, closing");
-                out.clear();
-                Response::error(format!(
-                    "message larger than the limit of {limit} bytes; \
-                     send a big file in pieces (PUT with offset and last)"
+            Err(InboxError::Io(e)) => return Err(e),
+            Err(InboxError::Truncated) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the client closed in the middle of a message",
                 ))
-                .encode(&mut out);
-                writer.write_all(&out)?;
-                net::linger_close(&writer, &mut reader);
-                return Ok(());
             }
-            Err(e) => return Err(e.into()),
+            Err(InboxError::TooLarge) => format!(
+                "message larger than the limit of {MAX_MESSAGE} bytes; \
+                 send a big file in pieces (PUT with offset and last)"
+            ),
+            Err(InboxError::TooSlow) => format!(
+                "message not complete within {} s; closing",
+                config.timeout.as_secs_f64()
+            ),
+            Err(InboxError::Busy) => busy(budget),
         };
+        log::warn!("{peer}: {refusal}; refused, closing");
         out.clear();
-        session.handle(&msg, &mut out);
-        drop(msg);
+        Response::error(refusal).encode(&mut out);
         writer.write_all(&out)?;
+        net::linger_close(&writer, &mut inbox.stream());
+        return Ok(());
     }
+}
+
+/// The answer to a message that would pass the memory budget.
+fn busy(budget: &Budget) -> String {
+    format!(
+        "server busy: its connections hold {} of the {} bytes they may \
+         buffer together (--max-buffered); try again later",
+        budget.used(),
+        budget.limit()
+    )
 }
 
 /// An upload in progress on one connection.
@@ -159,6 +188,10 @@ struct Upload {
 struct Session<'d> {
     dir: &'d Path,
     peer: SocketAddr,
+    /// The memory budget the file bytes and the answer are taken from.
+    budget: &'d Budget,
+    /// Bytes of `budget` this session holds for `data` and the answer.
+    held: usize,
     upload: Option<Upload>,
     /// File bytes of the current request, reused across requests.
     data: Vec<u8>,
@@ -166,6 +199,7 @@ struct Session<'d> {
 
 impl Drop for Session<'_> {
     fn drop(&mut self) {
+        self.budget.give(self.held);
         if let Some(up) = self.upload.take() {
             log::warn!(
                 "{}: connection ended during the upload of {} after {} bytes; discarded",
@@ -178,12 +212,38 @@ impl Drop for Session<'_> {
 }
 
 impl<'d> Session<'d> {
-    fn new(dir: &'d Path, peer: SocketAddr) -> Session<'d> {
+    fn new(dir: &'d Path, peer: SocketAddr, budget: &'d Budget) -> Session<'d> {
         Session {
             dir,
             peer,
+            budget,
+            held: 0,
             upload: None,
             data: Vec::new(),
+        }
+    }
+
+    /// Takes what a `GET` answer of `len` file bytes needs (the bytes, and
+    /// their base64 in the answer) from the budget.
+    fn hold_for_get(&mut self, len: usize) -> Result<(), String> {
+        let need = len + base64_len(len) + 1024;
+        if need > self.held {
+            if !self.budget.take(need - self.held) {
+                return Err(busy(self.budget));
+            }
+            self.held = need;
+        }
+        Ok(())
+    }
+
+    /// After an answer is sent: a big `data` buffer and answer are freed
+    /// and their bytes given back to the budget.
+    fn release(&mut self, out: &mut Vec<u8>) {
+        if self.held > 0 {
+            self.data = Vec::new();
+            *out = Vec::new();
+            self.budget.give(self.held);
+            self.held = 0;
         }
     }
 
@@ -261,6 +321,7 @@ impl<'d> Session<'d> {
         let want = (size - offset)
             .min(length.unwrap_or(u64::MAX))
             .min(MAX_CHUNK as u64) as usize;
+        self.hold_for_get(want)?;
         self.data.resize(want, 0);
         file.seek(SeekFrom::Start(offset))
             .and_then(|_| file.read_exact(&mut self.data[..want]))
@@ -288,6 +349,13 @@ impl<'d> Session<'d> {
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
         check_name(name)?;
+        let piece = decoded_len(data);
+        if piece > MAX_CHUNK {
+            return Err(format!(
+                "a PUT piece carries at most {MAX_CHUNK} bytes; this one has {piece}: \
+                 send smaller pieces"
+            ));
+        }
         if offset == 0 {
             if let Some(old) = self.upload.take() {
                 log::warn!(
@@ -417,6 +485,18 @@ fn serve_error(name: &str, e: ServeError) -> String {
         ServeError::Outside => format!("{} is outside the served folder", quote(name)),
         ServeError::Io(e) => format!("cannot open {}: {}", quote(name), io_cause(&e)),
     }
+}
+
+/// The length of the base64 text of `n` bytes.
+fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+/// How many bytes the base64 text `data` stands for (about that many if
+/// it is not valid base64, which decoding then refuses).
+fn decoded_len(data: &str) -> usize {
+    let padding = data.bytes().rev().take(2).filter(|&b| b == b'=').count();
+    (data.len() / 4 * 3).saturating_sub(padding)
 }
 
 fn open_error(name: &str, e: &io::Error) -> String {

@@ -245,3 +245,86 @@ fn blocks_are_found_and_varying_fields_are_matched_by_shape_only() {
         );
     }
 }
+
+/// The text of the ```text block that follows `heading` in the document.
+fn text_block_after(heading: &str) -> &'static str {
+    let at = DOC
+        .find(heading)
+        .unwrap_or_else(|| panic!("{heading} missing"));
+    let rest = &DOC[at..];
+    let start = rest.find("```text\n").expect("a text block") + "```text\n".len();
+    let len = rest[start..].find("\n```").expect("the block ends");
+    &rest[start..start + len]
+}
+
+#[test]
+fn the_documented_limit_answers_are_the_real_ones() {
+    use common::fileproto::{encode_put, MAX_CHUNK};
+    let dir = TempDir::new("doc-limits");
+    // A PUT piece one byte over 2 MiB: refused, the connection kept.
+    let server = start(dir.path());
+    let mut raw = Raw::connect(server.addr());
+    let mut msg = Vec::new();
+    encode_put("besar.bin", 0, true, &vec![0u8; MAX_CHUNK + 1], &mut msg);
+    raw.stream.write_all(&msg).unwrap();
+    let answer = common::fileproto::read_message(&mut raw.reader)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(answer).unwrap(),
+        text_block_after("### Bagian PUT terlalu besar")
+    );
+    assert_eq!(raw.ask(r#"{"command":"LIST"}"#)["status"], "OK");
+
+    // A message not complete within --timeout 1: the documented answer.
+    let server = support::start_with_timeout(dir.path(), std::time::Duration::from_secs(1));
+    let mut raw = Raw::connect(server.addr());
+    raw.stream.write_all(br#"{"command":"LI"#).unwrap();
+    let answer = common::fileproto::read_message(&mut raw.reader)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(answer).unwrap(),
+        text_block_after("### Pesan yang terlalu lambat")
+    );
+    assert!(raw.closed());
+}
+
+#[test]
+fn the_documented_limits_are_the_servers_and_the_clients() {
+    use common::fileproto::{MAX_CHUNK, MAX_MESSAGE};
+    let mib = |n: usize| n / (1024 * 1024);
+    for (what, text) in [
+        (
+            "message limit",
+            format!("**{} MiB** ({MAX_MESSAGE} byte", mib(MAX_MESSAGE)),
+        ),
+        (
+            "piece limit",
+            format!("**{} MiB** ({MAX_CHUNK} byte", mib(MAX_CHUNK)),
+        ),
+        (
+            "piece in base64",
+            format!("{} karakter base64", MAX_CHUNK.div_ceil(3) * 4),
+        ),
+        (
+            "memory budget",
+            format!("**{} MiB** bersama", mib(tugas4::DEFAULT_MAX_BUFFERED)),
+        ),
+        (
+            "timeout",
+            format!("selama {} detik", tugas4::DEFAULT_TIMEOUT.as_secs()),
+        ),
+        ("port", format!("port **{}**", tugas4::DEFAULT_PORT)),
+    ] {
+        assert!(
+            DOC.contains(&text),
+            "PROTOCOL.md should say {text:?} ({what})"
+        );
+    }
+    // The client sends pieces of at most the documented size.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let client = tugas4::Client::new(stream).unwrap();
+    assert!(client.chunk <= MAX_CHUNK, "{}", client.chunk);
+}

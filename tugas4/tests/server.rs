@@ -8,13 +8,13 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::cli::CliError;
 use common::fileproto::{encode_put, MAX_CHUNK, MAX_MESSAGE};
 use support::{error_message, pseudo_random, start, start_with_timeout, wait_until, Raw, TempDir};
 use tugas4::programs::{self, Failure};
-use tugas4::{Client, ClientError};
+use tugas4::{Client, ClientError, Config};
 
 /// Base64 through the protocol's own encoder (the tests add no dependency).
 fn encode(bytes: &[u8]) -> String {
@@ -432,6 +432,8 @@ fn silent_and_truncating_clients_are_dropped() {
     assert!(silent.closed(), "a silent client is timed out");
     let mut half = Raw::connect(addr);
     half.stream.write_all(br#"{"command":"LI"#).unwrap();
+    let msg = error_message(&half.answer());
+    assert!(msg.contains("not complete within"), "{msg}");
     assert!(half.closed(), "a client stuck mid-message is timed out");
     let mut fine = Raw::connect(addr);
     assert_eq!(fine.ask(r#"{"command":"LIST"}"#)["status"], "OK");
@@ -452,6 +454,25 @@ fn client_programs_run_against_the_server() {
     let src = local.path().join("catatan.txt");
     fs::write(&src, b"isi catatan\n").unwrap();
     let out = local.path().join("out/copy.txt");
+    // --output into a folder that does not exist: a clear error, and no
+    // folder made.
+    match run(
+        &programs::GET,
+        &["catatan.txt", "--output", out.to_str().unwrap()],
+        programs::get,
+    ) {
+        Err(Failure::Client(ClientError::App(e))) => assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot save {}: the folder {} does not exist (create it first)",
+                out.display(),
+                local.path().join("out").display()
+            )
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(local.entries(), ["catatan.txt"]);
+    fs::create_dir(local.path().join("out")).unwrap();
 
     run(&programs::PUT, &[src.to_str().unwrap()], programs::put).unwrap();
     run(
@@ -625,4 +646,112 @@ fn the_server_removes_a_crashed_servers_temporary_files_at_start() {
     shutdown.stop(); // returns at once, after its start-up
     programs::server(&config, &shutdown).unwrap();
     assert_eq!(dir.entries(), ["keep.txt"]);
+}
+
+#[test]
+fn a_client_trickling_one_message_is_answered_error_and_cut_at_the_timeout() {
+    let dir = TempDir::new("trickle-deadline");
+    let timeout = Duration::from_secs(1);
+    let server = start_with_timeout(dir.path(), timeout);
+    let mut raw = Raw::connect(server.addr());
+    raw.stream.set_nodelay(true).unwrap();
+    // One byte every 100 ms: each read comes well within the timeout, the
+    // whole message never does (it would take 4 s).
+    let mut writer = raw.stream.try_clone().unwrap();
+    let started = Instant::now();
+    let trickler = thread::spawn(move || {
+        for b in br#"{"command":"GET","name":"halo.txt"}"#.iter() {
+            writer.write_all(&[*b])?;
+            thread::sleep(Duration::from_millis(100));
+        }
+        writer.write_all(b"\r\n\r\n")
+    });
+    let msg = error_message(&raw.answer());
+    let cut = started.elapsed();
+    assert!(msg.contains("not complete within 1 s"), "{msg}");
+    assert!(raw.closed(), "the server closes after the ERROR");
+    assert!(
+        cut < timeout + Duration::from_secs(2),
+        "cut after {cut:?}, the timeout is {timeout:?}"
+    );
+    let _ = trickler.join().unwrap(); // fails once the server closed: fine
+}
+
+#[test]
+fn a_message_past_the_memory_budget_is_refused_and_the_connection_closed() {
+    let dir = TempDir::new("budget");
+    let server = support::start_with(Config {
+        max_buffered: 1024 * 1024,
+        ..Config::new(dir.path())
+    });
+    let addr = server.addr();
+    // One connection: a message of 2 MiB needs more than the whole budget.
+    let mut raw = Raw::connect(addr);
+    let mut writer = raw.stream.try_clone().unwrap();
+    let sender = thread::spawn(move || writer.write_all(&vec![b'x'; 2 * 1024 * 1024]));
+    let msg = error_message(&raw.answer());
+    assert!(msg.starts_with("server busy"), "{msg}");
+    assert!(raw.closed(), "the server closes after refusing");
+    let _ = sender.join().unwrap();
+
+    // Two connections each holding 700 KiB of an unfinished message need
+    // 1 MiB of buffer each: exactly one fits in 1.5 MiB, the other is refused.
+    let server = support::start_with(Config {
+        max_buffered: 1536 * 1024,
+        ..Config::new(dir.path())
+    });
+    let addr = server.addr();
+    let mut both: Vec<Raw> = (0..2).map(|_| Raw::connect(addr)).collect();
+    for raw in &mut both {
+        let _ = raw.stream.write_all(&vec![b'x'; 700 * 1024]); // the refused one may be cut
+    }
+    // The refused one answers; the other stays silent until its deadline.
+    for raw in &mut both {
+        raw.stream
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+    }
+    let answers: Vec<Option<String>> = both
+        .iter_mut()
+        .map(|raw| {
+            common::fileproto::read_message(&mut raw.reader)
+                .ok()
+                .flatten()
+                .map(|m| String::from_utf8(m).unwrap())
+        })
+        .collect();
+    let busy = answers
+        .iter()
+        .flatten()
+        .filter(|a| a.contains("server busy"))
+        .count();
+    assert_eq!(busy, 1, "{answers:?}");
+    // The one that fits is served once its message ends; so are others.
+    for raw in &mut both {
+        let _ = raw.stream.write_all(b"\r\n\r\n");
+    }
+    assert!(client(addr).list().unwrap().is_empty());
+}
+
+#[test]
+fn a_put_piece_over_the_documented_2_mib_is_refused() {
+    let dir = TempDir::new("piece-limit");
+    let server = start(dir.path());
+    let mut raw = Raw::connect(server.addr());
+    let mut msg = Vec::new();
+    encode_put("big.bin", 0, true, &vec![7u8; MAX_CHUNK + 1], &mut msg);
+    raw.stream.write_all(&msg).unwrap();
+    let e = error_message(&raw.answer());
+    assert!(
+        e.contains(&format!("a PUT piece carries at most {MAX_CHUNK} bytes")),
+        "{e}"
+    );
+    assert!(dir.entries().is_empty(), "{:?}", dir.entries());
+    // The connection stays usable, and a piece of exactly 2 MiB is taken.
+    msg.clear();
+    encode_put("big.bin", 0, true, &vec![7u8; MAX_CHUNK], &mut msg);
+    raw.stream.write_all(&msg).unwrap();
+    let a = raw.answer();
+    assert_eq!(a["received"].as_u64(), Some(MAX_CHUNK as u64), "{a}");
+    assert_eq!(dir.entries(), ["big.bin"]);
 }

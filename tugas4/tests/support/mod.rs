@@ -51,12 +51,16 @@ pub fn start(dir: &Path) -> Running {
 }
 
 pub fn start_with_timeout(dir: &Path, timeout: Duration) -> Running {
-    common::logging::init_for_tests();
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let config = Config {
+    start_with(Config {
         timeout,
         ..Config::new(dir)
-    };
+    })
+}
+
+/// Starts the real server with these settings (its host and port unused).
+pub fn start_with(config: Config) -> Running {
+    common::logging::init_for_tests();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     tugas4::start_server(listener, config).unwrap()
 }
 
