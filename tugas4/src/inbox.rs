@@ -18,12 +18,12 @@ use std::time::Duration;
 use common::fileproto::{DELIMITER, MAX_MESSAGE};
 use common::framing::{find, DeadlineReader};
 
-/// Bytes asked from the socket per read (and the smallest buffer).
-const READ_STEP: usize = 64 * 1024;
+/// The first buffer of a message: most requests (all but `PUT`) fit.
+const FIRST_BUFFER: usize = 4 * 1024;
 
 /// The largest buffer a connection needs: one message of [`MAX_MESSAGE`]
-/// bytes, its delimiter, and one read more.
-const MAX_BUFFER: usize = MAX_MESSAGE + DELIMITER.len() + READ_STEP;
+/// bytes, its delimiter, and room for one more read.
+const MAX_BUFFER: usize = MAX_MESSAGE + DELIMITER.len() + 64 * 1024;
 
 /// The bytes that all connections together may hold; shared by cloning.
 #[derive(Debug, Clone)]
@@ -136,7 +136,7 @@ impl Inbox {
             if self.filled > MAX_MESSAGE + DELIMITER.len() - 1 {
                 return Err(InboxError::TooLarge);
             }
-            if self.buf.len() - self.filled < READ_STEP {
+            if self.filled == self.buf.len() {
                 self.grow()?;
             }
             let n = match self.reader.read(&mut self.buf[self.filled..]) {
@@ -180,11 +180,11 @@ impl Inbox {
         }
     }
 
-    /// Doubles the buffer (at least [`READ_STEP`], at most [`MAX_BUFFER`]),
-    /// if the budget allows.
+    /// Doubles the buffer (at least [`FIRST_BUFFER`], at most
+    /// [`MAX_BUFFER`]), if the budget allows.
     fn grow(&mut self) -> Result<(), InboxError> {
         let old = self.buf.len();
-        let new = (old * 2).clamp(READ_STEP, MAX_BUFFER);
+        let new = (old * 2).clamp(FIRST_BUFFER, MAX_BUFFER);
         if new <= old {
             return Err(InboxError::TooLarge);
         }

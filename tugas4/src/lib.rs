@@ -80,8 +80,10 @@ pub const DEFAULT_DIR: &str = "files";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bytes that all connections together may hold in buffers (messages
-/// being received, file pieces, answers being sent), by default: 32 MiB.
-pub const DEFAULT_MAX_BUFFERED: usize = 32 * 1024 * 1024;
+/// being received, file pieces, answers being sent), by default: 16 MiB,
+/// so that even 4000 connections holding unfinished messages keep the
+/// server under 64 MiB (each thread costs about 10 KiB more).
+pub const DEFAULT_MAX_BUFFERED: usize = 16 * 1024 * 1024;
 
 /// The server's settings, from its flags.
 #[derive(Debug, Clone, PartialEq, Eq)]

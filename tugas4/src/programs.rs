@@ -37,7 +37,7 @@ pub const SERVER: Command = Command {
         Flag::value(
             "max-buffered",
             "MIB",
-            "32",
+            "16",
             "memory all connections together may hold in buffers; a message past it is refused",
         ),
         cli::TIMEOUT,
