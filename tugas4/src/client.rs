@@ -3,12 +3,17 @@
 //! Big files go in pieces of at most [`MAX_CHUNK`] bytes. To keep the
 //! link busy while each side encodes and decodes base64, the client keeps
 //! a few requests in flight ([`Client::window`]): it sends the next piece
-//! before the answer to the previous one has arrived. The server answers
+//! before the answer to the previous one has arrived; and a helper thread
+//! encodes the next piece (`put`) or decodes the last answer (`get`)
+//! while the connection's thread sends and receives. The server answers
 //! in order, so the answers are matched to the requests by position.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::sync::mpsc;
+use std::thread;
 use std::time::Duration;
 
 use common::error::{io_cause, AppError};
@@ -55,8 +60,6 @@ pub struct Client {
     peer: String,
     /// The message being sent, reused.
     out: Vec<u8>,
-    /// File bytes of one piece, reused.
-    data: Vec<u8>,
     /// File bytes per `PUT`/`GET` piece, at most [`MAX_CHUNK`].
     pub chunk: usize,
     /// Requests in flight at once (1 = wait for each answer).
@@ -89,7 +92,6 @@ impl Client {
             writer: stream,
             peer,
             out: Vec::new(),
-            data: Vec::new(),
             chunk: MAX_CHUNK,
             window: DEFAULT_WINDOW,
         })
@@ -151,6 +153,11 @@ impl Client {
     /// Downloads the whole of `name` into `sink` piece by piece, calling
     /// `progress(done, size)` after each piece. Returns the size.
     ///
+    /// As in [`Client::put`], two threads share the work: this one asks
+    /// for the ranges (a [`Client::window`] of them ahead) and receives the
+    /// answers; a helper thread decodes each answer's base64 and writes
+    /// the bytes to `sink`, meanwhile.
+    ///
     /// # Errors
     /// [`ClientError::Server`] e.g. for a missing file; [`ClientError::App`]
     /// for a file that changed on the server during the download, and for
@@ -158,11 +165,10 @@ impl Client {
     pub fn get(
         &mut self,
         name: &str,
-        sink: &mut dyn Write,
+        sink: &mut (dyn Write + Send),
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<u64, ClientError> {
         let chunk = self.chunk.clamp(1, MAX_CHUNK) as u64;
-        // The first answer tells the size; then keep `window` ranges asked.
         let ask = |c: &mut Client, offset: u64, len: u64| {
             c.send(&Request::Get {
                 name: name.into(),
@@ -170,58 +176,67 @@ impl Client {
                 length: Some(len),
             })
         };
+        // The first answer tells the size.
         ask(self, 0, chunk)?;
-        let mut asked: std::collections::VecDeque<(u64, u64)> = [(0, chunk)].into();
-        let mut next = chunk;
-        let mut size = None;
-        let mut done = 0u64;
-        while let Some((offset, len)) = asked.pop_front() {
-            let msg = self.receive()?;
-            let (got_size, got_offset, got_len, data) = match decode(&msg, &self.peer)? {
-                Response::Get {
-                    size,
+        let first = self.receive()?;
+        let total = match decode(&first, &self.peer)? {
+            Response::Get { size, .. } => size,
+            other => return Err(unexpected("GET", &other, &self.peer)),
+        };
+        let (answers, to_decode) = mpsc::sync_channel::<Answer>(PIPELINE);
+        let (report, decoded) = mpsc::channel::<u64>();
+        let peer = self.peer.clone();
+        thread::scope(|scope| {
+            let decoder =
+                scope.spawn(move || decode_pieces(name, total, &peer, sink, to_decode, report));
+            let answers = answers; // dropped on return: the decoder then ends
+            let mut asked: VecDeque<(u64, u64)> = [(0, chunk)].into();
+            let mut next = chunk;
+            let mut first = Some(first);
+            while let Some((offset, len)) = asked.pop_front() {
+                let message = match first.take() {
+                    Some(m) => m,
+                    None => self.receive()?,
+                };
+                // Ask for the next ranges first, so the server reads and
+                // encodes them while this one is decoded.
+                while asked.len() < self.window.max(1) && next < total {
+                    let len = chunk.min(total - next);
+                    ask(self, next, len)?;
+                    asked.push_back((next, len));
+                    next += len;
+                }
+                let answer = Answer {
                     offset,
-                    length,
-                    data,
-                    ..
-                } => (size, offset, length, data),
-                other => return Err(unexpected("GET", &other, &self.peer)),
-            };
-            let total = *size.get_or_insert(got_size);
-            let want_len = len.min(total.saturating_sub(offset));
-            if got_size != total || got_offset != offset || got_len != want_len {
-                return Err(ClientError::App(AppError::new(
-                    format!("download of {name} failed"),
-                    "the file changed on the server during the download",
-                )));
+                    len,
+                    message,
+                };
+                if answers.send(answer).is_err() {
+                    break; // the decoder stopped: its error is below
+                }
+                for done in decoded.try_iter() {
+                    progress(done, total);
+                }
             }
-            // Ask for the next ranges before decoding this one, so the
-            // server reads and encodes them meanwhile.
-            while asked.len() < self.window.max(1) && next < total {
-                let len = chunk.min(total - next);
-                ask(self, next, len)?;
-                asked.push_back((next, len));
-                next += len;
+            drop(answers);
+            let result = decoder.join().expect("the decoder thread panicked");
+            for done in decoded.try_iter() {
+                progress(done, total);
             }
-            let n = decode_data_to(&data, &mut self.data, sink).map_err(|e| match e {
-                DecodeToError::Data(e) => bad_answer(&self.peer, e),
-                DecodeToError::Write(e) => AppError::io(format!("cannot write {name}"), &e).into(),
-            })?;
-            if n != got_len {
-                return Err(bad_answer(
-                    &self.peer,
-                    "data length differs from \"length\"",
-                ));
-            }
-            done += got_len;
-            progress(done, total);
-        }
-        Ok(size.unwrap_or(0))
+            result.map(|()| total)
+        })
     }
 
     /// Uploads `size` bytes from `source` as `name`, piece by piece,
     /// calling `progress(done, size)` as the server confirms each piece.
     /// The server saves the file when the last piece arrives.
+    ///
+    /// Two threads share the work, so that reading and encoding the next
+    /// piece overlaps sending this one: a helper thread reads each piece
+    /// and encodes its `PUT` message; this thread sends the messages and
+    /// reads the answers. They pass messages through a channel of
+    /// [`PIPELINE`] places, and the sent messages' buffers come back to be
+    /// reused, so memory stays a few pieces whatever the size.
     ///
     /// # Errors
     /// [`ClientError::Server`] e.g. for a refused name; connection errors;
@@ -229,46 +244,46 @@ impl Client {
     pub fn put(
         &mut self,
         name: &str,
-        source: &mut dyn Read,
+        source: &mut (dyn Read + Send),
         size: u64,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(), ClientError> {
         check_name(name).map_err(ClientError::Server)?;
         let chunk = self.chunk.clamp(1, MAX_CHUNK) as u64;
-        let mut sent = 0u64;
-        let mut in_flight = 0usize;
-        let mut saved = false;
-        loop {
-            let n = chunk.min(size - sent) as usize;
-            self.data.resize(n, 0);
-            source.read_exact(&mut self.data[..n]).map_err(|e| {
-                let cause = match e.kind() {
-                    io::ErrorKind::UnexpectedEof => "the file got shorter while it was read".into(),
-                    _ => io_cause(&e),
-                };
-                AppError::new(format!("cannot read {name}"), cause)
-            })?;
-            let last = sent + n as u64 == size;
-            self.out.clear();
-            encode_put(name, sent, last, &self.data[..n], &mut self.out);
-            self.flush_out()?;
-            sent += n as u64;
-            in_flight += 1;
-            while in_flight >= self.window.max(1) || (last && in_flight > 0) {
-                saved = self.put_answer(size, progress)?;
-                in_flight -= 1;
+        let (messages, to_send) = mpsc::sync_channel::<Result<Piece, AppError>>(PIPELINE);
+        let (give_back, returned) = mpsc::channel::<Vec<u8>>();
+        thread::scope(|scope| {
+            scope.spawn(move || encode_pieces(name, source, size, chunk, &messages, &returned));
+            // Owned here, so that returning early drops it and the encoder,
+            // blocked on a full channel, stops (the scope then joins it).
+            let to_send = to_send;
+            let mut in_flight = 0usize;
+            let mut saved = false;
+            // Ends when the encoder is done (or stopped by an error here:
+            // returning drops `to_send`, so its next send fails).
+            for piece in to_send.iter() {
+                let piece = piece?;
+                self.writer.write_all(&piece.message).map_err(|e| {
+                    ClientError::App(AppError::io(format!("cannot send to {}", self.peer), &e))
+                })?;
+                let _ = give_back.send(piece.message);
+                in_flight += 1;
+                while in_flight >= self.window.max(1) || (piece.last && in_flight > 0) {
+                    saved = self.put_answer(size, progress)?;
+                    in_flight -= 1;
+                }
+                if piece.last {
+                    break;
+                }
             }
-            if last {
-                break;
+            if !saved {
+                return Err(bad_answer(
+                    &self.peer,
+                    "the last piece was not confirmed as saved",
+                ));
             }
-        }
-        if !saved {
-            return Err(bad_answer(
-                &self.peer,
-                "the last piece was not confirmed as saved",
-            ));
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn put_answer(
@@ -307,6 +322,107 @@ impl Client {
             Ok(None) => Err(AppError::new(what(), "the server closed the connection").into()),
             Err(FrameError::Io(e)) => Err(AppError::io(what(), &e).into()),
             Err(e) => Err(AppError::new(what(), e).into()),
+        }
+    }
+}
+
+/// An answer to one `GET` range, on its way to the decoder.
+struct Answer {
+    offset: u64,
+    len: u64,
+    message: Vec<u8>,
+}
+
+/// The helper thread of [`Client::get`]: checks each answer against the
+/// range asked, decodes its base64 into `sink`, and reports the bytes done.
+fn decode_pieces(
+    name: &str,
+    total: u64,
+    peer: &str,
+    sink: &mut (dyn Write + Send),
+    answers: mpsc::Receiver<Answer>,
+    report: mpsc::Sender<u64>,
+) -> Result<(), ClientError> {
+    let mut buf = Vec::new();
+    let mut done = 0u64;
+    for Answer {
+        offset,
+        len,
+        message,
+    } in answers
+    {
+        let (got_size, got_offset, got_len, data) = match decode(&message, peer)? {
+            Response::Get {
+                size,
+                offset,
+                length,
+                data,
+                ..
+            } => (size, offset, length, data),
+            other => return Err(unexpected("GET", &other, peer)),
+        };
+        let want_len = len.min(total.saturating_sub(offset));
+        if got_size != total || got_offset != offset || got_len != want_len {
+            return Err(ClientError::App(AppError::new(
+                format!("download of {name} failed"),
+                "the file changed on the server during the download",
+            )));
+        }
+        let n = decode_data_to(&data, &mut buf, sink).map_err(|e| match e {
+            DecodeToError::Data(e) => bad_answer(peer, e),
+            DecodeToError::Write(e) => AppError::io(format!("cannot write {name}"), &e).into(),
+        })?;
+        if n != got_len {
+            return Err(bad_answer(peer, "data length differs from \"length\""));
+        }
+        done += got_len;
+        let _ = report.send(done);
+    }
+    Ok(())
+}
+
+/// Messages waiting in the channel between the two threads of a `put`
+/// or a `get` (each about 2.7 MiB).
+pub const PIPELINE: usize = 2;
+
+/// One encoded `PUT` message.
+struct Piece {
+    message: Vec<u8>,
+    last: bool,
+}
+
+/// The helper thread of [`Client::put`]: reads `source` a piece at a time,
+/// encodes each as a `PUT` message (in a buffer given back by the sender
+/// when there is one) and passes it on, until the last piece or an error.
+fn encode_pieces(
+    name: &str,
+    source: &mut (dyn Read + Send),
+    size: u64,
+    chunk: u64,
+    messages: &mpsc::SyncSender<Result<Piece, AppError>>,
+    returned: &mpsc::Receiver<Vec<u8>>,
+) {
+    let mut bytes = Vec::new();
+    let mut sent = 0u64;
+    loop {
+        let n = chunk.min(size - sent) as usize;
+        bytes.resize(n, 0);
+        if let Err(e) = source.read_exact(&mut bytes) {
+            let cause = match e.kind() {
+                io::ErrorKind::UnexpectedEof => "the file got shorter while it was read".into(),
+                _ => io_cause(&e),
+            };
+            let _ = messages.send(Err(AppError::new(format!("cannot read {name}"), cause)));
+            return;
+        }
+        let last = sent + n as u64 == size;
+        let mut message = returned.try_recv().unwrap_or_default();
+        message.clear();
+        encode_put(name, sent, last, &bytes, &mut message);
+        sent += n as u64;
+        // The sender stopped (an error): nothing more to do.
+        if messages.send(Ok(Piece { message, last })).is_err() || last {
+            return;
         }
     }
 }

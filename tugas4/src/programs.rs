@@ -288,8 +288,8 @@ pub fn get(m: &Matches) -> Result<(), Failure> {
     };
     let start = Instant::now();
     if output.as_os_str() == "-" {
-        let stdout = io::stdout();
-        let mut sink = stdout.lock();
+        // Stdout itself (not its lock) goes to the decoder thread.
+        let mut sink = io::BufWriter::with_capacity(256 * 1024, io::stdout());
         client.get(name, &mut sink, &mut progress)?;
         sink.flush()
             .map_err(|e| AppError::io("cannot write to stdout", &e))?;
