@@ -45,8 +45,14 @@ pub enum NameError {
     Absolute,
     /// Contains `..` or otherwise climbs out of the folder.
     Traversal,
-    /// Contains a NUL byte or a line break.
+    /// Contains a control character (NUL, a line break, ...) or one of
+    /// `< > : " | ? *`, which Windows cannot store in a name.
     BadCharacter,
+    /// A device name on Windows (`CON`, `PRN`, `AUX`, `NUL`, `COM1`..,
+    /// `LPT1`..), with or without an extension (`nul.txt`).
+    Reserved,
+    /// Ends in a dot or a space, which Windows silently drops.
+    TrailingDotOrSpace,
     /// Has folders in it where only a plain file name is allowed.
     NotPlainName,
 }
@@ -57,7 +63,17 @@ impl fmt::Display for NameError {
             NameError::Empty => "empty file name",
             NameError::Absolute => "absolute paths are not allowed",
             NameError::Traversal => "'..' is not allowed in a file name",
-            NameError::BadCharacter => "file name contains a NUL or line break",
+            NameError::BadCharacter => {
+                "file name contains a control character or one of < > : \" | ? * \
+                 (not allowed on Windows)"
+            }
+            NameError::Reserved => {
+                "CON, PRN, AUX, NUL, COM1-9 and LPT1-9 are device names on Windows, \
+                 with or without an extension"
+            }
+            NameError::TrailingDotOrSpace => {
+                "a name ending in '.' or ' ' cannot be stored on Windows"
+            }
             NameError::NotPlainName => "folders are not allowed in the file name",
         })
     }
@@ -69,10 +85,15 @@ impl std::error::Error for NameError {}
 /// path made only of ordinary components. Both `/` and `\` count as
 /// separators, whatever the OS, so a name cannot climb out on any platform.
 ///
+/// The same rule holds on every OS: every part must be a name Windows can
+/// store (see [`windows_name_problem`]), so a server on Linux never accepts
+/// a file that a grader on Windows could not check out or download.
+///
 /// # Errors
-/// [`NameError`] for empty names, absolute paths, `..`, NUL or line breaks.
+/// [`NameError`] for empty names, absolute paths, `..`, control
+/// characters, and names Windows cannot store.
 pub fn check_relative(name: &str) -> Result<PathBuf, NameError> {
-    if name.contains(['\0', '\n', '\r']) {
+    if name.contains(char::is_control) {
         return Err(NameError::BadCharacter);
     }
     if name.starts_with(['/', '\\']) || name.chars().nth(1) == Some(':') {
@@ -84,6 +105,9 @@ pub fn check_relative(name: &str) -> Result<PathBuf, NameError> {
             "" | "." => continue,
             ".." => return Err(NameError::Traversal),
             p => {
+                if let Some(why) = windows_name_problem(p) {
+                    return Err(why);
+                }
                 // Let the OS's own parser agree that this is one plain part.
                 let mut comps = Path::new(p).components();
                 match (comps.next(), comps.next()) {
@@ -99,10 +123,43 @@ pub fn check_relative(name: &str) -> Result<PathBuf, NameError> {
     Ok(out)
 }
 
+/// Why Windows could not store `part` (one part of a path, no separators)
+/// as a file or folder name, whatever OS this runs on: a control character
+/// or one of `< > : " | ? *`, a trailing `.` or space, or a device name
+/// (`CON`, `PRN`, `AUX`, `NUL`, `COM0`-`COM9`, `LPT0`-`LPT9`, also
+/// `COM¹`..`LPT³`, `CONIN$`, `CONOUT$`) in any case, alone or followed by
+/// an extension (`nul.txt`, `Com1.tar.gz`, `con .txt`).
+pub fn windows_name_problem(part: &str) -> Option<NameError> {
+    if part.contains(|c: char| c.is_control() || "<>:\"|?*".contains(c)) {
+        return Some(NameError::BadCharacter);
+    }
+    if part.ends_with(['.', ' ']) {
+        return Some(NameError::TrailingDotOrSpace);
+    }
+    // Windows ignores the extension and the spaces before it.
+    let base = part.split('.').next().unwrap_or("").trim_end_matches(' ');
+    let upper = base.to_uppercase();
+    let reserved = match upper.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$" => true,
+        _ => match (upper.get(..3), upper.get(3..)) {
+            (Some("COM" | "LPT"), Some(n)) => {
+                let mut digits = n.chars();
+                matches!(
+                    (digits.next(), digits.next()),
+                    (Some('0'..='9' | '¹' | '²' | '³'), None)
+                )
+            }
+            _ => false,
+        },
+    };
+    reserved.then_some(NameError::Reserved)
+}
+
 /// Checks that `name` is a single plain file name (no folders at all).
 ///
 /// # Errors
-/// As [`check_relative`], plus [`NameError::NotPlainName`] for `a/b`.
+/// As [`check_relative`] (names Windows cannot store included), plus
+/// [`NameError::NotPlainName`] for `a/b`.
 pub fn check_plain_name(name: &str) -> Result<&str, NameError> {
     let rel = check_relative(name)?;
     if rel.components().count() != 1 || name.contains(['/', '\\']) {
@@ -512,6 +569,65 @@ mod tests {
         }
         assert_eq!(check_plain_name("a/b"), Err(NameError::NotPlainName));
         assert_eq!(check_plain_name("bart.png"), Ok("bart.png"));
+    }
+
+    /// Names Windows cannot store are refused on every OS, in every part
+    /// of a path; names that merely look like them are fine.
+    #[test]
+    fn names_windows_cannot_store_are_refused_everywhere() {
+        for (bad, why) in [
+            ("CON", NameError::Reserved),
+            ("con", NameError::Reserved),
+            ("nul.txt", NameError::Reserved),
+            ("Com1.tar.gz", NameError::Reserved),
+            ("LPT9", NameError::Reserved),
+            ("lpt0.log", NameError::Reserved),
+            ("COM\u{b9}", NameError::Reserved),
+            ("AUX", NameError::Reserved),
+            ("PRN.md", NameError::Reserved),
+            ("con .txt", NameError::Reserved),
+            ("CONOUT$", NameError::Reserved),
+            ("sub/NUL", NameError::Reserved),
+            ("aux/x.txt", NameError::Reserved),
+            ("a:b", NameError::Absolute), // a drive-relative path on Windows
+            ("x/a:b", NameError::BadCharacter),
+            ("ab:c", NameError::BadCharacter),
+            ("a<b", NameError::BadCharacter),
+            ("a>b", NameError::BadCharacter),
+            ("a\"b", NameError::BadCharacter),
+            ("a|b", NameError::BadCharacter),
+            ("what?", NameError::BadCharacter),
+            ("*.txt", NameError::BadCharacter),
+            ("tab\there", NameError::BadCharacter),
+            ("bell\u{7}", NameError::BadCharacter),
+            ("del\u{7f}", NameError::BadCharacter),
+            ("trailing.", NameError::TrailingDotOrSpace),
+            ("trailing ", NameError::TrailingDotOrSpace),
+            ("dir./x", NameError::TrailingDotOrSpace),
+            ("...", NameError::TrailingDotOrSpace),
+        ] {
+            assert_eq!(check_relative(bad), Err(why.clone()), "{bad:?}");
+            assert!(check_plain_name(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            "console.txt",
+            "CONFIG",
+            "nully",
+            "COM10",
+            "LPT",
+            "com1x.txt",
+            "a.b.c",
+            " leading",
+            "con_txt",
+            "Gambar Baru.png",
+            "b\u{e4}r.txt",
+        ] {
+            assert!(check_relative(good).is_ok(), "{good:?}");
+            assert_eq!(check_plain_name(good), Ok(good));
+        }
+        assert!(NameError::Reserved
+            .to_string()
+            .contains("device names on Windows"));
     }
 
     #[test]
