@@ -530,7 +530,7 @@ pub fn run(c: &mut Checker, s: &Setup) {
             )?;
             let html = r
                 .header("content-type")
-                .map_or(true, |ct| ct.to_ascii_lowercase().starts_with("text/html"));
+                .is_none_or(|ct| ct.to_ascii_lowercase().starts_with("text/html"));
             let raw = format!("<script>alert({n})");
             if html && r.text().to_ascii_lowercase().contains(&raw) {
                 Err(conn.fail(
