@@ -173,6 +173,7 @@
 
 #[cfg(feature = "http")]
 pub mod http;
+pub mod outside;
 #[cfg(feature = "transfer")]
 pub mod transfer;
 
