@@ -390,6 +390,11 @@ fn temp_owner(name: &str) -> Option<u32> {
 /// Progress of one transfer: a live line on stderr when stderr is a
 /// terminal (bytes, %, speed; about 5 updates a second), nothing otherwise;
 /// and a [`Summary`] at the end.
+///
+/// The live line is redrawn in place with a carriage return. Where the
+/// terminal does ANSI escapes (see [`ansi_terminal`]) the rest of the old
+/// line is erased with `ESC [K`; elsewhere (the Windows console, `TERM=dumb`)
+/// it is overwritten with spaces, so no escape code ever shows as `←[K`.
 #[derive(Debug)]
 pub struct Progress {
     label: String,
@@ -397,8 +402,66 @@ pub struct Progress {
     start: Instant,
     last_draw: Instant,
     live: bool,
+    line: LiveLine,
     drawn: bool,
     shared: Option<Arc<Tracker>>,
+}
+
+/// Whether stderr's terminal understands ANSI escapes: on Unix when `TERM`
+/// is set and not `dumb`; never on Windows (its console shows them as text
+/// unless a program turns them on, which this one does not).
+pub fn ansi_terminal() -> bool {
+    !cfg!(windows) && std::env::var_os("TERM").is_some_and(|t| !t.is_empty() && t != "dumb")
+}
+
+/// One status line redrawn in place on a terminal (what [`Progress`] and
+/// Tugas 3's board of downloads draw), with or without ANSI escapes.
+#[derive(Debug, Clone)]
+pub struct LiveLine {
+    ansi: bool,
+    /// Widest line drawn so far, in characters (what spaces must cover).
+    width: usize,
+}
+
+impl LiveLine {
+    /// For stderr's terminal ([`ansi_terminal`]).
+    pub fn new() -> LiveLine {
+        LiveLine::with_ansi(ansi_terminal())
+    }
+
+    /// With or without escapes.
+    pub fn with_ansi(ansi: bool) -> LiveLine {
+        LiveLine { ansi, width: 0 }
+    }
+
+    /// The bytes that redraw the line as `line`: `\r`, the line, then the
+    /// erase-to-end escape, or enough spaces to cover the widest line drawn
+    /// before.
+    pub fn redraw(&mut self, line: &str) -> String {
+        let n = line.chars().count();
+        let out = if self.ansi {
+            format!("\r{line}\x1b[K")
+        } else {
+            format!("\r{line}{}", " ".repeat(self.width.saturating_sub(n)))
+        };
+        self.width = self.width.max(n);
+        out
+    }
+
+    /// The bytes that clear the line (before a summary is printed there).
+    pub fn clear(&self) -> String {
+        if self.ansi {
+            "\r\x1b[K".to_string()
+        } else {
+            format!("\r{}\r", " ".repeat(self.width))
+        }
+    }
+}
+
+impl Default for LiveLine {
+    fn default() -> Self {
+        LiveLine::new()
+    }
 }
 
 /// Counters another thread can read while a transfer runs (Tugas 3 shows
@@ -426,6 +489,7 @@ impl Progress {
             start: now,
             last_draw: now,
             live,
+            line: LiveLine::new(),
             drawn: false,
             shared: None,
         }
@@ -468,14 +532,14 @@ impl Progress {
             ));
         }
         line.push_str(&format!(", {:.1} MB/s", mb_per_s(done, secs)));
-        eprint!("\r{line}\x1b[K");
+        eprint!("{}", self.line.redraw(&line));
         let _ = io::stderr().flush();
     }
 
     /// Ends the live line and returns the summary for `bytes`.
     pub fn finish(self, bytes: u64) -> Summary {
         if self.drawn {
-            eprint!("\r\x1b[K");
+            eprint!("{}", self.line.clear());
         }
         Summary {
             label: self.label,
@@ -766,5 +830,23 @@ mod tests {
             (0, 0)
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Without ANSI escapes the live line is covered with spaces, and no
+    /// escape byte is ever written; with them, `ESC [K` erases.
+    #[test]
+    fn live_line_with_and_without_escapes() {
+        let mut plain = LiveLine::with_ansi(false);
+        assert_eq!(plain.redraw("f: 10 B"), "\rf: 10 B");
+        assert_eq!(plain.redraw("f: 1.5 KiB"), "\rf: 1.5 KiB");
+        assert_eq!(plain.redraw("f: 9 B"), "\rf: 9 B    ");
+        assert_eq!(plain.clear(), format!("\r{}\r", " ".repeat(10)));
+        assert!(!plain.clear().contains('\x1b'));
+        let mut ansi = LiveLine::with_ansi(true);
+        assert_eq!(ansi.redraw("f: 9 B"), "\rf: 9 B\x1b[K");
+        assert_eq!(ansi.clear(), "\r\x1b[K");
+        if cfg!(windows) {
+            assert!(!ansi_terminal());
+        }
     }
 }
