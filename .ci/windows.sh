@@ -13,13 +13,15 @@
 #
 # Run from anywhere, as root (it installs the Debian packages once). Tests that
 # cannot run on Windows are #[cfg_attr(windows, ignore = "needs ...")].
-# Env: TARGET_DIR (default target/xplat), WINEPREFIX (default target/wine).
+# Env: TARGET_DIR (default target/xplat), WINEPREFIX (default /tmp/pj-wine-UID).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .ci/debian-rust.sh
 root=$PWD
 TARGET_DIR=${TARGET_DIR:-$root/target/xplat}
-export WINEPREFIX=${WINEPREFIX:-$root/target/wine} WINEDEBUG=-all
+# Outside the workspace: tests make temp folders in it (C:\users\...\Temp) and
+# cargo must not think a crate copied there belongs to this workspace.
+export WINEPREFIX=${WINEPREFIX:-${TMPDIR:-/tmp}/pj-wine-$(id -u)} WINEDEBUG=-all
 GNU=x86_64-pc-windows-gnu
 
 xcargo() { RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$TARGET_DIR" debian_cargo "$@"; }
