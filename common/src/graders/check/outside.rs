@@ -54,8 +54,12 @@ impl Probe {
         match &self.kind {
             Kind::Passwd => looks_like_passwd(&text),
             Kind::WinIni => {
+                // Windows: "; for 16-bit app support", [fonts], ... [Mail];
+                // Wine: [mail] alone.
                 let t = text.to_ascii_lowercase();
-                t.contains("[fonts]") || t.contains("for 16-bit app support")
+                ["[fonts]", "[mail]", "for 16-bit app support"]
+                    .iter()
+                    .any(|m| t.contains(m))
             }
             Kind::Planted(nonce) => text.contains(nonce.as_str()),
         }
@@ -285,6 +289,7 @@ mod tests {
         assert!(passwd.matches(b"root:x:0:0:root:/root:/bin/bash\n"));
         assert!(!passwd.matches(b"<h1>404 Not Found</h1>"));
         assert!(ini.matches(b"; for 16-bit app support\r\n[fonts]\r\n[extensions]\r\n"));
+        assert!(ini.matches(b"[mail]\r\nmapi=1\r\n"));
         assert!(!ini.matches(b"<h1>SERVER HTTP</h1>"));
     }
 
