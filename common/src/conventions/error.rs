@@ -279,14 +279,12 @@ mod tests {
         }
         use std::io::{BufRead, BufReader};
         use std::process::{Command as Process, Stdio};
+        // This test's name as the harness knows it (without the crate).
+        let module = module_path!().split_once("::").unwrap().1;
+        let test_name = format!("{module}::output_into_a_closed_pipe_stops_quietly");
         for mode in ["lines", "help"] {
             let mut child = Process::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "error::tests::output_into_a_closed_pipe_stops_quietly",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
+                .args(["--exact", &test_name, "--nocapture", "--test-threads=1"])
                 .env(CHILD, mode)
                 .env("RUST_BACKTRACE", "1")
                 .stdin(Stdio::piped())
