@@ -13,7 +13,8 @@
 #
 # Run from anywhere, as root (it installs the Debian packages once). Tests that
 # cannot run on Windows are #[cfg_attr(windows, ignore = "needs ...")].
-# Env: TARGET_DIR (default target/xplat), WINEPREFIX (default /tmp/pj-wine-UID).
+# Env: TARGET_DIR (default target/xplat), WINEPREFIX (default /tmp/pj-wine-UID),
+# TEST_BINARY_TIMEOUT (seconds one test binary may run under Wine, default 300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .ci/debian-rust.sh
@@ -62,7 +63,9 @@ rtstartup() {
 wine_env() {
   need binutils-mingw-w64-x86-64 gcc-mingw-w64-x86-64 wine64 wine
   wine_prefix
-  export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=/usr/lib/wine/wine64
+  # A test binary that hangs under Wine is killed, not CI (libtest names the
+  # test that has been running for over 60 seconds).
+  export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="timeout ${TEST_BINARY_TIMEOUT:-300} /usr/lib/wine/wine64"
   CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="-L native=$(rtstartup)"
   export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS
 }

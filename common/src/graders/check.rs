@@ -1959,7 +1959,7 @@ mod tests {
     #[test]
     #[cfg_attr(
         windows,
-        ignore = "needs shutdown() to wake a send blocked in another thread (Wine waits for the timeout)"
+        ignore = "needs shutdown() to wake a send blocked in another thread (Windows and Wine wait for the timeout)"
     )]
     fn exchange_with_a_server_that_never_reads_ends_early() {
         let port = fake_server(|mut s| {
