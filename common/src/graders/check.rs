@@ -1786,8 +1786,11 @@ impl UdpPeer {
                         e.kind(),
                         io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
                     ) {
-                        let reason =
-                            format!("nothing answers on {} (UDP): {}", self.target, udp_cause(&e));
+                        let reason = format!(
+                            "nothing answers on {} (UDP): {}",
+                            self.target,
+                            udp_cause(&e)
+                        );
                         self.run.mark_unreachable(&self.target, &reason);
                     }
                     return Err(self.fail(format!(
