@@ -314,15 +314,21 @@ fn flags() {
     );
 }
 
-/// A student copies `tugas1a/` and `common/` into their own repository:
-/// it must build there with nothing else.
+/// A student copies `tugas1a/` and `common/` into their own repository
+/// (and, as the root README says, `Cargo.lock` into `tugas1a/`): it must
+/// build there with nothing else, with the workspace's locked versions.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs a Windows cargo (CI runs this build under Wine, where CARGO is Linux's)"
+)]
 fn crate_builds_when_copied_out_of_the_workspace() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let dest = temp_dir("copy");
     for name in ["tugas1a", "common"] {
         copy_tree(&root.join(name), &dest.join(name));
     }
+    fs::copy(root.join("Cargo.lock"), dest.join("tugas1a/Cargo.lock")).unwrap();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
         .args(["build", "--offline", "--quiet", "--bins"])
@@ -337,6 +343,23 @@ fn crate_builds_when_copied_out_of_the_workspace() {
     );
     assert!(dest.join("target/debug/server").exists());
     assert!(dest.join("target/debug/client").exists());
+    // Cargo only dropped the other crates' entries: every version is the
+    // workspace's.
+    let packages = |lock: &str| -> Vec<String> {
+        lock.split("[[package]]")
+            .skip(1)
+            .map(|p| p.lines().take(3).collect::<Vec<_>>().join(" "))
+            .collect()
+    };
+    let ours = packages(&fs::read_to_string(root.join("Cargo.lock")).unwrap());
+    let copied = packages(&fs::read_to_string(dest.join("tugas1a/Cargo.lock")).unwrap());
+    assert!(
+        copied.iter().any(|p| p.contains("\"env_logger\"")),
+        "{copied:?}"
+    );
+    for p in &copied {
+        assert!(ours.contains(p), "{p} is not the workspace's version");
+    }
     fs::remove_dir_all(&dest).unwrap();
 }
 

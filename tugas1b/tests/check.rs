@@ -106,9 +106,47 @@ fn server_that_serves_any_path_fails_the_folder_requirement() {
             .starts_with("the server answered \"OK "),
         "{o:?}"
     );
+    // The first probe is the system file of the OS the check runs on.
+    let first = if cfg!(windows) {
+        format!("\"GET {}Windows\\\\win.ini\\n\"", "..\\\\".repeat(16))
+    } else {
+        "\"GET ../../../../../../../../etc/passwd\\n\"".to_string()
+    };
+    assert_eq!(o.sent.as_deref(), Some(first.as_str()));
+}
+
+/// A server that serves any path but the well-known system files (or runs
+/// where they do not exist) is caught by the file the check plants.
+#[test]
+fn the_planted_file_catches_a_server_without_system_files() {
+    let dir = folder("naive-planted");
+    let d = dir.clone();
+    let port = fake(move |line| {
+        if line.contains("passwd") || line.contains("win.ini") {
+            b"ERROR file not found\n".to_vec()
+        } else {
+            naive(d.clone(), line)
+        }
+    });
+    let r = check(port, PATIENT, false, &target(&dir));
     assert_eq!(
-        o.sent.as_deref(),
-        Some("\"GET ../../../../../../../../etc/passwd\\n\"")
+        r.failures(),
+        ["names outside the served folder are refused (../, /etc/passwd)"],
+        "{}",
+        r.text()
+    );
+    let o = r.find("outside").unwrap();
+    let sent = o.sent.as_deref().unwrap();
+    assert!(
+        sent.starts_with("\"GET ../../") && sent.contains("pj-check-outside-"),
+        "{sent}"
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("(planted by this check)")),
+        "{:?}",
+        r.notes
     );
 }
 

@@ -35,7 +35,8 @@
 //!
 //! Modules: [`app`] (the programs' flags, typed settings and bodies), [`simple`],
 //! [`protocol`], [`sender`], [`receiver`], [`relay`] (a lossy relay for
-//! tests and the benchmark), [`check`] (the grader's check).
+//! tests and the benchmark), [`check`] (the grader's check), `sys` (the
+//! socket-buffer system call, Unix only).
 #![deny(missing_docs)]
 
 pub mod app;
@@ -45,6 +46,8 @@ pub mod receiver;
 pub mod relay;
 pub mod sender;
 pub mod simple;
+#[cfg(unix)]
+pub mod sys;
 
 /// Socket buffer size asked for on both sides: room for a full window of
 /// datagrams, so a receiver that is briefly busy does not make the kernel
@@ -54,42 +57,15 @@ pub mod simple;
 pub const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
 
 /// Asks the kernel for [`SOCKET_BUFFER`]-sized send and receive buffers on
-/// `socket`. Best effort: a refusal is only logged. Linux only (elsewhere
-/// the OS default is kept), as std has no portable call for it.
+/// `socket`. Best effort: a refusal is only logged. Unix only (on Windows
+/// the OS default is kept), as std has no portable call for it
+/// ([`sys::set_buffer_sizes`]).
 pub fn enlarge_buffers(socket: &std::net::UdpSocket) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        extern "C" {
-            // POSIX setsockopt(2).
-            fn setsockopt(fd: i32, level: i32, name: i32, value: *const i32, len: u32) -> i32;
-        }
-        const SOL_SOCKET: i32 = 1;
-        const SO_SNDBUF: i32 = 7;
-        const SO_RCVBUF: i32 = 8;
-        let size = SOCKET_BUFFER as i32;
-        for name in [SO_SNDBUF, SO_RCVBUF] {
-            // SAFETY: the descriptor is a valid open socket owned by `socket`
-            // for the whole call; `size` outlives the call and its length
-            // is passed correctly.
-            let rc = unsafe {
-                setsockopt(
-                    socket.as_raw_fd(),
-                    SOL_SOCKET,
-                    name,
-                    &size,
-                    std::mem::size_of::<i32>() as u32,
-                )
-            };
-            if rc != 0 {
-                log::debug!(
-                    "cannot enlarge socket buffer: {}",
-                    std::io::Error::last_os_error()
-                );
-            }
-        }
+    #[cfg(unix)]
+    if let Err(e) = sys::set_buffer_sizes(socket, SOCKET_BUFFER) {
+        log::debug!("cannot enlarge socket buffer: {e}");
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(not(unix))]
     let _ = socket;
 }
 

@@ -76,7 +76,7 @@ pub fn run_server(
     shutdown.watch_udp(socket)?;
     let mut buf = vec![0u8; 65536];
     let mut n_seen = 0;
-    while limit.map_or(true, |l| n_seen < l) {
+    while limit.is_none_or(|l| n_seen < l) {
         let (n, peer) = match socket.recv_from(&mut buf) {
             // The stop's wake-up; datagrams that came before it are printed.
             Ok((0, _)) if shutdown.is_stopping() => break,

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use common::cli::{self, Matches};
 use common::error::{io_cause, AppError, MainError};
 use common::files::{
-    check_relative, human_bytes, mb_per_s, AtomicFile, Progress, Summary, Tracker, COPY_BUF,
+    check_relative, human_bytes, mb_per_s, AtomicFile, LiveLine, Progress, Summary, Tracker,
+    COPY_BUF,
 };
 use common::framing::{copy_exact_paced, FrameError};
 use common::net;
@@ -277,6 +278,7 @@ impl Write for LocalFile {
 /// Redraws one status line with every file's progress until `stop`.
 fn draw_board(names: &[String], trackers: &[Arc<Tracker>], stop: &AtomicBool) {
     let mut err = io::stderr();
+    let mut live = LiveLine::new();
     loop {
         let finished = stop.load(Ordering::Relaxed);
         let parts: Vec<String> = names
@@ -294,7 +296,7 @@ fn draw_board(names: &[String], trackers: &[Arc<Tracker>], stop: &AtomicBool) {
                 }
             })
             .collect();
-        let _ = write!(err, "\r{}\x1b[K", parts.join(" | "));
+        let _ = write!(err, "{}", live.redraw(&parts.join(" | ")));
         let _ = err.flush();
         if finished {
             let _ = writeln!(err);

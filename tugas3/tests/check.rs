@@ -101,6 +101,10 @@ fn one_connection_at_a_time_fails_both_concurrency_requirements() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs a blocking send to a closed peer to fail (under Wine it blocks for good)"
+)]
 fn one_request_then_close_fails_only_the_silent_client_requirement() {
     // Course-style: accept, read one request, answer, close, next.
     let dir = folder("oneshot");

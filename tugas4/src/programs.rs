@@ -194,7 +194,8 @@ impl From<AppError> for Failure {
 /// arguments, the body, and the exit code ([`exit_code`]).
 pub fn client_main(cmd: &Command, body: fn(&Matches) -> Result<(), Failure>) -> ExitCode {
     common::logging::init();
-    exit_code(run(cmd, std::env::args().skip(1), body))
+    // `list | head -3`: output cut short is a quiet stop, not a panic.
+    common::error::quiet_when_stdout_closes(|| exit_code(run(cmd, std::env::args().skip(1), body)))
 }
 
 /// Parses `args` for `cmd` and runs `body` (what [`client_main`] does,

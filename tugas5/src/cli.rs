@@ -334,7 +334,7 @@ fn width(s: &str) -> usize {
 
 fn pad(s: &str, w: usize) -> String {
     let mut out = s.to_string();
-    out.extend(std::iter::repeat(' ').take(w.saturating_sub(width(s))));
+    out.extend(std::iter::repeat_n(' ', w.saturating_sub(width(s))));
     out
 }
 

@@ -231,7 +231,7 @@ fn garbage_and_silence_fail_fast_without_hanging() {
 fn endless_stream_is_bounded() {
     let port = threaded(|_| {
         let mut v = b"HTTP/1.0 200 OK\r\n\r\n".to_vec();
-        v.extend(std::iter::repeat(b'x').take(3 << 20));
+        v.extend(std::iter::repeat_n(b'x', 3 << 20));
         v
     });
     let r = check(port, PATIENT);

@@ -25,7 +25,9 @@
 //!    matches the body, or chunks (the request says `Connection: close`,
 //!    so the server closes after the body);
 //! 8. a path-traversal GET (`/../../etc/passwd`, `%2e%2e`, an encoded
-//!    slash) does not return `/etc/passwd`;
+//!    slash, an absolute path) does not return `/etc/passwd`,
+//!    `C:\Windows\win.ini` or a file the check planted in the temp folder
+//!    (`common::check::outside`; a note lists them);
 //! 9. several connections at once: five requests are answered while
 //!    another client is still sending its request;
 //! 10. safety, beyond the assignment: a submitted `<script>` does not come
@@ -240,14 +242,6 @@ fn shows_header(page: &str, name: &str, value: &str) -> bool {
     false
 }
 
-/// Whether `body` looks like a Unix password file (`root:x:0:0:`).
-fn looks_like_passwd(body: &str) -> bool {
-    body.lines().any(|l| {
-        let fields: Vec<&str> = l.split(':').collect();
-        fields.len() >= 6 && fields[0].ends_with("root") && fields[2] == "0" && fields[3] == "0"
-    })
-}
-
 /// Runs every Tugas 8 requirement against the server of `c`'s options.
 pub fn run(c: &mut Checker, s: &Setup) {
     let n = nonce();
@@ -444,21 +438,24 @@ pub fn run(c: &mut Checker, s: &Setup) {
             Ok(())
         },
     );
+    // Files that exist outside any served folder on Unix and on Windows,
+    // and one planted here for a server on this machine.
+    let probes = common::check::outside::Probes::new();
+    c.note(probes.describe());
     c.check(
         "a path-traversal GET does not return /etc/passwd",
         |o| {
-            for path in [
-                "/../../../../../../etc/passwd",
-                "/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
-                "/..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
-            ] {
-                let what = format!("GET {path}");
-                let (conn, r) = exchange(o, &request(o, "GET", path, &[], b""), &what)?;
-                if looks_like_passwd(&r.text()) {
-                    return Err(conn.fail(format!(
-                        "{what} returned /etc/passwd ({:?}): files outside the served folder must be refused (403 or 404)",
-                        shorten(r.first_line())
-                    )));
+            for probe in &probes.list {
+                for path in probe.url_paths() {
+                    let what = format!("GET {path}");
+                    let (conn, r) = exchange(o, &request(o, "GET", &path, &[], b""), &what)?;
+                    if probe.matches(r.text().as_bytes()) {
+                        return Err(conn.fail(format!(
+                            "{what} returned {} ({:?}): files outside the served folder must be refused (403 or 404)",
+                            probe.file,
+                            shorten(r.first_line())
+                        )));
+                    }
                 }
             }
             Ok(())
@@ -530,7 +527,7 @@ pub fn run(c: &mut Checker, s: &Setup) {
             )?;
             let html = r
                 .header("content-type")
-                .map_or(true, |ct| ct.to_ascii_lowercase().starts_with("text/html"));
+                .is_none_or(|ct| ct.to_ascii_lowercase().starts_with("text/html"));
             let raw = format!("<script>alert({n})");
             if html && r.text().to_ascii_lowercase().contains(&raw) {
                 Err(conn.fail(
@@ -584,6 +581,7 @@ mod tests {
 
     #[test]
     fn passwd_is_recognised() {
+        use common::check::outside::looks_like_passwd;
         assert!(looks_like_passwd("root:x:0:0:root:/root:/bin/bash\n"));
         assert!(looks_like_passwd(
             "<pre>root:x:0:0:root:/root:/bin/sh</pre>"

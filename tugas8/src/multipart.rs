@@ -55,7 +55,7 @@ impl Part<'_> {
             && self
                 .content_type
                 .as_deref()
-                .map_or(true, |t| t.trim().to_ascii_lowercase().starts_with("text/"))
+                .is_none_or(|t| t.trim().to_ascii_lowercase().starts_with("text/"))
     }
 
     /// The bytes as text (invalid UTF-8 becomes U+FFFD).

@@ -69,7 +69,10 @@ pub fn read_message<R: BufRead + ?Sized>(reader: &mut R) -> Result<Option<Vec<u8
 }
 
 /// Checks a file name from a request: one plain name inside the served
-/// folder (no `/`, `\`, `..`, absolute path, NUL or line break), not
+/// folder (no `/`, `\`, `..`, absolute path or control character) that
+/// Windows can store (no `CON`, `nul.txt`, `a:b`, `<>"|?*`, trailing `.`
+/// or space: [`crate::files::windows_name_problem`]; on every OS, so a
+/// file put on a Linux server can be got on Windows), not
 /// starting with `.` (hidden files and uploads in progress are not part of
 /// the protocol), at most [`MAX_NAME`] bytes.
 ///
@@ -980,6 +983,21 @@ mod tests {
             .unwrap_err()
             .contains("longer than 255"));
         assert!(check_name("../x").unwrap_err().contains("'..'"));
+        // Names Windows cannot store, refused on every OS with the reason.
+        for (bad, why) in [
+            ("CON", "device names on Windows"),
+            ("nul.txt", "device names on Windows"),
+            ("a:b", "absolute paths"),
+            ("x<y>z", "< > : \" | ? *"),
+            ("dot.", "ending in '.' or ' '"),
+            ("space ", "ending in '.' or ' '"),
+        ] {
+            let e = check_name(bad).unwrap_err();
+            assert!(
+                e.starts_with("invalid name ") && e.contains(why),
+                "{bad:?}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -1145,7 +1145,7 @@ mod tests {
     #[test]
     fn size_cap_is_431() {
         let mut big = b"GET / HTTP/1.0\r\nX: ".to_vec();
-        big.extend(std::iter::repeat(b'a').take(MAX_HEAD));
+        big.extend(std::iter::repeat_n(b'a', MAX_HEAD));
         big.extend_from_slice(b"\r\n\r\n");
         let err = one(&big).unwrap_err();
         assert_eq!(err.status(), Some(431));

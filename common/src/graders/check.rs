@@ -173,6 +173,7 @@
 
 #[cfg(feature = "http")]
 pub mod http;
+pub mod outside;
 #[cfg(feature = "transfer")]
 pub mod transfer;
 
@@ -1742,7 +1743,7 @@ impl UdpPeer {
         self.sent.add(datagram);
         match self.socket.send(datagram) {
             Ok(_) => Ok(()),
-            Err(e) => Err(self.fail(format!("cannot send {what}: {}", io_cause(&e)))),
+            Err(e) => Err(self.fail(format!("cannot send {what}: {}", udp_cause(&e)))),
         }
     }
 
@@ -1780,18 +1781,36 @@ impl UdpPeer {
                 }
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    if e.kind() == io::ErrorKind::ConnectionRefused {
-                        let reason =
-                            format!("nothing answers on {} (UDP): {}", self.target, io_cause(&e));
+                    // Windows says "reset" where Unix says "refused".
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset
+                    ) {
+                        let reason = format!(
+                            "nothing answers on {} (UDP): {}",
+                            self.target,
+                            udp_cause(&e)
+                        );
                         self.run.mark_unreachable(&self.target, &reason);
                     }
                     return Err(self.fail(format!(
                         "no {what}: {} (is anything listening on that UDP port?)",
-                        io_cause(&e)
+                        udp_cause(&e)
                     )));
                 }
             }
         }
+    }
+}
+
+/// The cause of a failed UDP send or receive. An ICMP "port unreachable"
+/// from the server's host shows as "connection refused" on Unix but as
+/// "connection reset" (WSAECONNRESET) on Windows: on a datagram socket
+/// both mean nothing listens there, so both read "connection refused".
+fn udp_cause(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset => io_cause(&io::ErrorKind::ConnectionRefused.into()),
+        _ => io_cause(e),
     }
 }
 
@@ -1941,6 +1960,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "needs shutdown() to wake a send blocked in another thread (Windows and Wine wait for the timeout)"
+    )]
     fn exchange_with_a_server_that_never_reads_ends_early() {
         let port = fake_server(|mut s| {
             let junk = [b'z'; 4096];
@@ -1977,10 +2000,36 @@ mod tests {
             f.to_string(),
             "timed out after 0.3s waiting for the next ack (sent \"ini angka 1\", got \"ACK 1\")"
         );
-        drop(server);
+    }
+
+    #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "needs ICMP port unreachable reported on UDP sockets (Wine never reports it)"
+    )]
+    fn udp_to_a_closed_port_is_refused() {
+        let port = {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.local_addr().unwrap().port()
+        };
+        let mut p = UdpPeer::connect("127.0.0.1", port, SHORT).unwrap();
         p.send(b"x", "a datagram").unwrap();
         let f = p.recv(1024, "the ack").unwrap_err();
-        assert!(f.reason.contains("connection refused"), "{f}");
+        assert!(
+            f.reason
+                .starts_with("no the ack: connection refused (is anything listening"),
+            "{f}"
+        );
+    }
+
+    /// Windows' "connection reset" for a UDP port with nothing behind it
+    /// reads as the refusal it is.
+    #[test]
+    fn udp_reset_reads_as_refused() {
+        let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+        assert_eq!(udp_cause(&reset), "connection refused");
+        let other = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert_eq!(udp_cause(&other), "permission denied");
     }
 
     #[test]

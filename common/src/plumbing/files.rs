@@ -45,8 +45,14 @@ pub enum NameError {
     Absolute,
     /// Contains `..` or otherwise climbs out of the folder.
     Traversal,
-    /// Contains a NUL byte or a line break.
+    /// Contains a control character (NUL, a line break, ...) or one of
+    /// `< > : " | ? *`, which Windows cannot store in a name.
     BadCharacter,
+    /// A device name on Windows (`CON`, `PRN`, `AUX`, `NUL`, `COM1`..,
+    /// `LPT1`..), with or without an extension (`nul.txt`).
+    Reserved,
+    /// Ends in a dot or a space, which Windows silently drops.
+    TrailingDotOrSpace,
     /// Has folders in it where only a plain file name is allowed.
     NotPlainName,
 }
@@ -57,7 +63,17 @@ impl fmt::Display for NameError {
             NameError::Empty => "empty file name",
             NameError::Absolute => "absolute paths are not allowed",
             NameError::Traversal => "'..' is not allowed in a file name",
-            NameError::BadCharacter => "file name contains a NUL or line break",
+            NameError::BadCharacter => {
+                "file name contains a control character or one of < > : \" | ? * \
+                 (not allowed on Windows)"
+            }
+            NameError::Reserved => {
+                "CON, PRN, AUX, NUL, COM1-9 and LPT1-9 are device names on Windows, \
+                 with or without an extension"
+            }
+            NameError::TrailingDotOrSpace => {
+                "a name ending in '.' or ' ' cannot be stored on Windows"
+            }
             NameError::NotPlainName => "folders are not allowed in the file name",
         })
     }
@@ -69,10 +85,15 @@ impl std::error::Error for NameError {}
 /// path made only of ordinary components. Both `/` and `\` count as
 /// separators, whatever the OS, so a name cannot climb out on any platform.
 ///
+/// The same rule holds on every OS: every part must be a name Windows can
+/// store (see [`windows_name_problem`]), so a server on Linux never accepts
+/// a file that a grader on Windows could not check out or download.
+///
 /// # Errors
-/// [`NameError`] for empty names, absolute paths, `..`, NUL or line breaks.
+/// [`NameError`] for empty names, absolute paths, `..`, control
+/// characters, and names Windows cannot store.
 pub fn check_relative(name: &str) -> Result<PathBuf, NameError> {
-    if name.contains(['\0', '\n', '\r']) {
+    if name.contains(char::is_control) {
         return Err(NameError::BadCharacter);
     }
     if name.starts_with(['/', '\\']) || name.chars().nth(1) == Some(':') {
@@ -84,6 +105,9 @@ pub fn check_relative(name: &str) -> Result<PathBuf, NameError> {
             "" | "." => continue,
             ".." => return Err(NameError::Traversal),
             p => {
+                if let Some(why) = windows_name_problem(p) {
+                    return Err(why);
+                }
                 // Let the OS's own parser agree that this is one plain part.
                 let mut comps = Path::new(p).components();
                 match (comps.next(), comps.next()) {
@@ -99,10 +123,43 @@ pub fn check_relative(name: &str) -> Result<PathBuf, NameError> {
     Ok(out)
 }
 
+/// Why Windows could not store `part` (one part of a path, no separators)
+/// as a file or folder name, whatever OS this runs on: a control character
+/// or one of `< > : " | ? *`, a trailing `.` or space, or a device name
+/// (`CON`, `PRN`, `AUX`, `NUL`, `COM0`-`COM9`, `LPT0`-`LPT9`, also
+/// `COM¹`..`LPT³`, `CONIN$`, `CONOUT$`) in any case, alone or followed by
+/// an extension (`nul.txt`, `Com1.tar.gz`, `con .txt`).
+pub fn windows_name_problem(part: &str) -> Option<NameError> {
+    if part.contains(|c: char| c.is_control() || "<>:\"|?*".contains(c)) {
+        return Some(NameError::BadCharacter);
+    }
+    if part.ends_with(['.', ' ']) {
+        return Some(NameError::TrailingDotOrSpace);
+    }
+    // Windows ignores the extension and the spaces before it.
+    let base = part.split('.').next().unwrap_or("").trim_end_matches(' ');
+    let upper = base.to_uppercase();
+    let reserved = match upper.as_str() {
+        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$" => true,
+        _ => match (upper.get(..3), upper.get(3..)) {
+            (Some("COM" | "LPT"), Some(n)) => {
+                let mut digits = n.chars();
+                matches!(
+                    (digits.next(), digits.next()),
+                    (Some('0'..='9' | '¹' | '²' | '³'), None)
+                )
+            }
+            _ => false,
+        },
+    };
+    reserved.then_some(NameError::Reserved)
+}
+
 /// Checks that `name` is a single plain file name (no folders at all).
 ///
 /// # Errors
-/// As [`check_relative`], plus [`NameError::NotPlainName`] for `a/b`.
+/// As [`check_relative`] (names Windows cannot store included), plus
+/// [`NameError::NotPlainName`] for `a/b`.
 pub fn check_plain_name(name: &str) -> Result<&str, NameError> {
     let rel = check_relative(name)?;
     if rel.components().count() != 1 || name.contains(['/', '\\']) {
@@ -333,6 +390,11 @@ fn temp_owner(name: &str) -> Option<u32> {
 /// Progress of one transfer: a live line on stderr when stderr is a
 /// terminal (bytes, %, speed; about 5 updates a second), nothing otherwise;
 /// and a [`Summary`] at the end.
+///
+/// The live line is redrawn in place with a carriage return. Where the
+/// terminal does ANSI escapes (see [`ansi_terminal`]) the rest of the old
+/// line is erased with `ESC [K`; elsewhere (the Windows console, `TERM=dumb`)
+/// it is overwritten with spaces, so no escape code ever shows as `←[K`.
 #[derive(Debug)]
 pub struct Progress {
     label: String,
@@ -340,8 +402,66 @@ pub struct Progress {
     start: Instant,
     last_draw: Instant,
     live: bool,
+    line: LiveLine,
     drawn: bool,
     shared: Option<Arc<Tracker>>,
+}
+
+/// Whether stderr's terminal understands ANSI escapes: on Unix when `TERM`
+/// is set and not `dumb`; never on Windows (its console shows them as text
+/// unless a program turns them on, which this one does not).
+pub fn ansi_terminal() -> bool {
+    !cfg!(windows) && std::env::var_os("TERM").is_some_and(|t| !t.is_empty() && t != "dumb")
+}
+
+/// One status line redrawn in place on a terminal (what [`Progress`] and
+/// Tugas 3's board of downloads draw), with or without ANSI escapes.
+#[derive(Debug, Clone)]
+pub struct LiveLine {
+    ansi: bool,
+    /// Widest line drawn so far, in characters (what spaces must cover).
+    width: usize,
+}
+
+impl LiveLine {
+    /// For stderr's terminal ([`ansi_terminal`]).
+    pub fn new() -> LiveLine {
+        LiveLine::with_ansi(ansi_terminal())
+    }
+
+    /// With or without escapes.
+    pub fn with_ansi(ansi: bool) -> LiveLine {
+        LiveLine { ansi, width: 0 }
+    }
+
+    /// The bytes that redraw the line as `line`: `\r`, the line, then the
+    /// erase-to-end escape, or enough spaces to cover the widest line drawn
+    /// before.
+    pub fn redraw(&mut self, line: &str) -> String {
+        let n = line.chars().count();
+        let out = if self.ansi {
+            format!("\r{line}\x1b[K")
+        } else {
+            format!("\r{line}{}", " ".repeat(self.width.saturating_sub(n)))
+        };
+        self.width = self.width.max(n);
+        out
+    }
+
+    /// The bytes that clear the line (before a summary is printed there).
+    pub fn clear(&self) -> String {
+        if self.ansi {
+            "\r\x1b[K".to_string()
+        } else {
+            format!("\r{}\r", " ".repeat(self.width))
+        }
+    }
+}
+
+impl Default for LiveLine {
+    fn default() -> Self {
+        LiveLine::new()
+    }
 }
 
 /// Counters another thread can read while a transfer runs (Tugas 3 shows
@@ -369,6 +489,7 @@ impl Progress {
             start: now,
             last_draw: now,
             live,
+            line: LiveLine::new(),
             drawn: false,
             shared: None,
         }
@@ -411,14 +532,14 @@ impl Progress {
             ));
         }
         line.push_str(&format!(", {:.1} MB/s", mb_per_s(done, secs)));
-        eprint!("\r{line}\x1b[K");
+        eprint!("{}", self.line.redraw(&line));
         let _ = io::stderr().flush();
     }
 
     /// Ends the live line and returns the summary for `bytes`.
     pub fn finish(self, bytes: u64) -> Summary {
         if self.drawn {
-            eprint!("\r\x1b[K");
+            eprint!("{}", self.line.clear());
         }
         Summary {
             label: self.label,
@@ -512,6 +633,65 @@ mod tests {
         }
         assert_eq!(check_plain_name("a/b"), Err(NameError::NotPlainName));
         assert_eq!(check_plain_name("bart.png"), Ok("bart.png"));
+    }
+
+    /// Names Windows cannot store are refused on every OS, in every part
+    /// of a path; names that merely look like them are fine.
+    #[test]
+    fn names_windows_cannot_store_are_refused_everywhere() {
+        for (bad, why) in [
+            ("CON", NameError::Reserved),
+            ("con", NameError::Reserved),
+            ("nul.txt", NameError::Reserved),
+            ("Com1.tar.gz", NameError::Reserved),
+            ("LPT9", NameError::Reserved),
+            ("lpt0.log", NameError::Reserved),
+            ("COM\u{b9}", NameError::Reserved),
+            ("AUX", NameError::Reserved),
+            ("PRN.md", NameError::Reserved),
+            ("con .txt", NameError::Reserved),
+            ("CONOUT$", NameError::Reserved),
+            ("sub/NUL", NameError::Reserved),
+            ("aux/x.txt", NameError::Reserved),
+            ("a:b", NameError::Absolute), // a drive-relative path on Windows
+            ("x/a:b", NameError::BadCharacter),
+            ("ab:c", NameError::BadCharacter),
+            ("a<b", NameError::BadCharacter),
+            ("a>b", NameError::BadCharacter),
+            ("a\"b", NameError::BadCharacter),
+            ("a|b", NameError::BadCharacter),
+            ("what?", NameError::BadCharacter),
+            ("*.txt", NameError::BadCharacter),
+            ("tab\there", NameError::BadCharacter),
+            ("bell\u{7}", NameError::BadCharacter),
+            ("del\u{7f}", NameError::BadCharacter),
+            ("trailing.", NameError::TrailingDotOrSpace),
+            ("trailing ", NameError::TrailingDotOrSpace),
+            ("dir./x", NameError::TrailingDotOrSpace),
+            ("...", NameError::TrailingDotOrSpace),
+        ] {
+            assert_eq!(check_relative(bad), Err(why.clone()), "{bad:?}");
+            assert!(check_plain_name(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            "console.txt",
+            "CONFIG",
+            "nully",
+            "COM10",
+            "LPT",
+            "com1x.txt",
+            "a.b.c",
+            " leading",
+            "con_txt",
+            "Gambar Baru.png",
+            "b\u{e4}r.txt",
+        ] {
+            assert!(check_relative(good).is_ok(), "{good:?}");
+            assert_eq!(check_plain_name(good), Ok(good));
+        }
+        assert!(NameError::Reserved
+            .to_string()
+            .contains("device names on Windows"));
     }
 
     #[test]
@@ -650,5 +830,23 @@ mod tests {
             (0, 0)
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Without ANSI escapes the live line is covered with spaces, and no
+    /// escape byte is ever written; with them, `ESC [K` erases.
+    #[test]
+    fn live_line_with_and_without_escapes() {
+        let mut plain = LiveLine::with_ansi(false);
+        assert_eq!(plain.redraw("f: 10 B"), "\rf: 10 B");
+        assert_eq!(plain.redraw("f: 1.5 KiB"), "\rf: 1.5 KiB");
+        assert_eq!(plain.redraw("f: 9 B"), "\rf: 9 B    ");
+        assert_eq!(plain.clear(), format!("\r{}\r", " ".repeat(10)));
+        assert!(!plain.clear().contains('\x1b'));
+        let mut ansi = LiveLine::with_ansi(true);
+        assert_eq!(ansi.redraw("f: 9 B"), "\rf: 9 B\x1b[K");
+        assert_eq!(ansi.clear(), "\r\x1b[K");
+        if cfg!(windows) {
+            assert!(!ansi_terminal());
+        }
     }
 }

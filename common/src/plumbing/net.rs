@@ -170,10 +170,14 @@ pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Ap
     Ok(stream)
 }
 
-/// The hint for a failed connect, by cause.
+/// The hint for a failed connect, by cause. Windows may report a port with
+/// nothing listening as "connection reset" (WSAECONNRESET) where Unix says
+/// "refused": both get the same hint.
 fn connect_hint(e: AppError, err: &io::Error, target: &str, timeout: Duration) -> AppError {
     match err.kind() {
-        io::ErrorKind::ConnectionRefused => e.hint(format!("is the server running on {target}?")),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionReset => {
+            e.hint(format!("is the server running on {target}?"))
+        }
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => e.hint(format!(
             "no answer within {:?}; is {target} reachable?",
             timeout
@@ -279,6 +283,22 @@ mod tests {
             format!(
                 "cannot connect to 127.0.0.1:{port}: connection refused (is the server running on 127.0.0.1:{port}?)"
             )
+        );
+    }
+
+    /// Windows' way of saying "refused" gets the same hint.
+    #[test]
+    fn connect_reset_gives_the_hint_too() {
+        let err = io::Error::from(io::ErrorKind::ConnectionReset);
+        let e = connect_hint(
+            AppError::io("cannot connect to 127.0.0.1:9", &err),
+            &err,
+            "127.0.0.1:9",
+            Duration::from_secs(1),
+        );
+        assert_eq!(
+            e.to_string(),
+            "cannot connect to 127.0.0.1:9: connection reset by peer (is the server running on 127.0.0.1:9?)"
         );
     }
 }

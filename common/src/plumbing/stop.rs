@@ -413,6 +413,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        windows,
+        ignore = "needs shutdown() to wake a read blocked in another thread (Windows and Wine do not)"
+    )]
     fn stop_closes_open_connections_and_joins_the_server() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let server = Running::spawn(listener, Shutdown::new(), |l, s| echo_server(l, &s)).unwrap();

@@ -194,17 +194,21 @@ pub fn fetch_checks(c: &mut Checker, file: &str, expect: Option<(&str, &[u8])>) 
 }
 
 /// A missing file gets `ERROR`; names outside the served folder are
-/// refused; a malformed request is refused and the server keeps serving
+/// refused (the [`super::outside`] probes, listed in a note); a malformed request is refused and the server keeps serving
 /// (`file` is downloaded again to see that).
 pub fn refusal_checks(c: &mut Checker, file: &str) {
     c.protocol_check("a file that does not exist gives ERROR", |o| {
         let name = missing_name();
         expect_refusal(&mut o.connect()?, format!("GET {name}\n").as_bytes(), false)
     });
+    // Files that exist outside any served folder on Unix and on Windows,
+    // and one planted here for a server on this machine (see outside.rs).
+    let probes = super::outside::Probes::new();
+    c.note(probes.describe());
     c.protocol_check(
         "names outside the served folder are refused (../, /etc/passwd)",
         |o| {
-            for name in ["../../../../../../../../etc/passwd", "/etc/passwd"] {
+            for name in probes.list.iter().flat_map(|p| &p.names) {
                 expect_refusal(&mut o.connect()?, format!("GET {name}\n").as_bytes(), true)?;
             }
             Ok(())
