@@ -545,7 +545,7 @@ pub fn parse_wrk_report(text: &str) -> Result<AbReport, String> {
         .ok_or("wrk's report has no 99% line (run with --latency)")?;
     // "Socket errors: connect 0, read 0, write 0, timeout 0"
     let failed = line("Socket errors:").map_or(0, |l| {
-        l.split(|c: char| c == ',' || c == ':')
+        l.split([',', ':'])
             .filter_map(|part| part.split_whitespace().nth(1)?.parse::<u64>().ok())
             .sum()
     });
