@@ -65,6 +65,12 @@ pub const BENCH: cli::Command = cli::Command {
             "load generator: ab (ab -n REQUESTS) or wrk (wrk -t 1 -d SECONDS)",
         ),
         Flag::value("seconds", "SECS", "3", "length of each wrk run (wrk -d)"),
+        Flag::value(
+            "burst",
+            "N",
+            "0",
+            "instead of the table: open N connections at once, then time one more client's request",
+        ),
     ],
 };
 
@@ -96,6 +102,8 @@ pub struct BenchConfig {
     pub tool: Tool,
     /// wrk -d: seconds per run.
     pub seconds: u64,
+    /// Connections of the burst probe ([`run_burst`]); 0: the ab/wrk table.
+    pub burst: usize,
 }
 
 /// The program that loads the servers.
@@ -187,6 +195,7 @@ impl BenchConfig {
                 }
             },
             seconds: positive("seconds")?,
+            burst: m.parse("burst")?,
         })
     }
 }
@@ -352,6 +361,116 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<Row>, AppError> {
         .map_err(|e| AppError::io(format!("cannot write {}", config.output), &e))?;
     println!("\nchart written to {}", config.output);
     Ok(rows)
+}
+
+/// The burst probe, once per engine, `config.runs` times (a fresh server
+/// each time): opens
+/// `config.burst` connections at once (they send nothing), then times one
+/// more client's `GET /` until its answer's head has come; prints each
+/// run and the median.
+///
+/// # Errors
+/// If a server cannot start or the probe's connections fail (the
+/// open-files limit is raised first; ab is not needed).
+pub fn run_burst(config: &BenchConfig) -> Result<(), AppError> {
+    crate::limits::raise_open_files_limit();
+    if std::env::var_os("RUST_LOG").is_none() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
+    let n = config.burst;
+    let load_before = load_average().unwrap_or_else(|| "?".into());
+    let mut lines = Vec::new();
+    for &engine in &config.engines {
+        let server_config = crate::Config {
+            max_connections: 20_000,
+            engine,
+            ..crate::Config::default()
+        };
+        let mut times = Vec::new();
+        for run in 1..=config.runs {
+            // A fresh server each run: no threads left idle by the last.
+            let listener = net::bind("127.0.0.1", 0)?;
+            let server = crate::start_server(listener, &server_config)
+                .map_err(|e| AppError::io("cannot start the server", &e))?;
+            let (took, status) = burst_latency(server.addr(), n, b"GET / HTTP/1.0\r\n\r\n")
+                .map_err(|e| AppError::io(format!("burst of {n} connections"), &e))?;
+            drop(server);
+            let ms = took.as_secs_f64() * 1000.0;
+            eprintln!(
+                "  tugas6/{} run {run}: {ms:.1} ms ({status})",
+                engine.name()
+            );
+            times.push(ms);
+        }
+        lines.push(format!(
+            "tugas6/{:<8} after {n} connections at once, a new client's request answered in {:.1} ms (median of {})",
+            engine.name(),
+            median(times.into_iter()),
+            config.runs
+        ));
+    }
+    for line in lines {
+        println!("{line}");
+    }
+    println!(
+        "load average before {load_before}, after {}",
+        load_average().unwrap_or_else(|| "?".into())
+    );
+    Ok(())
+}
+
+/// The burst probe: opens `connections` connections to `addr` at once
+/// (from four threads; they send nothing), then, with all of them
+/// connected, times one more client's `request` until the whole head of
+/// its answer has come. Returns that time and the answer's status line.
+///
+/// # Errors
+/// A connect or read error (the open-files limit must be above
+/// `connections`).
+pub fn burst_latency(
+    addr: std::net::SocketAddr,
+    connections: usize,
+    request: &[u8],
+) -> io::Result<(Duration, String)> {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    const OPENERS: usize = 4;
+    let per = connections.div_ceil(OPENERS);
+    let openers: Vec<_> = (0..OPENERS)
+        .map(|i| {
+            let n = per.min(connections.saturating_sub(i * per));
+            std::thread::spawn(move || {
+                (0..n)
+                    .map(|_| TcpStream::connect(addr))
+                    .collect::<io::Result<Vec<_>>>()
+            })
+        })
+        .collect();
+    let mut held = Vec::with_capacity(connections);
+    for opener in openers {
+        held.extend(opener.join().expect("opener thread panicked")?);
+    }
+    let started = std::time::Instant::now();
+    let mut probe = TcpStream::connect(addr)?;
+    probe.set_read_timeout(Some(Duration::from_secs(30)))?;
+    probe.write_all(request)?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = probe.read(&mut buf)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let took = started.elapsed();
+    drop(held);
+    let status = String::from_utf8_lossy(&head)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    Ok((took, status))
 }
 
 /// How to get `ab` when it is missing.

@@ -57,6 +57,10 @@
 //! - [`server`]: the accept loop (a thread per connection, stopped by a
 //!   `common::stop::Shutdown`), the connection loop, static files, the
 //!   POST answer, limits.
+//! - [`workers`]: the connection threads, reused from one connection to
+//!   the next.
+//! - [`cache`]: small static files kept in memory after their first
+//!   request.
 //! - [`bench`](mod@bench): the load generator of the `bench` program.
 //! - [`check`]: the grader's check of any Tugas 8 server (`--bin check`).
 //! - [`body`]: reading a body by Content-Length or chunked, with a cap.
@@ -74,6 +78,7 @@
 
 pub mod bench;
 pub mod body;
+pub mod cache;
 pub mod check;
 pub mod form;
 pub mod html;
@@ -82,6 +87,7 @@ pub mod multipart;
 pub mod page;
 pub mod path;
 pub mod server;
+pub mod workers;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,8 @@
-//! The server: an accept loop with a thread per connection, and each
-//! connection's loop: read a request head, then its body, answer, and go
-//! on while the connection is kept alive.
+//! The server: an accept loop with a thread per connection (threads
+//! reused, see [`crate::workers`]), and each connection's loop: read a
+//! request head, then its body, answer, and go on while the connection is
+//! kept alive. Small static files are answered from memory after their
+//! first request ([`crate::cache`]).
 //!
 //! Every answer is written whole, with `Content-Length`, by
 //! [`common::http::Response`]. After an error that leaves the request's
@@ -15,14 +17,14 @@
 //! binary, `stop()` on the [`Running`] of [`start_server`] in tests):
 //! `stop()` wakes the blocked `accept` with a connection of its own and
 //! shuts every admitted connection's socket down, so each connection
-//! thread's read returns and the thread ends; the loop then joins them.
+//! thread's read returns; the loop then lets the idle threads go and
+//! joins them all ([`Workers::join`]).
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
-use std::thread;
 
 use common::files::{resolve_in_dir, ServeError};
 use common::framing::{is_timeout, DeadlineReader};
@@ -31,17 +33,30 @@ use common::net;
 use common::stop::{Running, Shutdown};
 
 use crate::body::{read_chunked, read_sized, BodyError};
+use crate::cache::{self, FileCache};
 use crate::page::{self, Fields, Posted};
 use crate::path::decode_path;
+use crate::workers::Workers;
 use crate::{mime, Config};
 
-/// Files up to this size are read into memory and sent with their head in
-/// one write; larger ones are streamed from disk (the kernel's sendfile on
-/// Linux), so a big file never sits in memory.
-pub const IN_MEMORY_FILE_MAX: u64 = 256 * 1024;
+/// Files up to this size are read into memory (and kept there, see
+/// [`crate::cache`]) and sent with their head in one write; larger ones
+/// are streamed from disk (the kernel's sendfile on Linux), so a big file
+/// never sits in memory.
+pub const IN_MEMORY_FILE_MAX: u64 = cache::MAX_FILE;
 
 /// The methods this server implements; any other is answered 501.
 pub const ALLOWED_METHODS: &str = "GET, HEAD, POST";
+
+/// What every connection's thread shares: the flags and the files kept in
+/// memory.
+#[derive(Debug)]
+pub struct Site {
+    /// The server's flags.
+    pub config: Config,
+    /// Small files already served, kept in memory.
+    pub cache: FileCache,
+}
 
 /// Serves connections on `listener`, each on a thread of its own, until
 /// `shutdown` is given; then joins every connection's thread and returns.
@@ -50,8 +65,11 @@ pub const ALLOWED_METHODS: &str = "GET, HEAD, POST";
 /// If the listener has no address (nothing was served then).
 pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -> io::Result<()> {
     shutdown.watch(&listener)?;
-    let mut threads: Vec<thread::JoinHandle<()>> = Vec::new();
-    let config = Arc::new(config.clone());
+    let site = Arc::new(Site {
+        config: config.clone(),
+        cache: FileCache::new(),
+    });
+    let mut workers = Workers::new();
     for stream in listener.incoming() {
         if shutdown.is_stopping() {
             break;
@@ -66,36 +84,27 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
         let Some(admitted) = shutdown.admit(&stream) else {
             continue;
         };
-        // The accept loop only accepts and starts the thread: everything
-        // else happens on the connection's own thread, so the next client
-        // is accepted at once.
-        let config = Arc::clone(&config);
-        let spawned = thread::Builder::new()
-            .name("conn".to_string())
-            .spawn(move || {
-                let _admitted = admitted; // counted until the thread ends
-                serve_one(stream, &config);
-            });
-        match spawned {
-            Ok(t) => threads.push(t),
-            Err(e) => log::error!("cannot start a thread: {}", common::error::io_cause(&e)),
-        }
-        threads.retain(|t| !t.is_finished());
+        // The accept loop only accepts and hands the connection to a
+        // thread: everything else happens on that thread, so the next
+        // client is accepted at once.
+        let site = Arc::clone(&site);
+        workers.run(move || {
+            let _admitted = admitted; // counted until the connection ends
+            serve_one(stream, &site);
+        });
     }
-    for t in threads {
-        let _ = t.join();
-    }
+    workers.join();
     Ok(())
 }
 
 /// Serves one admitted connection, with TCP_NODELAY (each answer leaves
 /// at once) and the write timeout set, and logs how it ended.
-fn serve_one(stream: TcpStream, config: &Config) {
+fn serve_one(stream: TcpStream, site: &Site) {
     let Ok(peer) = stream.peer_addr() else {
         return; // gone already
     };
     let _ = stream.set_nodelay(true);
-    if let Err(e) = stream.set_write_timeout(Some(config.timeout)) {
+    if let Err(e) = stream.set_write_timeout(Some(site.config.timeout)) {
         log::warn!(
             "{peer}: cannot set a timeout: {}",
             common::error::io_cause(&e)
@@ -103,7 +112,7 @@ fn serve_one(stream: TcpStream, config: &Config) {
         return;
     }
     log::debug!("{peer}: connected");
-    match handle_connection(stream, peer, config) {
+    match handle_connection(stream, peer, site) {
         Ok(()) => log::debug!("{peer}: closed"),
         Err(e) => log::warn!("{peer}: {}", net::describe_io(&e)),
     }
@@ -210,7 +219,8 @@ fn error_response(status: u16, detail: &str) -> Response {
 /// # Errors
 /// Socket errors, and a client that closes in the middle of a body; the
 /// accept loop logs them and they end only this connection.
-pub fn handle_connection(stream: TcpStream, peer: SocketAddr, config: &Config) -> io::Result<()> {
+pub fn handle_connection(stream: TcpStream, peer: SocketAddr, site: &Site) -> io::Result<()> {
+    let config = &site.config;
     let mut conn: ConnReader = BufReader::new(DeadlineReader::new(&stream, Some(config.timeout))?);
     let mut served = 0u64;
     loop {
@@ -254,7 +264,7 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, config: &Config) -
             }
         };
         served += 1;
-        let answer = match answer(&req, &mut conn, &stream, config, peer) {
+        let answer = match answer(&req, &mut conn, &stream, site, peer) {
             Ok(a) => a,
             Err(e) => {
                 // The client closed or reset in the middle of its body.
@@ -345,9 +355,10 @@ fn answer(
     req: &Request,
     conn: &mut ConnReader,
     stream: &TcpStream,
-    config: &Config,
+    site: &Site,
     peer: SocketAddr,
 ) -> Result<Answer, BodyError> {
+    let config = &site.config;
     if req.version == "HTTP/1.1" && req.header("host").is_none() {
         return Ok(Answer::fatal(
             400,
@@ -418,7 +429,7 @@ fn answer(
     }
     // A GET or HEAD with a body: it was read (and is ignored), so the
     // next request starts at the right byte.
-    Ok(static_file(&req.target, &config.dir))
+    Ok(static_file(&req.target, &config.dir, &site.cache))
 }
 
 fn too_large(limit: usize) -> Answer {
@@ -450,8 +461,9 @@ fn post_answer(req: &Request, body: &[u8], peer: SocketAddr) -> Response {
     Response::html(200, html).with_header("Cache-Control", "no-store")
 }
 
-/// A file from the served folder, or the error page saying why not.
-fn static_file(target: &str, dir: &Path) -> Answer {
+/// A file from the served folder (from memory if it was served before and
+/// has not changed), or the error page saying why not.
+fn static_file(target: &str, dir: &Path, cache: &FileCache) -> Answer {
     let name = match decode_path(target) {
         Ok(name) => name,
         Err(e) => return Answer::ok(error_response(e.status(), &e.to_string())),
@@ -462,6 +474,9 @@ fn static_file(target: &str, dir: &Path) -> Answer {
     } else {
         name
     };
+    if let Some(kept) = cache.get(&name) {
+        return Answer::ok(kept.response.clone());
+    }
     let refuse = |status: u16, why: &str| Answer::ok(error_response(status, why));
     let not_found = || refuse(404, &format!("there is no file /{name} here"));
     let path = match resolve_in_dir(dir, &name) {
@@ -489,7 +504,8 @@ fn static_file(target: &str, dir: &Path) -> Answer {
     };
     let mut response =
         Response::new(200).with_header("Content-Type", mime::content_type(Path::new(&name)));
-    if let Ok(modified) = meta.modified() {
+    let modified = meta.modified().ok();
+    if let Some(modified) = modified {
         response = response.with_header("Last-Modified", &http_date(modified));
     }
     let len = meta.len();
@@ -501,7 +517,22 @@ fn static_file(target: &str, dir: &Path) -> Answer {
     }
     let mut bytes = Vec::with_capacity(len as usize);
     match file.read_to_end(&mut bytes) {
-        Ok(_) => Answer::ok(response.with_body(bytes)),
+        Ok(_) => {
+            let response = response.with_body(bytes);
+            // Kept only if the file was not changed while being read.
+            if let Some(modified) = modified.filter(|_| response.body.len() as u64 == len) {
+                cache.insert(
+                    &name,
+                    cache::Entry {
+                        path,
+                        len,
+                        modified,
+                        response: response.clone(),
+                    },
+                );
+            }
+            Answer::ok(response)
+        }
         Err(e) => {
             log::warn!(
                 "cannot read {}: {}",

@@ -307,3 +307,33 @@ fn large_file_is_streamed_exactly_and_the_connection_goes_on() {
     assert_eq!(head.header("content-length"), Some("3000000"));
     assert_eq!(head.header("connection"), Some("keep-alive"));
 }
+
+/// Small files are answered from memory after their first request, but
+/// a file changed, replaced by a link out of the folder, or removed on
+/// disk is seen at the next request.
+#[test]
+fn a_file_changed_on_disk_is_served_new_at_once() {
+    let dir = TempDir::new("cache");
+    let file = dir.write("a.txt", b"first");
+    let server = start(Config::new(dir.path()));
+    let addr = server.addr();
+    assert_eq!(get(addr, "/a.txt").body, b"first");
+    assert_eq!(get(addr, "/a.txt").body, b"first", "from memory");
+
+    std::fs::write(&file, b"second, longer").unwrap();
+    assert_eq!(get(addr, "/a.txt").body, b"second, longer");
+
+    #[cfg(unix)]
+    {
+        let outside = TempDir::new("cache-outside");
+        let secret = outside.write("secret.txt", b"secret");
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(&secret, &file).unwrap();
+        let r = get(addr, "/a.txt");
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert!(!r.body.windows(6).any(|w| w == b"secret"));
+    }
+
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(get(addr, "/a.txt").status, 404);
+}

@@ -513,6 +513,19 @@ fn a_silent_client_does_not_delay_others() {
 }
 
 #[test]
+fn a_burst_of_silent_connections_does_not_keep_out_a_new_client() {
+    // 200 connections at once that send nothing, each holding a thread
+    // of the threads engine: the next client is still answered (its
+    // connection goes to a thread of its own at once).
+    let server = start();
+    let addr = server.addr();
+    let held: Vec<TcpStream> = (0..200).map(|_| connect(addr)).collect();
+    let r = parse_one(&exchange(addr, b"GET / HTTP/1.0\r\n\r\n"), false);
+    assert_eq!(r.status(), 200);
+    assert_eq!(held.len(), 200);
+}
+
+#[test]
 fn thousands_of_pipelined_requests_in_one_go_are_all_answered() {
     // More answers than the server queues for one client at a time: it
     // must go on with the requests it already holds once the first
