@@ -59,6 +59,9 @@
 //!   POST answer, limits.
 //! - [`workers`]: the connection threads, reused from one connection to
 //!   the next.
+//! - `event_loop` and `epoll` (Linux): event loops that answer GETs of
+//!   files in memory without a thread per connection, handing every other
+//!   request to a thread; `epoll` holds the crate's only unsafe code.
 //! - [`cache`]: small static files kept in memory after their first
 //!   request.
 //! - [`bench`](mod@bench): the load generator of the `bench` program.
@@ -80,6 +83,10 @@ pub mod bench;
 pub mod body;
 pub mod cache;
 pub mod check;
+#[cfg(target_os = "linux")]
+pub mod epoll;
+#[cfg(target_os = "linux")]
+pub mod event_loop;
 pub mod form;
 pub mod html;
 pub mod mime;

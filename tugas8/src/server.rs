@@ -21,10 +21,11 @@
 //! joins them all ([`Workers::join`]).
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use common::files::{resolve_in_dir, ServeError};
 use common::framing::{is_timeout, DeadlineReader};
@@ -33,7 +34,7 @@ use common::net;
 use common::stop::{Running, Shutdown};
 
 use crate::body::{read_chunked, read_sized, BodyError};
-use crate::cache::{self, FileCache};
+use crate::cache::{self, Entry, FileCache};
 use crate::page::{self, Fields, Posted};
 use crate::path::decode_path;
 use crate::workers::Workers;
@@ -58,17 +59,65 @@ pub struct Site {
     pub cache: FileCache,
 }
 
-/// Serves connections on `listener`, each on a thread of its own, until
-/// `shutdown` is given; then joins every connection's thread and returns.
+/// Serves connections on `listener` until `shutdown` is given; then joins
+/// every thread it started and returns.
+///
+/// On Linux, one event loop per CPU core takes the connections and
+/// answers GETs of small files already in memory itself; everything else
+/// goes to a connection thread ([`crate::event_loop`]). Elsewhere, every
+/// connection has a thread ([`accept_loop`]).
 ///
 /// # Errors
-/// If the listener has no address (nothing was served then).
+/// If the listener has no address, or an event loop cannot start
+/// (nothing was served then).
 pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -> io::Result<()> {
     shutdown.watch(&listener)?;
     let site = Arc::new(Site {
         config: config.clone(),
         cache: FileCache::new(),
     });
+    #[cfg(target_os = "linux")]
+    {
+        listener.set_nonblocking(true)?;
+        let workers = Mutex::new(Workers::new());
+        let loops = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let result = std::thread::scope(|scope| {
+            let running: Vec<_> = (0..loops)
+                .map(|_| {
+                    scope.spawn(|| crate::event_loop::run(&listener, &site, shutdown, &workers))
+                })
+                .collect();
+            let mut result = Ok(());
+            for r in running {
+                match r.join() {
+                    Ok(Err(e)) => {
+                        // One loop failed to start: stop the others too.
+                        shutdown.stop();
+                        result = Err(e);
+                    }
+                    Ok(Ok(())) => {}
+                    Err(_) => shutdown.stop(),
+                }
+            }
+            result
+        });
+        workers
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .join();
+        result
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        accept_loop(listener, &site, shutdown);
+        Ok(())
+    }
+}
+
+/// The accept loop of a server with a thread for every connection (used
+/// where there is no epoll): accept, admit, hand the connection to a
+/// thread, until `shutdown` is given; then joins the threads.
+pub fn accept_loop(listener: TcpListener, site: &Arc<Site>, shutdown: &Shutdown) {
     let mut workers = Workers::new();
     for stream in listener.incoming() {
         if shutdown.is_stopping() {
@@ -87,14 +136,62 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
         // The accept loop only accepts and hands the connection to a
         // thread: everything else happens on that thread, so the next
         // client is accepted at once.
-        let site = Arc::clone(&site);
+        let site = Arc::clone(site);
         workers.run(move || {
             let _admitted = admitted; // counted until the connection ends
             serve_one(stream, &site);
         });
     }
     workers.join();
-    Ok(())
+}
+
+/// A connection an event loop hands to a thread (see
+/// [`crate::event_loop`]).
+#[derive(Debug)]
+pub struct HandOver {
+    /// The socket (non-blocking until the thread takes it).
+    pub stream: TcpStream,
+    /// The client.
+    pub peer: SocketAddr,
+    /// Bytes read and not used yet: the start of the next request.
+    pub input: Vec<u8>,
+    /// Answers not written yet: written first.
+    pub pending: Vec<u8>,
+    /// The deadline of the request under way (or, for a connection that
+    /// never spoke, of its first request).
+    pub deadline: Instant,
+    /// Requests answered already.
+    pub served: u64,
+    /// The connection ends once `pending` is written.
+    pub close_after: bool,
+}
+
+/// Serves a connection an event loop handed over, as [`handle_connection`]
+/// serves any connection, from where the loop stopped.
+pub fn serve_handed_over(h: HandOver, site: &Site) {
+    let HandOver {
+        stream,
+        peer,
+        input,
+        pending,
+        deadline,
+        served,
+        close_after,
+    } = h;
+    if stream.set_nonblocking(false).is_err()
+        || stream.set_write_timeout(Some(site.config.timeout)).is_err()
+        || (&stream).write_all(&pending).is_err()
+        || close_after
+    {
+        return;
+    }
+    // A request under way (bytes came), or a first one still awaited.
+    let under_way = !input.is_empty() || served == 0;
+    let first_deadline = under_way.then_some(deadline);
+    match serve_connection(stream, peer, site, input, first_deadline, served) {
+        Ok(()) => log::debug!("{peer}: closed"),
+        Err(e) => log::warn!("{peer}: {}", net::describe_io(&e)),
+    }
 }
 
 /// Serves one admitted connection, with TCP_NODELAY (each answer leaves
@@ -132,8 +229,13 @@ pub fn start_server(listener: TcpListener, config: &Config) -> io::Result<Runnin
 }
 
 /// The reading side of a connection: buffered, each request within its
-/// deadline.
-type ConnReader<'a> = BufReader<DeadlineReader<&'a TcpStream>>;
+/// deadline; first the bytes an event loop had already read, if any.
+type ConnReader<'a> = BufReader<io::Chain<Cursor<Vec<u8>>, DeadlineReader<&'a TcpStream>>>;
+
+/// The deadline reader under a [`ConnReader`].
+fn deadline<'a, 'b>(conn: &'b mut ConnReader<'a>) -> &'b mut DeadlineReader<&'a TcpStream> {
+    conn.get_mut().get_mut().1
+}
 
 /// What to send back for one request.
 struct Answer {
@@ -220,13 +322,28 @@ fn error_response(status: u16, detail: &str) -> Response {
 /// Socket errors, and a client that closes in the middle of a body; the
 /// accept loop logs them and they end only this connection.
 pub fn handle_connection(stream: TcpStream, peer: SocketAddr, site: &Site) -> io::Result<()> {
+    serve_connection(stream, peer, site, Vec::new(), None, 0)
+}
+
+/// [`handle_connection`] from a given point: `input` already read,
+/// `first_deadline` for the request under way (else a fresh one), and
+/// `served` requests answered before (0: a new connection).
+fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    site: &Site,
+    input: Vec<u8>,
+    first_deadline: Option<Instant>,
+    mut served: u64,
+) -> io::Result<()> {
     let config = &site.config;
-    let mut conn: ConnReader = BufReader::new(DeadlineReader::new(&stream, Some(config.timeout))?);
-    let mut served = 0u64;
+    let reader = DeadlineReader::new(&stream, Some(config.timeout))?;
+    let mut conn: ConnReader = BufReader::new(Cursor::new(input).chain(reader));
+    let mut first_deadline = first_deadline;
     loop {
-        if served > 0 {
+        if served > 0 && first_deadline.is_none() {
             // Between requests: the socket's own timeout, and no 408.
-            conn.get_mut().clear();
+            deadline(&mut conn).clear();
             match conn.fill_buf() {
                 Ok([]) => return Ok(()),
                 Ok(_) => {}
@@ -238,7 +355,10 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, site: &Site) -> io
             }
         }
         // The whole head must arrive within one timeout.
-        conn.get_mut().start(config.timeout);
+        match first_deadline.take() {
+            Some(d) => deadline(&mut conn).set_deadline(Some(d)),
+            None => deadline(&mut conn).start(config.timeout),
+        }
         let req = match read_request_head(&mut conn, config.max_head) {
             Ok(Some(req)) => req,
             Ok(None) => return Ok(()),
@@ -258,7 +378,7 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, site: &Site) -> io
                 };
                 log::warn!("{peer}: {status} {detail}");
                 error_response(status, &detail).write_to(&mut &stream, "HTTP/1.1", false, false)?;
-                conn.get_mut().set_deadline(None);
+                deadline(&mut conn).set_deadline(None);
                 net::linger_close(&stream, &mut conn);
                 return Ok(());
             }
@@ -288,7 +408,7 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, site: &Site) -> io
         answer.write(&stream, &req.version, head_only, keep_alive)?;
         if !keep_alive {
             if close {
-                conn.get_mut().set_deadline(None);
+                deadline(&mut conn).set_deadline(None);
                 net::linger_close(&stream, &mut conn);
             }
             return Ok(());
@@ -406,7 +526,7 @@ fn answer(
     }
 
     // The body gets a fresh deadline of its own.
-    conn.get_mut().start(config.timeout);
+    deadline(conn).start(config.timeout);
     let body = match framing {
         Framing::None => Ok(Vec::new()),
         Framing::Sized(n) => read_sized(conn, n, config.max_body),
@@ -461,18 +581,29 @@ fn post_answer(req: &Request, body: &[u8], peer: SocketAddr) -> Response {
     Response::html(200, html).with_header("Cache-Control", "no-store")
 }
 
-/// A file from the served folder (from memory if it was served before and
-/// has not changed), or the error page saying why not.
-fn static_file(target: &str, dir: &Path, cache: &FileCache) -> Answer {
-    let name = match decode_path(target) {
-        Ok(name) => name,
-        Err(e) => return Answer::ok(error_response(e.status(), &e.to_string())),
-    };
-    // "/" and "/folder/" mean the folder's index.html.
-    let name = if name.is_empty() || name.ends_with('/') {
+/// The file name a request target asks for: percent-decoded, and "/" or
+/// "/folder/" meaning the folder's index.html.
+fn file_name(target: &str) -> Result<String, crate::path::PathError> {
+    let name = decode_path(target)?;
+    Ok(if name.is_empty() || name.ends_with('/') {
         format!("{name}index.html")
     } else {
         name
+    })
+}
+
+/// The kept answer for a request target, if its file is in the cache and
+/// has not changed.
+pub fn cached_file(target: &str, cache: &FileCache) -> Option<Arc<Entry>> {
+    cache.get(&file_name(target).ok()?)
+}
+
+/// A file from the served folder (from memory if it was served before and
+/// has not changed), or the error page saying why not.
+fn static_file(target: &str, dir: &Path, cache: &FileCache) -> Answer {
+    let name = match file_name(target) {
+        Ok(name) => name,
+        Err(e) => return Answer::ok(error_response(e.status(), &e.to_string())),
     };
     if let Some(kept) = cache.get(&name) {
         return Answer::ok(kept.response.clone());
