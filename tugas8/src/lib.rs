@@ -54,9 +54,9 @@
 //!
 //! # Modules
 //!
-//! - [`server`]: the accept loop (a thread per connection, stopped by a
-//!   `common::stop::Shutdown`), the connection loop, static files, the
-//!   POST answer, limits.
+//! - [`server`]: `run_server` (stopped by a `common::stop::Shutdown`), the
+//!   accept loop where there is no epoll, the connection loop of a
+//!   connection thread, static files, the POST answer, limits.
 //! - [`workers`]: the connection threads, reused from one connection to
 //!   the next.
 //! - `event_loop` and `epoll` (Linux): event loops that answer GETs of

@@ -1,8 +1,11 @@
-//! The server: an accept loop with a thread per connection (threads
-//! reused, see [`crate::workers`]), and each connection's loop: read a
-//! request head, then its body, answer, and go on while the connection is
-//! kept alive. Small static files are answered from memory after their
-//! first request ([`crate::cache`]).
+//! The server: [`run_server`] (on Linux, event loops that answer GETs of
+//! files in memory and hand every other request to a connection thread,
+//! see `crate::event_loop`; elsewhere an accept loop with a thread per
+//! connection), and each connection thread's loop, [`handle_connection`]:
+//! read a request head, then its body, answer, and go on while the
+//! connection is kept alive. Threads are reused ([`crate::workers`]);
+//! small static files are answered from memory after their first request
+//! ([`crate::cache`]).
 //!
 //! Every answer is written whole, with `Content-Length`, by
 //! [`common::http::Response`]. After an error that leaves the request's
@@ -15,16 +18,18 @@
 //!
 //! [`run_server`] serves until its [`Shutdown`] is given (Ctrl-C in the
 //! binary, `stop()` on the [`Running`] of [`start_server`] in tests):
-//! `stop()` wakes the blocked `accept` with a connection of its own and
-//! shuts every admitted connection's socket down, so each connection
-//! thread's read returns; the loop then lets the idle threads go and
-//! joins them all ([`Workers::join`]).
+//! `stop()` shuts every admitted connection's socket down, so each
+//! connection thread's read returns, and connects to the listener. Each
+//! event loop sees the signal within 50 ms (the blocked `accept` of the
+//! accept loop is woken by that connection), closes its connections and
+//! returns; [`run_server`] then lets the idle threads go and joins them
+//! all ([`Workers::join`]).
 
 use std::fs;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use common::files::{resolve_in_dir, ServeError};
@@ -79,7 +84,7 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
     #[cfg(target_os = "linux")]
     {
         listener.set_nonblocking(true)?;
-        let workers = Mutex::new(Workers::new());
+        let workers = std::sync::Mutex::new(Workers::new());
         let loops = std::thread::available_parallelism().map_or(2, |n| n.get());
         let result = std::thread::scope(|scope| {
             let running: Vec<_> = (0..loops)
