@@ -99,6 +99,14 @@ const INTEREST: u32 = READABLE | WRITABLE | PEER_CLOSED | EDGE;
 /// 408 comes after this plus `--timeout`.
 pub const DEFER_ACCEPT_SECS: u32 = 1;
 
+/// Connections one worker accepts per wake-up. The listener is watched
+/// level-triggered, so connections still waiting are reported again at
+/// once, and meanwhile the other workers take their share; a worker that
+/// accepted the whole backlog would serve it all on one core (with
+/// deferred accept each connection comes with its request, so accepting
+/// is serving).
+const ACCEPTS_PER_WAKE: usize = 4;
+
 /// Rounds of read-answer-write for one connection per event, so a client
 /// that sends without pause cannot keep its worker from the others.
 const ROUNDS_PER_EVENT: usize = 8;
@@ -330,9 +338,10 @@ impl Worker {
         self.conns.iter().flatten().count()
     }
 
-    /// Accepts every connection waiting in the backlog.
+    /// Accepts up to [`ACCEPTS_PER_WAKE`] connections waiting in the
+    /// backlog, serving each at once.
     fn accept_all(&mut self, now: Instant) {
-        loop {
+        for _ in 0..ACCEPTS_PER_WAKE {
             match self.shared.listener.accept() {
                 // Maybe the connection that wakes us to stop.
                 Ok(_) if self.shared.shutdown.is_stopping() => return,

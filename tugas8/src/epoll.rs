@@ -14,6 +14,7 @@
 //! wait for as long as it has bytes to read.
 
 use std::io;
+use std::net::TcpListener;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -23,6 +24,32 @@ pub const READABLE: u32 = libc::EPOLLIN as u32;
 /// Interest bit for a socket watched by several epoll instances (the
 /// listener): one new connection wakes one of them, not all.
 pub const EXCLUSIVE: u32 = libc::EPOLLEXCLUSIVE as u32;
+
+/// Asks the kernel to hold each new connection on `listener` back from
+/// `accept` until its first bytes arrive (TCP_DEFER_ACCEPT), for about
+/// `secs` seconds at most (or until the client closes): a loop then wakes
+/// once per new connection, with its request already there to read.
+///
+/// # Errors
+/// If the option cannot be set.
+pub fn defer_accept(listener: &TcpListener, secs: u32) -> io::Result<()> {
+    let value = libc::c_int::try_from(secs).unwrap_or(libc::c_int::MAX);
+    // SAFETY: passes a pointer to `value`, which lives for the call, and
+    // its size; the kernel copies it.
+    let rc = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// One ready socket: the token it was added with (C's `struct epoll_event`).
 #[derive(Clone, Copy)]

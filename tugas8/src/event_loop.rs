@@ -59,6 +59,17 @@ const LISTENER: u64 = u64::MAX;
 /// How often a loop looks at deadlines and at the stop signal.
 const TICK: Duration = Duration::from_millis(50);
 
+/// Connections one loop accepts per wake-up. The listener is watched
+/// level-triggered, so connections still waiting are reported again at
+/// once, and meanwhile the other loops take their share: one loop
+/// accepting everything would serve every connection on one core.
+const ACCEPTS_PER_WAKE: usize = 4;
+
+/// How long the kernel holds a new connection back waiting for its first
+/// bytes ([`crate::epoll::defer_accept`]): a client that sends nothing
+/// reaches the loop about this much later (then 408 after `--timeout`).
+pub const DEFER_ACCEPT_SECS: u32 = 1;
+
 /// One read takes at most this much.
 const READ_BUF: usize = 16 * 1024;
 
@@ -143,8 +154,10 @@ struct Loop<'a> {
 }
 
 impl Loop<'_> {
+    /// Accepts up to [`ACCEPTS_PER_WAKE`] waiting connections and serves
+    /// what each has sent (with deferred accept, usually its request).
     fn accept_all(&mut self, listener: &TcpListener, shutdown: &Shutdown) {
-        loop {
+        for _ in 0..ACCEPTS_PER_WAKE {
             let (stream, peer) = match listener.accept() {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -180,6 +193,7 @@ impl Loop<'_> {
                 served: 0,
                 deadline: Instant::now() + self.site.config.timeout,
             });
+            self.ready(slot);
         }
     }
 

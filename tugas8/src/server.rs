@@ -84,6 +84,11 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
     #[cfg(target_os = "linux")]
     {
         listener.set_nonblocking(true)?;
+        // A connection reaches a loop with its request (see event_loop).
+        let defer = crate::event_loop::DEFER_ACCEPT_SECS;
+        if let Err(e) = crate::epoll::defer_accept(&listener, defer) {
+            log::debug!("TCP_DEFER_ACCEPT: {e}; connections are accepted at once");
+        }
         let workers = std::sync::Mutex::new(Workers::new());
         let loops = std::thread::available_parallelism().map_or(2, |n| n.get());
         let result = std::thread::scope(|scope| {
