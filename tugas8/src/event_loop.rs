@@ -17,7 +17,9 @@
 //! ```text
 //! loop {
 //!     wait for ready sockets (at most a tick)
-//!     listener ready   -> accept the waiting connections, watch them
+//!     listener ready   -> accept up to 4 waiting connections (deferred
+//!                         accept: each comes with its request), serve
+//!                         what came, watch them
 //!     connection ready -> read what came; while it holds whole requests
 //!                         that the fast path answers (GET or HEAD of a
 //!                         file in the cache, no body): answer them;
