@@ -6,6 +6,11 @@
 //! as soon as its previous one is answered). With `-k` each user keeps its
 //! connection open (HTTP keep-alive); without it every request opens and
 //! closes a connection of its own.
+//!
+//! `--tool wrk` runs the same table with `wrk` instead, as a second
+//! opinion: wrk is a more efficient client (it runs for `--seconds` on
+//! one thread, `-H "Connection: close"` for a new connection per
+//! request), so it loads the servers harder than ab.
 
 use std::fmt::Write as _;
 use std::io;
@@ -53,6 +58,19 @@ pub const BENCH: cli::Command = cli::Command {
         ),
         Flag::value("output", "PATH", "bench.svg", "where to write the chart"),
         Flag::value("timeout", "SECS", "30", "ab's per-request timeout (ab -s)"),
+        Flag::value(
+            "tool",
+            "NAME",
+            "ab",
+            "load generator: ab (ab -n REQUESTS) or wrk (wrk -t 1 -d SECONDS)",
+        ),
+        Flag::value("seconds", "SECS", "3", "length of each wrk run (wrk -d)"),
+        Flag::value(
+            "burst",
+            "N",
+            "0",
+            "instead of the table: open N connections at once, then time one more client's request",
+        ),
     ],
 };
 
@@ -78,8 +96,34 @@ pub struct BenchConfig {
     pub compare: Vec<(String, String)>,
     /// Chart file.
     pub output: String,
-    /// ab -s.
+    /// ab -s, and wrk's --timeout.
     pub timeout_secs: u64,
+    /// The load generator.
+    pub tool: Tool,
+    /// wrk -d: seconds per run.
+    pub seconds: u64,
+    /// Connections of the burst probe ([`run_burst`]); 0: the ab/wrk table.
+    pub burst: usize,
+}
+
+/// The program that loads the servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// ApacheBench: `ab -n REQUESTS -c C [-k]`, what Tugas 7 asks for.
+    Ab,
+    /// wrk: `wrk -t 1 -c C -d SECONDS` (keep-alive), with
+    /// `-H "Connection: close"` for a new connection per request.
+    Wrk,
+}
+
+impl Tool {
+    /// The tool's program name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Ab => "ab",
+            Tool::Wrk => "wrk",
+        }
+    }
 }
 
 impl BenchConfig {
@@ -141,6 +185,17 @@ impl BenchConfig {
             compare,
             output: m.value("output").to_string(),
             timeout_secs: positive("timeout")?,
+            tool: match m.value("tool") {
+                "ab" => Tool::Ab,
+                "wrk" => Tool::Wrk,
+                other => {
+                    return Err(CliError::Usage(format!(
+                        "invalid value '{other}' for --tool: ab or wrk"
+                    )))
+                }
+            },
+            seconds: positive("seconds")?,
+            burst: m.parse("burst")?,
         })
     }
 }
@@ -171,7 +226,10 @@ pub fn load_average() -> Option<String> {
 /// If ab is missing or fails, a server cannot be reached, or the chart
 /// cannot be written.
 pub fn run_bench(config: &BenchConfig) -> Result<Vec<Row>, AppError> {
-    let version = check_ab()?;
+    let version = match config.tool {
+        Tool::Ab => check_ab()?,
+        Tool::Wrk => check_wrk()?,
+    };
     crate::limits::raise_open_files_limit();
     // A log line per request would measure the terminal, not the server.
     if std::env::var_os("RUST_LOG").is_none() {
@@ -204,13 +262,16 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<Row>, AppError> {
     eprintln!("{version}; {cpus} CPUs; load average {load_before}");
     for (name, url) in &targets {
         // Warm-up, and a clear error now if a --compare server is not there.
-        let warm = run_ab(
-            url,
-            2000.min(config.requests),
-            10,
-            false,
-            config.timeout_secs,
-        )?;
+        let warm = match config.tool {
+            Tool::Ab => run_ab(
+                url,
+                2000.min(config.requests),
+                10,
+                false,
+                config.timeout_secs,
+            )?,
+            Tool::Wrk => run_wrk(url, 1, 10, false, config.timeout_secs)?,
+        };
         eprintln!(
             "{name} at {url}: warm-up {:.0} requests/s",
             warm.requests_per_sec
@@ -225,7 +286,14 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<Row>, AppError> {
             // something else on the machine hits them alike.
             for round in 0..config.runs {
                 for (i, (name, url)) in targets.iter().enumerate() {
-                    let r = run_ab(url, config.requests, c, keep_alive, config.timeout_secs)?;
+                    let r = match config.tool {
+                        Tool::Ab => {
+                            run_ab(url, config.requests, c, keep_alive, config.timeout_secs)?
+                        }
+                        Tool::Wrk => {
+                            run_wrk(url, config.seconds, c, keep_alive, config.timeout_secs)?
+                        }
+                    };
                     eprintln!(
                         "  {name:<16} -c {c:<5}{} run {}: {:>8.0} requests/s, {} failed",
                         if keep_alive { " -k" } else { "   " },
@@ -243,9 +311,13 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<Row>, AppError> {
     }
     let load_after = load_average().unwrap_or_else(|| "?".into());
 
+    let how = match config.tool {
+        Tool::Ab => format!("ab -n {}", config.requests),
+        Tool::Wrk => format!("wrk -t 1 -d {}s", config.seconds),
+    };
     println!(
-        "ab -n {} at each setting, median of {} runs; {cpus} CPUs; load average before {load_before}, after {load_after}",
-        config.requests, config.runs
+        "{how} at each setting, median of {} runs; {cpus} CPUs; load average before {load_before}, after {load_after}",
+        config.runs
     );
     for (name, url) in &targets {
         println!("  {name}: {url}");
@@ -271,14 +343,16 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<Row>, AppError> {
     // The 1-minute load average only, so the line fits the chart.
     let first = |load: &str| load.split(' ').next().unwrap_or("?").to_string();
     let subtitle = format!(
-        "ab -n {}, median of {} runs, {cpus} CPUs, load average {} -> {}",
-        config.requests,
+        "{how}, median of {} runs, {cpus} CPUs, load average {} -> {}",
         config.runs,
         first(&load_before),
         first(&load_after)
     );
     let svg = svg_chart(
-        "Tugas 6 HTTP server under ab: requests/s by concurrency",
+        &format!(
+            "Tugas 6 HTTP server under {}: requests/s by concurrency",
+            config.tool.name()
+        ),
         &subtitle,
         &config.levels,
         &series,
@@ -289,12 +363,122 @@ pub fn run_bench(config: &BenchConfig) -> Result<Vec<Row>, AppError> {
     Ok(rows)
 }
 
+/// The burst probe, once per engine, `config.runs` times (a fresh server
+/// each time): opens
+/// `config.burst` connections at once (they send nothing), then times one
+/// more client's `GET /` until its answer's head has come; prints each
+/// run and the median.
+///
+/// # Errors
+/// If a server cannot start or the probe's connections fail (the
+/// open-files limit is raised first; ab is not needed).
+pub fn run_burst(config: &BenchConfig) -> Result<(), AppError> {
+    crate::limits::raise_open_files_limit();
+    if std::env::var_os("RUST_LOG").is_none() {
+        log::set_max_level(log::LevelFilter::Warn);
+    }
+    let n = config.burst;
+    let load_before = load_average().unwrap_or_else(|| "?".into());
+    let mut lines = Vec::new();
+    for &engine in &config.engines {
+        let server_config = crate::Config {
+            max_connections: 20_000,
+            engine,
+            ..crate::Config::default()
+        };
+        let mut times = Vec::new();
+        for run in 1..=config.runs {
+            // A fresh server each run: no threads left idle by the last.
+            let listener = net::bind("127.0.0.1", 0)?;
+            let server = crate::start_server(listener, &server_config)
+                .map_err(|e| AppError::io("cannot start the server", &e))?;
+            let (took, status) = burst_latency(server.addr(), n, b"GET / HTTP/1.0\r\n\r\n")
+                .map_err(|e| AppError::io(format!("burst of {n} connections"), &e))?;
+            drop(server);
+            let ms = took.as_secs_f64() * 1000.0;
+            eprintln!(
+                "  tugas6/{} run {run}: {ms:.1} ms ({status})",
+                engine.name()
+            );
+            times.push(ms);
+        }
+        lines.push(format!(
+            "tugas6/{:<8} after {n} connections at once, a new client's request answered in {:.1} ms (median of {})",
+            engine.name(),
+            median(times.into_iter()),
+            config.runs
+        ));
+    }
+    for line in lines {
+        println!("{line}");
+    }
+    println!(
+        "load average before {load_before}, after {}",
+        load_average().unwrap_or_else(|| "?".into())
+    );
+    Ok(())
+}
+
+/// The burst probe: opens `connections` connections to `addr` at once
+/// (from four threads; they send nothing), then, with all of them
+/// connected, times one more client's `request` until the whole head of
+/// its answer has come. Returns that time and the answer's status line.
+///
+/// # Errors
+/// A connect or read error (the open-files limit must be above
+/// `connections`).
+pub fn burst_latency(
+    addr: std::net::SocketAddr,
+    connections: usize,
+    request: &[u8],
+) -> io::Result<(Duration, String)> {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    const OPENERS: usize = 4;
+    let per = connections.div_ceil(OPENERS);
+    let openers: Vec<_> = (0..OPENERS)
+        .map(|i| {
+            let n = per.min(connections.saturating_sub(i * per));
+            std::thread::spawn(move || {
+                (0..n)
+                    .map(|_| TcpStream::connect(addr))
+                    .collect::<io::Result<Vec<_>>>()
+            })
+        })
+        .collect();
+    let mut held = Vec::with_capacity(connections);
+    for opener in openers {
+        held.extend(opener.join().expect("opener thread panicked")?);
+    }
+    let started = std::time::Instant::now();
+    let mut probe = TcpStream::connect(addr)?;
+    probe.set_read_timeout(Some(Duration::from_secs(30)))?;
+    probe.write_all(request)?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = probe.read(&mut buf)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    let took = started.elapsed();
+    drop(held);
+    let status = String::from_utf8_lossy(&head)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    Ok((took, status))
+}
+
 /// How to get `ab` when it is missing.
 pub const INSTALL_HINT: &str = "ab is part of Apache's tools: Debian/Ubuntu: \
      sudo apt-get install apache2-utils; Fedora/RHEL: sudo dnf install httpd-tools; \
      Arch: sudo pacman -S apache; macOS: ab comes with the system";
 
-/// The figures this program takes from one ab report.
+/// The figures this program takes from one ab (or wrk) report.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AbReport {
     /// "Complete requests".
@@ -370,6 +554,136 @@ pub fn check_ab_at(program: &str) -> Result<String, AppError> {
         }
         Err(e) => Err(AppError::io("cannot run ab", &e)),
     }
+}
+
+/// How to get `wrk` when it is missing.
+pub const WRK_INSTALL_HINT: &str = "Debian/Ubuntu: sudo apt-get install wrk; \
+     Fedora: sudo dnf install wrk; macOS: brew install wrk";
+
+/// Checks that `wrk` can be run; returns its version line.
+///
+/// # Errors
+/// An [`AppError`] with [`WRK_INSTALL_HINT`] when wrk is not installed.
+pub fn check_wrk() -> Result<String, AppError> {
+    // wrk -v prints its version and exits 1.
+    match Command::new("wrk").arg("-v").output() {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            Ok(text.lines().next().unwrap_or("wrk").trim().to_string())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(AppError::new("cannot run wrk", "it is not installed").hint(WRK_INSTALL_HINT))
+        }
+        Err(e) => Err(AppError::io("cannot run wrk", &e)),
+    }
+}
+
+/// Runs `wrk -t 1 -c concurrency -d seconds --latency --timeout T url`
+/// (with `-H "Connection: close"` unless `keep_alive`) and reads its
+/// report.
+///
+/// # Errors
+/// If wrk cannot start, exits with an error, or prints no report.
+pub fn run_wrk(
+    url: &str,
+    seconds: u64,
+    concurrency: u64,
+    keep_alive: bool,
+    timeout_secs: u64,
+) -> Result<AbReport, AppError> {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t", "1", "-c", &concurrency.to_string()])
+        .args(["-d", &format!("{seconds}s"), "--latency"])
+        .args(["--timeout", &format!("{timeout_secs}s")]);
+    if !keep_alive {
+        cmd.args(["-H", "Connection: close"]);
+    }
+    cmd.arg(url);
+    let what = format!(
+        "wrk -c {concurrency} -d {seconds}s{} {url}",
+        if keep_alive { "" } else { " (close)" }
+    );
+    let out = cmd
+        .output()
+        .map_err(|e| AppError::io(format!("cannot run {what}"), &e))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        return Err(AppError::new(
+            what,
+            format!(
+                "wrk failed ({}): {}",
+                out.status,
+                last.unwrap_or("no message").trim()
+            ),
+        ));
+    }
+    parse_wrk_report(&stdout).map_err(|e| AppError::new(what, e))
+}
+
+/// A wrk duration ("334.53us", "1.00ms", "2.10s") in milliseconds.
+fn wrk_ms(text: &str) -> Option<f64> {
+    let (number, scale) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60_000.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        return None;
+    };
+    number.parse::<f64>().ok().map(|v| v * scale)
+}
+
+/// Reads the figures out of wrk's text report (run with `--latency`):
+/// requests, socket errors (counted as failed), non-2xx answers,
+/// requests/s, mean and 99% latency.
+///
+/// # Errors
+/// A message naming the first line that is missing.
+pub fn parse_wrk_report(text: &str) -> Result<AbReport, String> {
+    let line = |prefix: &str| text.lines().map(str::trim).find(|l| l.starts_with(prefix));
+    let requests_per_sec = line("Requests/sec:")
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<f64>().ok())
+        .ok_or("wrk's report has no \"Requests/sec:\" line")?;
+    let complete = line_with(text, "requests in")
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or("wrk's report has no \"N requests in\" line")?;
+    let mean_ms = line("Latency")
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(wrk_ms)
+        .ok_or("wrk's report has no \"Latency\" line")?;
+    let p99_ms = line("99%")
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(wrk_ms)
+        .ok_or("wrk's report has no 99% line (run with --latency)")?;
+    // "Socket errors: connect 0, read 0, write 0, timeout 0"
+    let failed = line("Socket errors:").map_or(0, |l| {
+        l.split([',', ':'])
+            .filter_map(|part| part.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum()
+    });
+    let non_2xx = line("Non-2xx or 3xx responses:")
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok(AbReport {
+        complete,
+        failed,
+        non_2xx,
+        requests_per_sec,
+        mean_ms,
+        p99_ms,
+    })
+}
+
+fn line_with<'a>(text: &'a str, needle: &str) -> Option<&'a str> {
+    text.lines().map(str::trim).find(|l| l.contains(needle))
 }
 
 /// Runs `ab -r -q -n requests -c concurrency [-k] -s timeout url` and reads
@@ -536,7 +850,8 @@ pub struct Series {
     pub label: String,
     /// (concurrency, requests/s), in the order of the x axis.
     pub points: Vec<(u64, f64)>,
-    /// Drawn dashed (used for keep-alive runs).
+    /// A keep-alive run: drawn dashed, in the right-hand panel (runs
+    /// with a new connection per request go in the left one).
     pub dashed: bool,
     /// Colour number: lines of one server share a colour.
     pub color: usize,
@@ -546,29 +861,22 @@ const COLORS: [&str; 6] = [
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf",
 ];
 
-/// A line chart of requests/s against concurrency as a standalone SVG
-/// document. The x axis has one evenly spaced tick per concurrency level
-/// (1, 10, 100, 1000 are a log scale); the y axis starts at 0.
+/// A chart of requests/s against concurrency as a standalone SVG
+/// document, in two panels side by side, each with a y axis of its own
+/// starting at 0: new connection per request (left) and keep-alive
+/// (right; the [`Series::dashed`] ones), which differ by ten times or
+/// more and would lie flat on one axis. The x axis has one evenly spaced
+/// tick per concurrency level (1, 10, 100, 1000 are a log scale).
 pub fn svg_chart(title: &str, subtitle: &str, levels: &[u64], series: &[Series]) -> String {
-    const W: f64 = 760.0;
-    const H: f64 = 460.0;
-    const LEFT: f64 = 96.0;
-    const RIGHT: f64 = 230.0;
+    const PANEL_W: f64 = 300.0;
+    const GAP: f64 = 90.0;
+    const LEFT: f64 = 80.0;
+    const RIGHT: f64 = 210.0;
     const TOP: f64 = 70.0;
     const BOTTOM: f64 = 60.0;
-    let plot_w = W - LEFT - RIGHT;
+    const H: f64 = 470.0;
+    const W: f64 = LEFT + PANEL_W + GAP + PANEL_W + RIGHT;
     let plot_h = H - TOP - BOTTOM;
-    let max = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .fold(0.0f64, f64::max);
-    let (step, top) = nice_axis(max);
-    let x_of = |c: u64| -> f64 {
-        let i = levels.iter().position(|&l| l == c).unwrap_or(0) as f64;
-        let n = (levels.len().max(2) - 1) as f64;
-        LEFT + plot_w * i / n
-    };
-    let y_of = |v: f64| TOP + plot_h * (1.0 - v / top);
 
     let mut s = String::new();
     let _ = writeln!(
@@ -586,44 +894,98 @@ pub fn svg_chart(title: &str, subtitle: &str, levels: &[u64], series: &[Series])
         r##"<text x="{LEFT}" y="50" fill="#555">{}</text>"##,
         xml_escape(subtitle)
     );
-    // Horizontal grid lines with their values.
-    let mut v = 0.0;
-    while v <= top + step / 2.0 {
-        let y = y_of(v);
+    let panels = [
+        (false, "new connection per request"),
+        (true, "keep-alive (-k)"),
+    ];
+    for (p, (keep_alive, name)) in panels.into_iter().enumerate() {
+        let left = LEFT + p as f64 * (PANEL_W + GAP);
+        let lines: Vec<&Series> = series.iter().filter(|l| l.dashed == keep_alive).collect();
+        let max = lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.1))
+            .fold(0.0f64, f64::max);
+        let (step, top) = nice_axis(max);
+        let x_of = |c: u64| -> f64 {
+            let i = levels.iter().position(|&l| l == c).unwrap_or(0) as f64;
+            let n = (levels.len().max(2) - 1) as f64;
+            left + PANEL_W * i / n
+        };
+        let y_of = |v: f64| TOP + plot_h * (1.0 - v / top);
+        // Horizontal grid lines with their values.
+        let mut v = 0.0;
+        while v <= top + step / 2.0 {
+            let y = y_of(v);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{left}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+                left + PANEL_W,
+                left - 8.0,
+                y + 4.0,
+                thousands(v)
+            );
+            v += step;
+        }
+        for &c in levels {
+            let x = x_of(c);
+            let _ = writeln!(
+                s,
+                r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{c}</text>"##,
+                TOP + plot_h,
+                TOP + plot_h + 20.0
+            );
+        }
         let _ = writeln!(
             s,
-            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
-            LEFT + plot_w,
-            LEFT - 8.0,
-            y + 4.0,
-            thousands(v)
+            r#"<rect x="{left}" y="{TOP}" width="{PANEL_W}" height="{plot_h}" fill="none" stroke="black"/>"#
         );
-        v += step;
-    }
-    for &c in levels {
-        let x = x_of(c);
         let _ = writeln!(
             s,
-            r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle">{c}</text>"##,
-            TOP + plot_h,
-            TOP + plot_h + 20.0
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-weight="bold">{name}</text>"#,
+            left + PANEL_W / 2.0,
+            TOP - 6.0
         );
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">concurrency (-c)</text>"#,
+            left + PANEL_W / 2.0,
+            H - 15.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text transform="translate({:.1} {:.1}) rotate(-90)" text-anchor="middle">requests per second</text>"#,
+            left - 62.0,
+            TOP + plot_h / 2.0
+        );
+        for line in lines {
+            let color = COLORS[line.color % COLORS.len()];
+            let dash = if line.dashed {
+                r#" stroke-dasharray="7 4""#
+            } else {
+                ""
+            };
+            let pts: Vec<String> = line
+                .points
+                .iter()
+                .map(|&(c, v)| format!("{:.1},{:.1}", x_of(c), y_of(v)))
+                .collect();
+            let _ = writeln!(
+                s,
+                r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2.5"{dash}/>"#,
+                pts.join(" ")
+            );
+            for &(c, v) in &line.points {
+                let _ = writeln!(
+                    s,
+                    r#"<circle cx="{:.1}" cy="{:.1}" r="4" fill="{color}"><title>{}: -c {c}: {:.0} requests/s</title></circle>"#,
+                    x_of(c),
+                    y_of(v),
+                    xml_escape(&line.label),
+                    v
+                );
+            }
+        }
     }
-    let _ = writeln!(
-        s,
-        r#"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="black"/>"#
-    );
-    let _ = writeln!(
-        s,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">concurrency (ab -c)</text>"#,
-        LEFT + plot_w / 2.0,
-        H - 15.0
-    );
-    let _ = writeln!(
-        s,
-        r#"<text transform="translate(22 {:.1}) rotate(-90)" text-anchor="middle">requests per second</text>"#,
-        TOP + plot_h / 2.0
-    );
     for (i, line) in series.iter().enumerate() {
         let color = COLORS[line.color % COLORS.len()];
         let dash = if line.dashed {
@@ -631,28 +993,8 @@ pub fn svg_chart(title: &str, subtitle: &str, levels: &[u64], series: &[Series])
         } else {
             ""
         };
-        let pts: Vec<String> = line
-            .points
-            .iter()
-            .map(|&(c, v)| format!("{:.1},{:.1}", x_of(c), y_of(v)))
-            .collect();
-        let _ = writeln!(
-            s,
-            r#"<polyline points="{}" fill="none" stroke="{color}" stroke-width="2.5"{dash}/>"#,
-            pts.join(" ")
-        );
-        for &(c, v) in &line.points {
-            let _ = writeln!(
-                s,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="4" fill="{color}"><title>{}: -c {c}: {:.0} requests/s</title></circle>"#,
-                x_of(c),
-                y_of(v),
-                xml_escape(&line.label),
-                v
-            );
-        }
         let ly = TOP + 10.0 + 24.0 * i as f64;
-        let lx = LEFT + plot_w + 20.0;
+        let lx = W - RIGHT + 20.0;
         let _ = writeln!(
             s,
             r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{color}" stroke-width="2.5"{dash}/><text x="{:.1}" y="{:.1}">{}</text>"#,
@@ -805,6 +1147,42 @@ Percentage of the requests served within a certain time (ms)
         );
     }
 
+    /// A real report of `wrk -t1 -c10 -d1s --latency` (wrk 4.1.0).
+    const WRK_REPORT: &str = "\
+Running 1s test @ http://127.0.0.1:18080/
+  1 threads and 10 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   334.53us    0.85ms   8.15ms   90.93%
+    Req/Sec    92.85k    19.29k  128.57k    70.00%
+  Latency Distribution
+     50%   59.00us
+     75%   90.00us
+     90%    1.00ms
+     99%    4.14ms
+  92385 requests in 1.01s, 14.71MB read
+  Socket errors: connect 0, read 2, write 1, timeout 0
+  Non-2xx or 3xx responses: 5
+Requests/sec:  91738.61
+Transfer/sec:     14.61MB
+";
+
+    #[test]
+    fn reads_wrks_figures() {
+        let r = parse_wrk_report(WRK_REPORT).unwrap();
+        assert_eq!(r.complete, 92385);
+        assert_eq!((r.failed, r.non_2xx), (3, 5));
+        assert_eq!(r.requests_per_sec, 91738.61);
+        assert!((r.mean_ms - 0.33453).abs() < 1e-9, "{}", r.mean_ms);
+        assert!((r.p99_ms - 4.14).abs() < 1e-9, "{}", r.p99_ms);
+        assert_eq!(wrk_ms("2.50s"), Some(2500.0));
+        assert_eq!(wrk_ms("7"), None);
+        let cut = &WRK_REPORT[..WRK_REPORT.find("Requests/sec").unwrap()];
+        assert_eq!(
+            parse_wrk_report(cut).unwrap_err(),
+            "wrk's report has no \"Requests/sec:\" line"
+        );
+    }
+
     #[test]
     fn missing_ab_says_how_to_install_it() {
         let err = check_ab_at("ab-that-is-not-installed").unwrap_err();
@@ -853,5 +1231,11 @@ Percentage of the requests served within a certain time (ms)
         // The biggest value sits on the top grid line: y == TOP (70).
         assert!(svg.contains(r#"cy="70.0""#), "{svg}");
         assert!(svg.contains(">1,000,000<"));
+        // Two panels: the keep-alive line has an axis of its own, so its
+        // biggest value (7, on an axis up to 8) is near the top, not flat
+        // at the bottom: y = 70 + 340 * (1 - 7/8).
+        assert!(svg.contains("new connection per request"));
+        assert!(svg.contains("keep-alive (-k)"));
+        assert!(svg.contains(r#"cy="112.5""#), "{svg}");
     }
 }

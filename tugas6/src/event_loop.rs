@@ -65,7 +65,7 @@ use common::http::{self, HeadError, MAX_HEAD};
 use common::net::{LINGER_MAX_BYTES, LINGER_TIME};
 use common::stop::Shutdown;
 
-use crate::epoll::{Epoll, Event, Waker, EDGE, EXCLUSIVE, PEER_CLOSED, READABLE, WRITABLE};
+use crate::epoll::{self, Epoll, Event, Waker, EDGE, EXCLUSIVE, PEER_CLOSED, READABLE, WRITABLE};
 use crate::{Answer, Config};
 
 /// The listener's token; connections use their slot number.
@@ -92,6 +92,20 @@ const EVENTS_PER_WAIT: usize = 1024;
 /// (see `Conn::may_read`), and epoll does not re-check every socket it
 /// reported last time, as level-triggered watching would.
 const INTEREST: u32 = READABLE | WRITABLE | PEER_CLOSED | EDGE;
+
+/// How long the kernel holds a new connection back from `accept` waiting
+/// for its first bytes (TCP_DEFER_ACCEPT, [`epoll::defer_accept`]): a
+/// client that sends nothing is accepted about this much later, and its
+/// 408 comes after this plus `--timeout`.
+pub const DEFER_ACCEPT_SECS: u32 = 1;
+
+/// Connections one worker accepts per wake-up. The listener is watched
+/// level-triggered, so connections still waiting are reported again at
+/// once, and meanwhile the other workers take their share; a worker that
+/// accepted the whole backlog would serve it all on one core (with
+/// deferred accept each connection comes with its request, so accepting
+/// is serving).
+const ACCEPTS_PER_WAKE: usize = 4;
 
 /// Rounds of read-answer-write for one connection per event, so a client
 /// that sends without pause cannot keep its worker from the others.
@@ -124,6 +138,10 @@ pub fn start(
 ) -> io::Result<EventLoop> {
     listener.set_nonblocking(true)?;
     shutdown.watch(&listener)?;
+    // A connection reaches `accept` with its request (see `Worker::add`).
+    if let Err(e) = epoll::defer_accept(&listener, DEFER_ACCEPT_SECS) {
+        log::debug!("TCP_DEFER_ACCEPT: {e}; connections are accepted at once");
+    }
     let shared = Arc::new(Shared {
         listener,
         timeout: config.timeout,
@@ -320,9 +338,10 @@ impl Worker {
         self.conns.iter().flatten().count()
     }
 
-    /// Accepts every connection waiting in the backlog.
+    /// Accepts up to [`ACCEPTS_PER_WAKE`] connections waiting in the
+    /// backlog, serving each at once.
     fn accept_all(&mut self, now: Instant) {
-        loop {
+        for _ in 0..ACCEPTS_PER_WAKE {
             match self.shared.listener.accept() {
                 // Maybe the connection that wakes us to stop.
                 Ok(_) if self.shared.shutdown.is_stopping() => return,
@@ -348,7 +367,8 @@ impl Worker {
         }
     }
 
-    /// Takes a new connection in and serves what it already sent.
+    /// Takes a new connection in and serves what it already sent; only a
+    /// connection still open after that is watched with epoll.
     fn add(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
         let max = self.shared.max_connections;
         if self.shared.open.fetch_add(1, Ordering::AcqRel) >= max {
@@ -365,12 +385,7 @@ impl Worker {
             self.conns.push(None);
             self.conns.len() - 1
         });
-        if let Err(e) = self.epoll.add(stream.as_raw_fd(), slot as u64, INTEREST) {
-            log::warn!("{peer}: cannot watch: {e}");
-            self.free.push(slot);
-            self.shared.open.fetch_sub(1, Ordering::AcqRel);
-            return;
-        }
+        let fd = stream.as_raw_fd();
         log::debug!("{peer}: connected");
         self.conns[slot] = Some(Conn {
             stream,
@@ -386,10 +401,25 @@ impl Worker {
             may_read: true,
             peer_closed: false,
         });
-        // The request usually arrives with the connection: read it now
-        // rather than after another trip through epoll_wait.
+        // Accepts are deferred until the first bytes come (see `start`),
+        // so the request is almost always here: serve it now. A request
+        // without keep-alive is answered and closed before epoll ever
+        // hears of its socket.
         let ready = Event::new(READABLE, slot as u64);
-        self.serve(slot, ready, now);
+        let Some(conn) = self.conns[slot].as_mut() else {
+            return;
+        };
+        let next = conn.on_event(&ready, &mut self.bufs, now, self.shared.timeout);
+        if let Next::Close = next {
+            self.close(slot);
+            return;
+        }
+        // Adding an edge-triggered watch reports what is ready at once,
+        // so bytes that came meanwhile (or a `Next::Later`) are not lost.
+        if let Err(e) = self.epoll.add(fd, slot as u64, INTEREST) {
+            log::warn!("{peer}: cannot watch: {e}");
+            self.close(slot);
+        }
     }
 
     /// Serves one event on the connection in `slot`.

@@ -28,7 +28,10 @@
 //! the request may arrive in any number of TCP segments. `HEAD /` gets the
 //! same head without the body; another path gets 404, another method 501,
 //! a malformed request 400, a head over 8 KiB 431, a client silent for
-//! `--timeout` seconds 408 and a close. HTTP/1.1, and HTTP/1.0 with
+//! `--timeout` seconds 408 and a close (with the epoll engine a client
+//! that never sends a byte is handed over by the kernel about a second
+//! late, see `event_loop::DEFER_ACCEPT_SECS`, so its 408 comes that much
+//! later). HTTP/1.1, and HTTP/1.0 with
 //! `Connection: keep-alive` (what `ab -k` sends), keep the connection open
 //! for the next request; plain HTTP/1.0 and `Connection: close` close it.
 //!

@@ -54,9 +54,16 @@
 //!
 //! # Modules
 //!
-//! - [`server`]: the accept loop (a thread per connection, stopped by a
-//!   `common::stop::Shutdown`), the connection loop, static files, the
-//!   POST answer, limits.
+//! - [`server`]: `run_server` (stopped by a `common::stop::Shutdown`), the
+//!   accept loop where there is no epoll, the connection loop of a
+//!   connection thread, static files, the POST answer, limits.
+//! - [`workers`]: the connection threads, reused from one connection to
+//!   the next.
+//! - `event_loop` and `epoll` (Linux): event loops that answer GETs of
+//!   files in memory without a thread per connection, handing every other
+//!   request to a thread; `epoll` holds the crate's only unsafe code.
+//! - [`cache`]: small static files kept in memory after their first
+//!   request.
 //! - [`bench`](mod@bench): the load generator of the `bench` program.
 //! - [`check`]: the grader's check of any Tugas 8 server (`--bin check`).
 //! - [`body`]: reading a body by Content-Length or chunked, with a cap.
@@ -74,7 +81,12 @@
 
 pub mod bench;
 pub mod body;
+pub mod cache;
 pub mod check;
+#[cfg(target_os = "linux")]
+pub mod epoll;
+#[cfg(target_os = "linux")]
+pub mod event_loop;
 pub mod form;
 pub mod html;
 pub mod mime;
@@ -82,6 +94,7 @@ pub mod multipart;
 pub mod page;
 pub mod path;
 pub mod server;
+pub mod workers;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

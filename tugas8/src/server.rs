@@ -1,6 +1,11 @@
-//! The server: an accept loop with a thread per connection, and each
-//! connection's loop: read a request head, then its body, answer, and go
-//! on while the connection is kept alive.
+//! The server: [`run_server`] (on Linux, event loops that answer GETs of
+//! files in memory and hand every other request to a connection thread,
+//! see `crate::event_loop`; elsewhere an accept loop with a thread per
+//! connection), and each connection thread's loop, [`handle_connection`]:
+//! read a request head, then its body, answer, and go on while the
+//! connection is kept alive. Threads are reused ([`crate::workers`]);
+//! small static files are answered from memory after their first request
+//! ([`crate::cache`]).
 //!
 //! Every answer is written whole, with `Content-Length`, by
 //! [`common::http::Response`]. After an error that leaves the request's
@@ -13,16 +18,19 @@
 //!
 //! [`run_server`] serves until its [`Shutdown`] is given (Ctrl-C in the
 //! binary, `stop()` on the [`Running`] of [`start_server`] in tests):
-//! `stop()` wakes the blocked `accept` with a connection of its own and
-//! shuts every admitted connection's socket down, so each connection
-//! thread's read returns and the thread ends; the loop then joins them.
+//! `stop()` shuts every admitted connection's socket down, so each
+//! connection thread's read returns, and connects to the listener. Each
+//! event loop sees the signal within 50 ms (the blocked `accept` of the
+//! accept loop is woken by that connection), closes its connections and
+//! returns; [`run_server`] then lets the idle threads go and joins them
+//! all ([`Workers::join`]).
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
-use std::thread;
+use std::time::Instant;
 
 use common::files::{resolve_in_dir, ServeError};
 use common::framing::{is_timeout, DeadlineReader};
@@ -31,27 +39,96 @@ use common::net;
 use common::stop::{Running, Shutdown};
 
 use crate::body::{read_chunked, read_sized, BodyError};
+use crate::cache::{self, Entry, FileCache};
 use crate::page::{self, Fields, Posted};
 use crate::path::decode_path;
+use crate::workers::Workers;
 use crate::{mime, Config};
 
-/// Files up to this size are read into memory and sent with their head in
-/// one write; larger ones are streamed from disk (the kernel's sendfile on
-/// Linux), so a big file never sits in memory.
-pub const IN_MEMORY_FILE_MAX: u64 = 256 * 1024;
+/// Files up to this size are read into memory (and kept there, see
+/// [`crate::cache`]) and sent with their head in one write; larger ones
+/// are streamed from disk (the kernel's sendfile on Linux), so a big file
+/// never sits in memory.
+pub const IN_MEMORY_FILE_MAX: u64 = cache::MAX_FILE;
 
 /// The methods this server implements; any other is answered 501.
 pub const ALLOWED_METHODS: &str = "GET, HEAD, POST";
 
-/// Serves connections on `listener`, each on a thread of its own, until
-/// `shutdown` is given; then joins every connection's thread and returns.
+/// What every connection's thread shares: the flags and the files kept in
+/// memory.
+#[derive(Debug)]
+pub struct Site {
+    /// The server's flags.
+    pub config: Config,
+    /// Small files already served, kept in memory.
+    pub cache: FileCache,
+}
+
+/// Serves connections on `listener` until `shutdown` is given; then joins
+/// every thread it started and returns.
+///
+/// On Linux, one event loop per CPU core takes the connections and
+/// answers GETs of small files already in memory itself; everything else
+/// goes to a connection thread ([`crate::event_loop`]). Elsewhere, every
+/// connection has a thread ([`accept_loop`]).
 ///
 /// # Errors
-/// If the listener has no address (nothing was served then).
+/// If the listener has no address, or an event loop cannot start
+/// (nothing was served then).
 pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -> io::Result<()> {
     shutdown.watch(&listener)?;
-    let mut threads: Vec<thread::JoinHandle<()>> = Vec::new();
-    let config = Arc::new(config.clone());
+    let site = Arc::new(Site {
+        config: config.clone(),
+        cache: FileCache::new(),
+    });
+    #[cfg(target_os = "linux")]
+    {
+        listener.set_nonblocking(true)?;
+        // A connection reaches a loop with its request (see event_loop).
+        let defer = crate::event_loop::DEFER_ACCEPT_SECS;
+        if let Err(e) = crate::epoll::defer_accept(&listener, defer) {
+            log::debug!("TCP_DEFER_ACCEPT: {e}; connections are accepted at once");
+        }
+        let workers = std::sync::Mutex::new(Workers::new());
+        let loops = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let result = std::thread::scope(|scope| {
+            let running: Vec<_> = (0..loops)
+                .map(|_| {
+                    scope.spawn(|| crate::event_loop::run(&listener, &site, shutdown, &workers))
+                })
+                .collect();
+            let mut result = Ok(());
+            for r in running {
+                match r.join() {
+                    Ok(Err(e)) => {
+                        // One loop failed to start: stop the others too.
+                        shutdown.stop();
+                        result = Err(e);
+                    }
+                    Ok(Ok(())) => {}
+                    Err(_) => shutdown.stop(),
+                }
+            }
+            result
+        });
+        workers
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .join();
+        result
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        accept_loop(listener, &site, shutdown);
+        Ok(())
+    }
+}
+
+/// The accept loop of a server with a thread for every connection (used
+/// where there is no epoll): accept, admit, hand the connection to a
+/// thread, until `shutdown` is given; then joins the threads.
+pub fn accept_loop(listener: TcpListener, site: &Arc<Site>, shutdown: &Shutdown) {
+    let mut workers = Workers::new();
     for stream in listener.incoming() {
         if shutdown.is_stopping() {
             break;
@@ -66,36 +143,75 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
         let Some(admitted) = shutdown.admit(&stream) else {
             continue;
         };
-        // The accept loop only accepts and starts the thread: everything
-        // else happens on the connection's own thread, so the next client
-        // is accepted at once.
-        let config = Arc::clone(&config);
-        let spawned = thread::Builder::new()
-            .name("conn".to_string())
-            .spawn(move || {
-                let _admitted = admitted; // counted until the thread ends
-                serve_one(stream, &config);
-            });
-        match spawned {
-            Ok(t) => threads.push(t),
-            Err(e) => log::error!("cannot start a thread: {}", common::error::io_cause(&e)),
-        }
-        threads.retain(|t| !t.is_finished());
+        // The accept loop only accepts and hands the connection to a
+        // thread: everything else happens on that thread, so the next
+        // client is accepted at once.
+        let site = Arc::clone(site);
+        workers.run(move || {
+            let _admitted = admitted; // counted until the connection ends
+            serve_one(stream, &site);
+        });
     }
-    for t in threads {
-        let _ = t.join();
+    workers.join();
+}
+
+/// A connection an event loop hands to a thread (see
+/// [`crate::event_loop`]).
+#[derive(Debug)]
+pub struct HandOver {
+    /// The socket (non-blocking until the thread takes it).
+    pub stream: TcpStream,
+    /// The client.
+    pub peer: SocketAddr,
+    /// Bytes read and not used yet: the start of the next request.
+    pub input: Vec<u8>,
+    /// Answers not written yet: written first.
+    pub pending: Vec<u8>,
+    /// The deadline of the request under way (or, for a connection that
+    /// never spoke, of its first request).
+    pub deadline: Instant,
+    /// Requests answered already.
+    pub served: u64,
+    /// The connection ends once `pending` is written.
+    pub close_after: bool,
+}
+
+/// Serves a connection an event loop handed over, as [`handle_connection`]
+/// serves any connection, from where the loop stopped.
+pub fn serve_handed_over(h: HandOver, site: &Site) {
+    let HandOver {
+        stream,
+        peer,
+        input,
+        pending,
+        deadline,
+        served,
+        close_after,
+    } = h;
+    if stream.set_nonblocking(false).is_err()
+        || stream.set_write_timeout(Some(site.config.timeout)).is_err()
+        || (&stream).write_all(&pending).is_err()
+        || close_after
+    {
+        return;
     }
-    Ok(())
+    // A request under way (bytes came), or a first one still awaited.
+    let under_way = !input.is_empty() || served == 0;
+    let first_deadline = under_way.then_some(deadline);
+    match serve_connection(stream, peer, site, input, first_deadline, served) {
+        Ok(()) => log::debug!("{peer}: closed"),
+        Err(e) => log::warn!("{peer}: {}", net::describe_io(&e)),
+    }
 }
 
 /// Serves one admitted connection, with TCP_NODELAY (each answer leaves
 /// at once) and the write timeout set, and logs how it ended.
-fn serve_one(stream: TcpStream, config: &Config) {
+fn serve_one(stream: TcpStream, site: &Site) {
     let Ok(peer) = stream.peer_addr() else {
         return; // gone already
     };
     let _ = stream.set_nodelay(true);
-    if let Err(e) = stream.set_write_timeout(Some(config.timeout)) {
+    if let Err(e) = stream.set_write_timeout(Some(site.config.timeout)) {
         log::warn!(
             "{peer}: cannot set a timeout: {}",
             common::error::io_cause(&e)
@@ -103,7 +219,7 @@ fn serve_one(stream: TcpStream, config: &Config) {
         return;
     }
     log::debug!("{peer}: connected");
-    match handle_connection(stream, peer, config) {
+    match handle_connection(stream, peer, site) {
         Ok(()) => log::debug!("{peer}: closed"),
         Err(e) => log::warn!("{peer}: {}", net::describe_io(&e)),
     }
@@ -123,8 +239,13 @@ pub fn start_server(listener: TcpListener, config: &Config) -> io::Result<Runnin
 }
 
 /// The reading side of a connection: buffered, each request within its
-/// deadline.
-type ConnReader<'a> = BufReader<DeadlineReader<&'a TcpStream>>;
+/// deadline; first the bytes an event loop had already read, if any.
+type ConnReader<'a> = BufReader<io::Chain<Cursor<Vec<u8>>, DeadlineReader<&'a TcpStream>>>;
+
+/// The deadline reader under a [`ConnReader`].
+fn deadline<'a, 'b>(conn: &'b mut ConnReader<'a>) -> &'b mut DeadlineReader<&'a TcpStream> {
+    conn.get_mut().get_mut().1
+}
 
 /// What to send back for one request.
 struct Answer {
@@ -210,13 +331,29 @@ fn error_response(status: u16, detail: &str) -> Response {
 /// # Errors
 /// Socket errors, and a client that closes in the middle of a body; the
 /// accept loop logs them and they end only this connection.
-pub fn handle_connection(stream: TcpStream, peer: SocketAddr, config: &Config) -> io::Result<()> {
-    let mut conn: ConnReader = BufReader::new(DeadlineReader::new(&stream, Some(config.timeout))?);
-    let mut served = 0u64;
+pub fn handle_connection(stream: TcpStream, peer: SocketAddr, site: &Site) -> io::Result<()> {
+    serve_connection(stream, peer, site, Vec::new(), None, 0)
+}
+
+/// [`handle_connection`] from a given point: `input` already read,
+/// `first_deadline` for the request under way (else a fresh one), and
+/// `served` requests answered before (0: a new connection).
+fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    site: &Site,
+    input: Vec<u8>,
+    first_deadline: Option<Instant>,
+    mut served: u64,
+) -> io::Result<()> {
+    let config = &site.config;
+    let reader = DeadlineReader::new(&stream, Some(config.timeout))?;
+    let mut conn: ConnReader = BufReader::new(Cursor::new(input).chain(reader));
+    let mut first_deadline = first_deadline;
     loop {
-        if served > 0 {
+        if served > 0 && first_deadline.is_none() {
             // Between requests: the socket's own timeout, and no 408.
-            conn.get_mut().clear();
+            deadline(&mut conn).clear();
             match conn.fill_buf() {
                 Ok([]) => return Ok(()),
                 Ok(_) => {}
@@ -228,7 +365,10 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, config: &Config) -
             }
         }
         // The whole head must arrive within one timeout.
-        conn.get_mut().start(config.timeout);
+        match first_deadline.take() {
+            Some(d) => deadline(&mut conn).set_deadline(Some(d)),
+            None => deadline(&mut conn).start(config.timeout),
+        }
         let req = match read_request_head(&mut conn, config.max_head) {
             Ok(Some(req)) => req,
             Ok(None) => return Ok(()),
@@ -248,13 +388,13 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, config: &Config) -
                 };
                 log::warn!("{peer}: {status} {detail}");
                 error_response(status, &detail).write_to(&mut &stream, "HTTP/1.1", false, false)?;
-                conn.get_mut().set_deadline(None);
+                deadline(&mut conn).set_deadline(None);
                 net::linger_close(&stream, &mut conn);
                 return Ok(());
             }
         };
         served += 1;
-        let answer = match answer(&req, &mut conn, &stream, config, peer) {
+        let answer = match answer(&req, &mut conn, &stream, site, peer) {
             Ok(a) => a,
             Err(e) => {
                 // The client closed or reset in the middle of its body.
@@ -278,7 +418,7 @@ pub fn handle_connection(stream: TcpStream, peer: SocketAddr, config: &Config) -
         answer.write(&stream, &req.version, head_only, keep_alive)?;
         if !keep_alive {
             if close {
-                conn.get_mut().set_deadline(None);
+                deadline(&mut conn).set_deadline(None);
                 net::linger_close(&stream, &mut conn);
             }
             return Ok(());
@@ -345,9 +485,10 @@ fn answer(
     req: &Request,
     conn: &mut ConnReader,
     stream: &TcpStream,
-    config: &Config,
+    site: &Site,
     peer: SocketAddr,
 ) -> Result<Answer, BodyError> {
+    let config = &site.config;
     if req.version == "HTTP/1.1" && req.header("host").is_none() {
         return Ok(Answer::fatal(
             400,
@@ -395,7 +536,7 @@ fn answer(
     }
 
     // The body gets a fresh deadline of its own.
-    conn.get_mut().start(config.timeout);
+    deadline(conn).start(config.timeout);
     let body = match framing {
         Framing::None => Ok(Vec::new()),
         Framing::Sized(n) => read_sized(conn, n, config.max_body),
@@ -418,7 +559,7 @@ fn answer(
     }
     // A GET or HEAD with a body: it was read (and is ignored), so the
     // next request starts at the right byte.
-    Ok(static_file(&req.target, &config.dir))
+    Ok(static_file(&req.target, &config.dir, &site.cache))
 }
 
 fn too_large(limit: usize) -> Answer {
@@ -450,18 +591,33 @@ fn post_answer(req: &Request, body: &[u8], peer: SocketAddr) -> Response {
     Response::html(200, html).with_header("Cache-Control", "no-store")
 }
 
-/// A file from the served folder, or the error page saying why not.
-fn static_file(target: &str, dir: &Path) -> Answer {
-    let name = match decode_path(target) {
-        Ok(name) => name,
-        Err(e) => return Answer::ok(error_response(e.status(), &e.to_string())),
-    };
-    // "/" and "/folder/" mean the folder's index.html.
-    let name = if name.is_empty() || name.ends_with('/') {
+/// The file name a request target asks for: percent-decoded, and "/" or
+/// "/folder/" meaning the folder's index.html.
+fn file_name(target: &str) -> Result<String, crate::path::PathError> {
+    let name = decode_path(target)?;
+    Ok(if name.is_empty() || name.ends_with('/') {
         format!("{name}index.html")
     } else {
         name
+    })
+}
+
+/// The kept answer for a request target, if its file is in the cache and
+/// has not changed.
+pub fn cached_file(target: &str, cache: &FileCache) -> Option<Arc<Entry>> {
+    cache.get(&file_name(target).ok()?)
+}
+
+/// A file from the served folder (from memory if it was served before and
+/// has not changed), or the error page saying why not.
+fn static_file(target: &str, dir: &Path, cache: &FileCache) -> Answer {
+    let name = match file_name(target) {
+        Ok(name) => name,
+        Err(e) => return Answer::ok(error_response(e.status(), &e.to_string())),
     };
+    if let Some(kept) = cache.get(&name) {
+        return Answer::ok(kept.response.clone());
+    }
     let refuse = |status: u16, why: &str| Answer::ok(error_response(status, why));
     let not_found = || refuse(404, &format!("there is no file /{name} here"));
     let path = match resolve_in_dir(dir, &name) {
@@ -489,7 +645,8 @@ fn static_file(target: &str, dir: &Path) -> Answer {
     };
     let mut response =
         Response::new(200).with_header("Content-Type", mime::content_type(Path::new(&name)));
-    if let Ok(modified) = meta.modified() {
+    let modified = meta.modified().ok();
+    if let Some(modified) = modified {
         response = response.with_header("Last-Modified", &http_date(modified));
     }
     let len = meta.len();
@@ -501,7 +658,22 @@ fn static_file(target: &str, dir: &Path) -> Answer {
     }
     let mut bytes = Vec::with_capacity(len as usize);
     match file.read_to_end(&mut bytes) {
-        Ok(_) => Answer::ok(response.with_body(bytes)),
+        Ok(_) => {
+            let response = response.with_body(bytes);
+            // Kept only if the file was not changed while being read.
+            if let Some(modified) = modified.filter(|_| response.body.len() as u64 == len) {
+                cache.insert(
+                    &name,
+                    cache::Entry {
+                        path,
+                        len,
+                        modified,
+                        response: response.clone(),
+                    },
+                );
+            }
+            Answer::ok(response)
+        }
         Err(e) => {
             log::warn!(
                 "cannot read {}: {}",

@@ -330,3 +330,25 @@ fn stop_returns_with_a_kept_alive_client_connected_and_it_sees_the_close() {
     assert_eq!(r.read_to_end(&mut rest).unwrap(), 0, "{rest:?}");
     assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_err());
 }
+
+#[test]
+fn a_silent_client_is_cut_within_the_timeout_plus_a_bounded_delay() {
+    // On Linux accepts are deferred until the first bytes come: a client
+    // that sends none reaches the server about a second later, and must
+    // still get its 408, not hang.
+    let server = start_small();
+    let addr = server.addr();
+    let started = Instant::now();
+    let mut s = connect(addr);
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let took = started.elapsed();
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
+    assert!(took < TIMEOUT + Duration::from_secs(5), "took {took:?}");
+    // Connections closed without a byte cost nothing either.
+    for _ in 0..20 {
+        drop(std::net::TcpStream::connect(addr).unwrap());
+    }
+    assert_still_serving(addr);
+}

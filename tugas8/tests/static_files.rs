@@ -307,3 +307,94 @@ fn large_file_is_streamed_exactly_and_the_connection_goes_on() {
     assert_eq!(head.header("content-length"), Some("3000000"));
     assert_eq!(head.header("connection"), Some("keep-alive"));
 }
+
+/// Small files are answered from memory after their first request, but
+/// a file changed, replaced by a link out of the folder, or removed on
+/// disk is seen at the next request.
+#[test]
+fn a_file_changed_on_disk_is_served_new_at_once() {
+    let dir = TempDir::new("cache");
+    let file = dir.write("a.txt", b"first");
+    let server = start(Config::new(dir.path()));
+    let addr = server.addr();
+    assert_eq!(get(addr, "/a.txt").body, b"first");
+    assert_eq!(get(addr, "/a.txt").body, b"first", "from memory");
+
+    std::fs::write(&file, b"second, longer").unwrap();
+    assert_eq!(get(addr, "/a.txt").body, b"second, longer");
+
+    #[cfg(unix)]
+    {
+        let outside = TempDir::new("cache-outside");
+        let secret = outside.write("secret.txt", b"secret");
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(&secret, &file).unwrap();
+        let r = get(addr, "/a.txt");
+        assert_eq!(r.status, 403, "{}", r.text());
+        assert!(!r.body.windows(6).any(|w| w == b"secret"));
+    }
+
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(get(addr, "/a.txt").status, 404);
+}
+
+/// On Linux a GET of a file in memory is answered by an event loop, and
+/// anything else on the same connection by a thread it hands the
+/// connection to: pipelined GETs (from memory), then a POST and a GET in
+/// one segment, all answered in order on one connection.
+#[test]
+fn a_connection_goes_on_after_the_fast_path_hands_it_over() {
+    let server = start_www();
+    let addr = server.addr();
+    // The first GET puts the file in memory.
+    assert_eq!(get(addr, "/teks.txt").status, 200);
+    let want = std::fs::read(tugas8::crate_www().join("teks.txt")).unwrap();
+    let mut s = connect(addr);
+    let get_one = b"GET /teks.txt HTTP/1.1\r\nHost: t\r\n\r\n";
+    s.write_all(&get_one.repeat(3)).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    for _ in 0..3 {
+        let resp = read_response(&mut r, false);
+        assert_eq!((resp.status, &resp.body), (200, &want));
+    }
+    let mut mixed = b"POST /sending.html HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 12\r\n\r\nkirim=ISILAH".to_vec();
+    mixed.extend_from_slice(get_one);
+    mixed.extend_from_slice(b"GET /teks.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    s.write_all(&mixed).unwrap();
+    let post = read_response(&mut r, false);
+    assert_eq!(post.status, 200);
+    assert!(post.text().contains("ISILAH"), "{}", post.text());
+    for _ in 0..2 {
+        let resp = read_response(&mut r, false);
+        assert_eq!((resp.status, &resp.body), (200, &want));
+    }
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "closed after the last answer");
+}
+
+/// A request head cut between two segments, for a file in memory: the
+/// connection is handed to a thread with the first part, and the answer
+/// is whole.
+#[test]
+fn a_head_cut_in_two_is_answered() {
+    let server = start_www();
+    let addr = server.addr();
+    assert_eq!(get(addr, "/teks.txt").status, 200);
+    let mut s = connect(addr);
+    s.set_nodelay(true).unwrap();
+    s.write_all(b"GET /teks.txt HT").unwrap();
+    s.flush().unwrap();
+    // Give the first part a chance to be read alone (not a
+    // synchronisation: the answer is the same either way).
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    s.write_all(b"TP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let resp = read_response(&mut r, false);
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        resp.body,
+        std::fs::read(tugas8::crate_www().join("teks.txt")).unwrap()
+    );
+}

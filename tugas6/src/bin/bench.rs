@@ -8,7 +8,11 @@ use common::error::run_main;
 fn main() -> ExitCode {
     run_main(&tugas6::bench::BENCH, |m| {
         let config = tugas6::bench::BenchConfig::from_matches(&m)?;
-        tugas6::bench::run_bench(&config)?;
+        if config.burst > 0 {
+            tugas6::bench::run_burst(&config)?;
+        } else {
+            tugas6::bench::run_bench(&config)?;
+        }
         Ok(())
     })
 }

@@ -259,6 +259,44 @@ fn a_silent_client_gets_408_after_the_timeout_and_is_closed() {
 }
 
 #[test]
+fn a_silent_client_is_cut_within_the_timeout_plus_a_bounded_delay() {
+    // The epoll engine defers accept until the first bytes come; a client
+    // that sends none is handed over by the kernel about a second later
+    // and must still get its 408, not hang.
+    let timeout = Duration::from_millis(300);
+    let server = start_with_timeout(timeout);
+    let addr = server.addr();
+    let started = Instant::now();
+    let mut s = connect(addr);
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got).unwrap();
+    let took = started.elapsed();
+    assert_eq!(parse_one(&got, false).status(), 408);
+    assert!(took >= Duration::from_millis(250), "took {took:?}");
+    assert!(took < timeout + Duration::from_secs(5), "took {took:?}");
+    // A request after it is served as usual.
+    let r = parse_one(&exchange(addr, b"GET / HTTP/1.0\r\n\r\n"), false);
+    assert_eq!(r.status(), 200);
+}
+
+#[test]
+fn a_client_that_connects_and_closes_at_once_costs_nothing() {
+    // Deferred accept: a connection closed with no byte sent is handed
+    // over at once (its FIN counts) and closed; the next is served.
+    let server = start();
+    let addr = server.addr();
+    for _ in 0..20 {
+        drop(connect(addr));
+    }
+    let r = parse_one(&exchange(addr, b"GET / HTTP/1.0\r\n\r\n"), false);
+    assert_eq!(r.status(), 200);
+    let started = Instant::now();
+    drop(server);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
 fn a_client_trickling_bytes_gets_408_too() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
@@ -472,6 +510,19 @@ fn a_silent_client_does_not_delay_others() {
     let r = parse_one(&exchange(addr, b"GET / HTTP/1.0\r\n\r\n"), false);
     assert_eq!(r.status(), 200);
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn a_burst_of_silent_connections_does_not_keep_out_a_new_client() {
+    // 200 connections at once that send nothing, each holding a thread
+    // of the threads engine: the next client is still answered (its
+    // connection goes to a thread of its own at once).
+    let server = start();
+    let addr = server.addr();
+    let held: Vec<TcpStream> = (0..200).map(|_| connect(addr)).collect();
+    let r = parse_one(&exchange(addr, b"GET / HTTP/1.0\r\n\r\n"), false);
+    assert_eq!(r.status(), 200);
+    assert_eq!(held.len(), 200);
 }
 
 #[test]
