@@ -286,7 +286,8 @@ fn a_single_threaded_server_fails_only_two_clients_at_once() {
     let chat = ChatServer::with_builtin_users();
     let port = fake_server_one_at_a_time(move |s| {
         let peer = s.peer_addr().unwrap();
-        let _ = tugas5::handle_connection(&chat, s, peer); // one client at a time
+        let _ = tugas5::handle_connection(&chat, s, peer, std::time::Duration::from_secs(30));
+        // one client at a time
     });
     let r = check(port, PATIENT);
     assert_eq!(r.failures(), [TWO], "{}", r.text());

@@ -70,6 +70,15 @@ pub mod msg {
     pub const INBOX_PENUH: &str = "Inbox Penuh";
     /// The request line is longer than the server accepts; the server closes.
     pub const PESAN_TERLALU_PANJANG: &str = "Pesan Terlalu Panjang";
+    /// The request line did not arrive whole within the server's
+    /// `--timeout`; the server closes.
+    pub const WAKTU_HABIS: &str = "Waktu Habis";
+    /// Too many failed `auth` on one connection (password guessing); the
+    /// server answers this after a pause and closes.
+    pub const TERLALU_BANYAK_PERCOBAAN: &str = "Terlalu Banyak Percobaan";
+    /// The course's own answer to an unknown token in some years'
+    /// `chat.py` (this server answers [`SESSION_TIDAK_DITEMUKAN`]).
+    pub const INFORMASI_TIDAK_DITEMUKAN: &str = "Informasi tidak ditemukan";
 }
 
 /// One request line, parsed.
