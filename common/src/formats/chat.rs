@@ -863,7 +863,10 @@ mod tests {
         assert_eq!(logout.response, None);
         assert_eq!(logout.text(), "Logout Berhasil");
         let ours = r(r#"{"status": "OK", "message": "Message Sent"}"#);
-        assert_eq!(ours.response, Some(Response::Message("Message Sent".into())));
+        assert_eq!(
+            ours.response,
+            Some(Response::Message("Message Sent".into()))
+        );
         assert_eq!(ours.text(), "Message Sent");
         let err = r(r#"{"status": "ERROR", "message": "Informasi tidak ditemukan"}"#);
         assert!(!err.ok);
@@ -890,5 +893,4 @@ mod tests {
         assert_eq!(got.text(), "");
         assert!(read_reply(&mut two).unwrap().is_none());
     }
-
 }
