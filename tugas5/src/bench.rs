@@ -2,6 +2,13 @@
 //! against an in-process chat server, next to a baseline server that
 //! answers every line with a fixed response over the same framing (so the
 //! difference is the chat logic and its lock, not TCP).
+//!
+//! With `--compare HOST:PORT` it also runs the same round trips against any
+//! chat server already running there (the course's Python
+//! `server_thread_chat.py`, a student's), logged in as the users of
+//! `--compare-users`, and prints its figures and ours/its ratio beside ours.
+//! Answers from that server are read leniently ([`chat::Reply`]): only an
+//! `ERROR` or a missing answer fails the run.
 
 use std::io::{BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -28,6 +35,11 @@ pub struct BenchConfig {
     pub pairs: usize,
     /// Runs per setting; the median is reported.
     pub runs: usize,
+    /// Another chat server to measure beside ours (`--compare HOST:PORT`).
+    pub compare: Option<String>,
+    /// The users to log in as on that server, shared in turn by the
+    /// clients (`--compare-users USER:PASSWORD,...`).
+    pub compare_users: Vec<(String, String)>,
 }
 
 impl BenchConfig {
@@ -53,10 +65,28 @@ impl BenchConfig {
                 "--pairs and --runs must be at least 1".to_string(),
             ));
         }
+        let compare = m.value("compare");
+        let raw_users = m.value("compare-users");
+        let compare_users: Vec<(String, String)> = raw_users
+            .split(',')
+            .map(|pair| {
+                pair.trim()
+                    .split_once(':')
+                    .filter(|(u, p)| !u.is_empty() && !p.is_empty())
+                    .map(|(u, p)| (u.to_string(), p.to_string()))
+            })
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                CliError::Usage(format!(
+                    "invalid value '{raw_users}' for --compare-users: expected USER:PASSWORD separated by commas"
+                ))
+            })?;
         Ok(BenchConfig {
             clients,
             pairs,
             runs,
+            compare: (!compare.is_empty()).then(|| compare.to_string()),
+            compare_users,
         })
     }
 }
@@ -77,7 +107,13 @@ pub enum Target {
     Chat,
     /// The fixed-response baseline.
     Baseline,
+    /// Another chat server (`--compare`): answers only need to be `OK`.
+    Other,
 }
+
+/// Who each client logs in as on an [`Target::Other`] server: client `i`
+/// uses entry `i % len`.
+pub type Logins = Arc<Vec<(String, String)>>;
 
 const PASSWORD: &str = "bench";
 
@@ -131,13 +167,45 @@ pub fn run_once(
     clients: usize,
     pairs: usize,
 ) -> Result<Sample, AppError> {
+    run_once_as(addr, target, clients, pairs, &Arc::new(Vec::new()))
+}
+
+/// [`run_once`], logging in on a [`Target::Other`] server as `logins`.
+///
+/// # Errors
+/// As [`run_once`]; for [`Target::Other`], an `ERROR` answer or no logins.
+pub fn run_once_as(
+    addr: SocketAddr,
+    target: Target,
+    clients: usize,
+    pairs: usize,
+    logins: &Logins,
+) -> Result<Sample, AppError> {
+    if target == Target::Other && logins.is_empty() {
+        return Err(AppError::new(
+            "bench",
+            "no users to log in as on the other server",
+        ));
+    }
     let per_client = (pairs / clients).max(1);
+    // Connect and log in one client at a time before the clock starts: a
+    // server with a short listen backlog (the course's `listen(1)`) would
+    // otherwise drop connections of a crowd arriving at once.
+    let mut sessions = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let login = logins.get(i % logins.len().max(1)).cloned();
+        let me = match &login {
+            Some((user, _)) if target == Target::Other => user.clone(),
+            _ => format!("b{i}"),
+        };
+        sessions.push((me, connect_and_login(addr, target, i, login)?));
+    }
     let barrier = Arc::new(Barrier::new(clients + 1));
     let mut handles = Vec::with_capacity(clients);
-    for i in 0..clients {
+    for (i, (me, session)) in sessions.into_iter().enumerate() {
         let barrier = Arc::clone(&barrier);
         handles.push(thread::spawn(move || {
-            client_loop(addr, target, i, per_client, &barrier)
+            client_loop(target, i, &me, session, per_client, &barrier)
         }));
     }
     barrier.wait();
@@ -164,29 +232,34 @@ pub fn run_once(
 }
 
 fn client_loop(
-    addr: SocketAddr,
     target: Target,
     i: usize,
+    me: &str,
+    session: LoggedIn,
     rounds: usize,
     barrier: &Barrier,
 ) -> Result<Vec<Duration>, AppError> {
-    // Everyone connects and logs in before the clock starts; a client that
-    // fails still reaches the barrier so the others are not left waiting.
-    let setup = connect_and_login(addr, target, i);
     barrier.wait();
-    let (mut reader, mut writer, token) = setup?;
-    let me = format!("b{i}");
+    let (mut reader, mut writer, token) = session;
+    let me = me.to_string();
     let mut latencies = Vec::with_capacity(rounds * 2);
     let mut exchange = |req: &Request| -> Result<Response, AppError> {
         let t = Instant::now();
         writer
             .write_all(req.to_line().as_bytes())
             .map_err(|e| AppError::io("bench send", &e))?;
-        let r = chat::read_response(&mut reader)
+        let r = chat::read_reply(&mut reader)
             .map_err(|e| AppError::new("bench read", e))?
             .ok_or_else(|| AppError::new("bench read", "server closed"))?;
         latencies.push(t.elapsed());
-        Ok(r)
+        if !r.ok {
+            return Err(AppError::new(
+                "bench",
+                format!("client {i}: {} answered {}", req.command(), r.value),
+            ));
+        }
+        // Another server's shape need not be ours: OK is enough there.
+        Ok(r.response.unwrap_or(Response::Message(String::new())))
     };
     for n in 0..rounds {
         let text = format!("pesan nomor {n}");
@@ -215,7 +288,12 @@ fn client_loop(
 
 type LoggedIn = (BufReader<TcpStream>, TcpStream, String);
 
-fn connect_and_login(addr: SocketAddr, target: Target, i: usize) -> Result<LoggedIn, AppError> {
+fn connect_and_login(
+    addr: SocketAddr,
+    target: Target,
+    i: usize,
+    login: Option<(String, String)>,
+) -> Result<LoggedIn, AppError> {
     let stream =
         TcpStream::connect(addr).map_err(|e| AppError::io(format!("connect {addr}"), &e))?;
     stream
@@ -231,17 +309,32 @@ fn connect_and_login(addr: SocketAddr, target: Target, i: usize) -> Result<Logge
     if target == Target::Baseline {
         return Ok((reader, writer, "baseline-token".to_string()));
     }
-    let auth = Request::Auth {
-        username: format!("b{i}"),
-        password: PASSWORD.to_string(),
+    let (username, password) = match login {
+        Some(login) if target == Target::Other => login,
+        _ => (format!("b{i}"), PASSWORD.to_string()),
     };
+    let auth = Request::Auth { username, password };
     writer
         .write_all(auth.to_line().as_bytes())
         .map_err(|e| AppError::io("bench auth", &e))?;
-    match chat::read_response(&mut reader) {
-        Ok(Some(Response::Token(t))) => Ok((reader, writer, t)),
+    match chat::read_reply(&mut reader) {
+        Ok(Some(chat::Reply {
+            ok: true,
+            response: Some(Response::Token(t)),
+            ..
+        })) => Ok((reader, writer, t)),
         other => Err(AppError::new("bench auth", format!("{other:?}"))),
     }
+}
+
+/// The address of `--compare HOST:PORT`.
+fn resolve(given: &str) -> Result<SocketAddr, AppError> {
+    use std::net::ToSocketAddrs;
+    given
+        .to_socket_addrs()
+        .map_err(|e| AppError::io(format!("cannot resolve --compare {given}"), &e))?
+        .next()
+        .ok_or_else(|| AppError::new(format!("cannot resolve --compare {given}"), "no address"))
 }
 
 /// The value below which `q` (0..1) of the sorted samples fall.
@@ -282,6 +375,11 @@ pub fn run_bench<W: Write>(cfg: &BenchConfig, mut out: W) -> Result<(), AppError
     let max = cfg.clients.iter().copied().max().unwrap_or(1);
     let (chat_server, baseline) = start_servers(max)?;
     let (chat_addr, base_addr) = (chat_server.addr(), baseline.addr());
+    let other = match &cfg.compare {
+        Some(given) => Some(resolve(given)?),
+        None => None,
+    };
+    let logins: Logins = Arc::new(cfg.compare_users.clone());
     let cores = thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
@@ -305,33 +403,56 @@ pub fn run_bench<W: Write>(cfg: &BenchConfig, mut out: W) -> Result<(), AppError
         &mut out,
         "round trip = one request and its response; baseline = same framing, fixed answer, no chat logic".to_string(),
     )?;
+    if let (Some(given), Some(addr)) = (&cfg.compare, other) {
+        w(
+            &mut out,
+            format!(
+                "other = the chat server at {given} ({addr}), logged in as {}",
+                cfg.compare_users
+                    .iter()
+                    .map(|(u, _)| u.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )?;
+    }
     w(&mut out, String::new())?;
-    w(
-        &mut out,
-        format!(
-            "{:>7}  {:>12}  {:>12}  {:>14}  {:>14}",
-            "clients", "chat rt/s", "chat p99 ms", "baseline rt/s", "baseline p99 ms"
-        ),
-    )?;
+    let mut header = format!(
+        "{:>7}  {:>12}  {:>12}  {:>14}  {:>14}",
+        "clients", "chat rt/s", "chat p99 ms", "baseline rt/s", "baseline p99 ms"
+    );
+    if other.is_some() {
+        header.push_str(&format!(
+            "  {:>12}  {:>13}  {:>11}",
+            "other rt/s", "other p99 ms", "chat/other"
+        ));
+    }
+    w(&mut out, header)?;
     for &n in &cfg.clients {
+        let mut targets = vec![(Target::Chat, chat_addr), (Target::Baseline, base_addr)];
+        if let Some(addr) = other {
+            targets.push((Target::Other, addr));
+        }
         let mut figures = Vec::new();
-        for (target, addr) in [(Target::Chat, chat_addr), (Target::Baseline, base_addr)] {
+        for (target, addr) in targets {
             let mut rates = Vec::new();
             let mut p99s = Vec::new();
             for _ in 0..cfg.runs.max(1) {
-                let s = run_once(addr, target, n, cfg.pairs)?;
+                let s = run_once_as(addr, target, n, cfg.pairs, &logins)?;
                 rates.push(s.round_trips_per_sec);
                 p99s.push(s.p99.as_secs_f64() * 1000.0);
             }
             figures.push((median(rates), median(p99s)));
         }
-        w(
-            &mut out,
-            format!(
-                "{:>7}  {:>12.0}  {:>12.3}  {:>14.0}  {:>14.3}",
-                n, figures[0].0, figures[0].1, figures[1].0, figures[1].1
-            ),
-        )?;
+        let mut row = format!(
+            "{:>7}  {:>12.0}  {:>12.3}  {:>14.0}  {:>14.3}",
+            n, figures[0].0, figures[0].1, figures[1].0, figures[1].1
+        );
+        if let Some(&(rate, p99)) = figures.get(2) {
+            let ratio = figures[0].0 / rate.max(f64::MIN_POSITIVE);
+            row.push_str(&format!("  {rate:>12.0}  {p99:>13.3}  {ratio:>10.1}x"));
+        }
+        w(&mut out, row)?;
     }
     w(&mut out, String::new())?;
     w(&mut out, format!("load average after: {}", load_average()))?;
@@ -361,5 +482,26 @@ mod tests {
         assert!(s.round_trips_per_sec > 0.0);
         chat.stop();
         base.stop();
+    }
+
+    #[test]
+    fn another_server_is_measured_as_the_given_users() {
+        // Any chat server with the course's users: here ours, built-in users.
+        let chat = Arc::new(ChatServer::with_builtin_users());
+        let other =
+            server::start_server(cnet::bind("127.0.0.1", 0).unwrap(), chat, Config::default())
+                .unwrap();
+        let logins: Logins = Arc::new(
+            ["messi", "henderson", "lineker"]
+                .map(|u| (u.to_string(), "surabaya".to_string()))
+                .to_vec(),
+        );
+        let s = run_once_as(other.addr(), Target::Other, 5, 50, &logins).unwrap();
+        assert!(s.round_trips_per_sec > 0.0 && s.p99 > Duration::ZERO);
+        // A wrong password is an ERROR answer: the run fails, saying so.
+        let wrong: Logins = Arc::new(vec![("messi".to_string(), "x".to_string())]);
+        let e = run_once_as(other.addr(), Target::Other, 1, 2, &wrong).unwrap_err();
+        assert!(e.to_string().contains("Password Salah"), "{e}");
+        other.stop();
     }
 }

@@ -5,13 +5,13 @@
 //! ```text
 //! cargo run -p tugas5 --bin check                                # 127.0.0.1:8889, messi and henderson
 //! cargo run -p tugas5 --bin check -- --host 10.0.0.5 --user lineker --other messi
-//! cargo run -p tugas5 --bin check -- --users-command list --logout-command keluar
+//! cargo run -p tugas5 --bin check -- --users-command daftar --logout-command pamit
 //! ```
 //!
 //! The chat protocol is the course's own (a request is one line ending in
 //! `\r\n`, an answer is one JSON object followed by `\r\n\r\n`), so every
-//! server must speak it. Requirements, in order of importance, with the
-//! course's words:
+//! server must speak it. The assignment's requirements (each citing its
+//! sentence of ASSIGNMENTS.md; they grade), in order of importance:
 //!
 //! 1. `auth USER PASSWORD` gets `status` `OK` and a `tokenid`;
 //! 2. an unknown user gets `ERROR` "User Tidak Ada";
@@ -19,30 +19,35 @@
 //! 4. `send TOKEN OTHER text` and then the other user's `inbox TOKEN`
 //!    delivers the text, under `messages` -> sender, with `msg_from` and
 //!    `msg_to` (the users' names for the course's built-in users);
-//! 5. `send` with an unknown token gets `ERROR` "Session Tidak Ditemukan";
-//! 6. an unknown command gets `ERROR` "Protocol Tidak Benar", and the
-//!    connection stays usable;
+//! 5. `send` with an unknown token gets `ERROR` ("Session Tidak Ditemukan",
+//!    or "Informasi tidak ditemukan" as the course's `chat.py` answers);
+//! 6. an unknown command gets an `ERROR` (any text), and the connection
+//!    stays usable;
+//! 7. the new "show the other users" command lists the other user (as a
+//!    key, a value, or a word of one string like `"messi, henderson, "`;
+//!    by username or the course's display name);
+//! 8. the new "log out" command ends that session (its token then gets
+//!    any `ERROR`) and only that one: another user's session, opened
+//!    before, keeps working;
+//! 9. two clients at once: the second is answered while the first stays
+//!    connected;
 //!
-//! then the two features the assignment adds, whose command names a
-//! student chooses (`users TOKEN` and `logout TOKEN` as in this
-//! workspace's PROTOCOL.md by default; `--users-command` and
-//! `--logout-command` rename them, `--skip-protocol` skips them):
+//! and extras beyond the assignment (reported, counted apart): a request
+//! split into small TCP segments is answered; the user list shows no
+//! session tokens; the user list leaves the user asking out.
 //!
-//! 7. `users TOKEN` lists the other users (the other user is named, the
-//!    user asking is not);
-//! 8. `logout TOKEN` ends the session: the token then gets
-//!    "Session Tidak Ditemukan";
-//!
-//! and how the server reads:
-//!
-//! 9. a request split into small TCP segments is answered;
-//! 10. two clients at once: the second is answered while the first stays
-//!     connected.
+//! The new commands' names are the student's: unless `--users-command` /
+//! `--logout-command` name them, the check tries the common names in turn
+//! ([`USERS_COMMANDS`]: users, list, userlist, list_users, online, who;
+//! [`LOGOUT_COMMANDS`]: logout, exit, signout, keluar), takes the first
+//! that works, and reports it as the convention found
+//! (`convention: users command `list`, logout command `keluar``).
+//! `--skip-protocol` leaves both features out.
 //!
 //! What the course's own `chat.py` does differently is accepted: error
-//! messages with a `**` or `--` in front, and a message text kept with a
+//! messages with a `**` or `--` in front, a message text kept with a
 //! leading space and the `\r\n` (texts are compared without the spaces and
-//! line ends around them).
+//! line ends around them), and `status` in any case.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -81,14 +86,14 @@ pub const CHECK: Command = Command {
         Flag::value(
             "users-command",
             "WORD",
-            "users",
-            "the command that lists the other users",
+            "",
+            "the command that lists the other users (default: the first of users, list, userlist, list_users, online, who that works)",
         ),
         Flag::value(
             "logout-command",
             "WORD",
-            "logout",
-            "the command that logs out",
+            "",
+            "the command that logs out (default: the first of logout, exit, signout, keluar that works)",
         ),
         check::TIMEOUT,
         check::JSON,
@@ -110,11 +115,21 @@ pub struct Setup {
     pub other: String,
     /// Their password.
     pub other_password: String,
-    /// The command listing the other users (`users`).
-    pub users_command: String,
-    /// The command ending a session (`logout`).
-    pub logout_command: String,
+    /// The command listing the other users; `None`: the first of
+    /// [`USERS_COMMANDS`] that works.
+    pub users_command: Option<String>,
+    /// The command ending a session; `None`: the first of
+    /// [`LOGOUT_COMMANDS`] that works.
+    pub logout_command: Option<String>,
 }
+
+/// The names students give the "show the other users" command, tried in
+/// this order when `--users-command` is not given.
+pub const USERS_COMMANDS: &[&str] = &["users", "list", "userlist", "list_users", "online", "who"];
+
+/// The names students give the "log out" command, tried in this order
+/// when `--logout-command` is not given.
+pub const LOGOUT_COMMANDS: &[&str] = &["logout", "exit", "signout", "keluar"];
 
 impl Default for Setup {
     /// The course's users messi and henderson, password surabaya.
@@ -124,8 +139,8 @@ impl Default for Setup {
             password: "surabaya".to_string(),
             other: "henderson".to_string(),
             other_password: "surabaya".to_string(),
-            users_command: "users".to_string(),
-            logout_command: "logout".to_string(),
+            users_command: None,
+            logout_command: None,
         }
     }
 }
@@ -138,10 +153,14 @@ impl Setup {
             password: m.value("password").to_string(),
             other: m.value("other").to_string(),
             other_password: m.value("other-password").to_string(),
-            users_command: m.value("users-command").to_string(),
-            logout_command: m.value("logout-command").to_string(),
+            users_command: given(m.value("users-command")),
+            logout_command: given(m.value("logout-command")),
         }
     }
+}
+
+fn given(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_string())
 }
 
 /// A random word, so that two runs against the same server never see each
@@ -168,6 +187,14 @@ impl Answer {
 
     fn status(&self) -> &str {
         self.get("status").and_then(Value::as_str).unwrap_or("")
+    }
+
+    fn is_ok(&self) -> bool {
+        self.status().eq_ignore_ascii_case("OK")
+    }
+
+    fn is_error(&self) -> bool {
+        self.status().eq_ignore_ascii_case("ERROR")
     }
 
     /// The answer's text, shortened for a reason.
@@ -211,7 +238,7 @@ pub fn read_answer(conn: &mut Conn, what: &str) -> Result<Answer, Failure> {
 
 /// Requires `status` `OK`.
 fn expect_ok(conn: &Conn, a: &Answer, what: &str) -> Result<(), Failure> {
-    if a.status() == "OK" {
+    if a.is_ok() {
         Ok(())
     } else {
         Err(conn.fail(format!("expected status OK to {what}, got {}", a.brief())))
@@ -221,16 +248,43 @@ fn expect_ok(conn: &Conn, a: &Answer, what: &str) -> Result<(), Failure> {
 /// Requires `status` `ERROR` with `message` containing `words` (the
 /// course's `chat.py` puts `**` or `--` in front of some).
 fn expect_error(conn: &Conn, a: &Answer, words: &str, what: &str) -> Result<(), Failure> {
-    let message = a.get("message").and_then(Value::as_str).unwrap_or("");
-    if a.status() == "ERROR" && message.contains(words) {
-        Ok(())
-    } else {
-        Err(conn.fail(format!(
-            "expected {{\"status\": \"ERROR\", \"message\": \"{words}\"}} to {what}, got {}",
-            a.brief()
-        )))
-    }
+    expect_error_of(conn, a, &[words], what)
 }
+
+/// Requires `status` `ERROR` with `message` containing one of `variants`
+/// (the course's texts differ across years); no variants: any `ERROR`.
+fn expect_error_of(conn: &Conn, a: &Answer, variants: &[&str], what: &str) -> Result<(), Failure> {
+    let mut texts = Vec::new();
+    if let Some(m) = a.get("message") {
+        strings(m, &mut texts);
+    }
+    let matches = variants.is_empty()
+        || texts.iter().any(|t| {
+            variants
+                .iter()
+                .any(|v| t.to_lowercase().contains(&v.to_lowercase()))
+        });
+    if a.is_error() && matches {
+        return Ok(());
+    }
+    let wanted = match variants {
+        [] => "{\"status\": \"ERROR\", ...}".to_string(),
+        [one] => format!("{{\"status\": \"ERROR\", \"message\": \"{one}\"}}"),
+        many => format!(
+            "{{\"status\": \"ERROR\", \"message\": ...}} with {}",
+            many.iter()
+                .map(|v| format!("{v:?}"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ),
+    };
+    Err(conn.fail(format!("expected {wanted} to {what}, got {}", a.brief())))
+}
+
+/// What an unknown token may get: the words of either of the course's
+/// versions (`chat.py` answers "Informasi tidak ditemukan" before it ever
+/// reaches its "Session Tidak Ditemukan").
+pub const UNKNOWN_TOKEN: &[&str] = &[msg::SESSION_TIDAK_DITEMUKAN, msg::INFORMASI_TIDAK_DITEMUKAN];
 
 /// Logs `user` in and returns the token.
 ///
@@ -327,24 +381,144 @@ fn check_delivery(
     Ok(())
 }
 
+/// The sentence of ASSIGNMENTS.md (Tugas 5) behind the course's protocol.
+pub const CITE_RUN: &str =
+    "Jalankan program server diatas, cobalah chat-cli untuk berkomunikasi dengan server";
+/// The sentence behind the user list.
+pub const CITE_USERS: &str = "Untuk memperlihatkan pengguna pengguna lain yang lain";
+/// The sentence behind logout.
+pub const CITE_LOGOUT: &str = "Melogout user yang sedang aktif";
+
+/// Whether the answer names `user`: its username or (for the course's
+/// users) its display name, as a key, a value, or a word of a string
+/// (`"messi, henderson, "`).
+fn lists(a: &Answer, user: &str) -> bool {
+    let mut all = Vec::new();
+    strings(&Value::Object(a.json.clone()), &mut all);
+    let name = name_of(user);
+    all.iter().any(|t| {
+        let t = t.trim();
+        t == user
+            || name.as_deref() == Some(t)
+            || t.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.' || c == '-'))
+                .any(|w| w == user)
+    })
+}
+
+/// What the users requirement found: the command's name, its answer to
+/// the user asking, and the token of the other user (logged in then).
+struct UsersFound {
+    command: String,
+    answer: Answer,
+    other_token: String,
+}
+
+/// Finds the users command (`s.users_command`, or the first of
+/// [`USERS_COMMANDS`] answered OK naming the other user) and checks it.
+fn find_users(o: &check::CheckOptions, s: &Setup) -> Result<UsersFound, Failure> {
+    let mut conn = o.connect()?;
+    let token = login(&mut conn, &s.user, &s.password)?;
+    let other_token = login(&mut conn, &s.other, &s.other_password)?;
+    let names: Vec<&str> = match &s.users_command {
+        Some(given) => vec![given.as_str()],
+        None => USERS_COMMANDS.to_vec(),
+    };
+    let mut failures = Vec::new();
+    for command in &names {
+        let a = match ask(&mut conn, &format!("{command} {token}")) {
+            Ok(a) => a,
+            Err(f) => {
+                // No answer (closed, timed out): try the next on a new connection.
+                failures.push(format!("`{command}`: {}", f.reason));
+                conn = o.connect()?;
+                continue;
+            }
+        };
+        if !a.is_ok() {
+            failures.push(format!("`{command}`: {}", a.brief()));
+            continue;
+        }
+        if !lists(&a, &s.other) {
+            failures.push(format!(
+                "`{command}`: OK, but {} is not listed: {}",
+                s.other,
+                a.brief()
+            ));
+            continue;
+        }
+        return Ok(UsersFound {
+            command: command.to_string(),
+            answer: a,
+            other_token,
+        });
+    }
+    let hint = match &s.users_command {
+        Some(_) => String::new(),
+        None => " (give the student's command with --users-command)".to_string(),
+    };
+    Err(conn.fail(format!(
+        "no command listed the other users{hint}; tried {}",
+        failures.join("; ")
+    )))
+}
+
+/// Finds the logout command (`s.logout_command`, or the first of
+/// [`LOGOUT_COMMANDS`] answered OK) for a fresh session of `s.user`, and
+/// returns its name and the token it ended.
+fn find_logout(o: &check::CheckOptions, s: &Setup) -> Result<(String, String), Failure> {
+    let names: Vec<&str> = match &s.logout_command {
+        Some(given) => vec![given.as_str()],
+        None => LOGOUT_COMMANDS.to_vec(),
+    };
+    let mut failures = Vec::new();
+    for command in &names {
+        let mut conn = o.connect()?;
+        let token = login(&mut conn, &s.user, &s.password)?;
+        match ask(&mut conn, &format!("{command} {token}")) {
+            Ok(a) if a.is_ok() => return Ok((command.to_string(), token)),
+            Ok(a) => failures.push(format!("`{command}`: {}", a.brief())),
+            Err(f) => failures.push(format!("`{command}`: {}", f.reason)),
+        }
+    }
+    let hint = match &s.logout_command {
+        Some(_) => String::new(),
+        None => " (give the student's command with --logout-command)".to_string(),
+    };
+    Err(Failure::new(format!(
+        "no command answered OK to log out{hint}; tried {}",
+        failures.join("; ")
+    )))
+}
+
 /// Runs every Tugas 5 requirement against the server of `c`'s options.
 pub fn run(c: &mut Checker, s: &Setup) {
     let n = nonce();
+    let named = |given: &Option<String>, all: &[&str]| match given {
+        Some(g) => format!("`{g}`"),
+        None => format!("found among {}", all.join(", ")),
+    };
     c.note(format!(
-        "users {} and {}; the new features as `{} TOKENID` and `{} TOKENID` \
+        "users {} and {}; the new features: users command {}, logout command {} \
          (--users-command, --logout-command; --skip-protocol skips them)",
-        s.user, s.other, s.users_command, s.logout_command
+        s.user,
+        s.other,
+        named(&s.users_command, USERS_COMMANDS),
+        named(&s.logout_command, LOGOUT_COMMANDS),
     ));
 
-    c.check(
+    c.require(
+        "auth",
         format!("auth {} gets status OK and a tokenid", s.user),
+        CITE_RUN,
         |o| login(&mut o.connect()?, &s.user, &s.password).map(drop),
     );
-    c.check(
+    c.require(
+        "auth-unknown-user",
         format!(
             "auth with an unknown user gets ERROR \"{}\"",
             msg::USER_TIDAK_ADA
         ),
+        CITE_RUN,
         |o| {
             let mut conn = o.connect()?;
             let line = format!("auth tidakada{n} {}", s.password);
@@ -352,11 +526,13 @@ pub fn run(c: &mut Checker, s: &Setup) {
             expect_error(&conn, &a, msg::USER_TIDAK_ADA, &format!("`{line}`"))
         },
     );
-    c.check(
+    c.require(
+        "auth-wrong-password",
         format!(
             "auth with a wrong password gets ERROR \"{}\"",
             msg::PASSWORD_SALAH
         ),
+        CITE_RUN,
         |o| {
             let mut conn = o.connect()?;
             let line = format!("auth {} salah{n}", s.user);
@@ -364,11 +540,13 @@ pub fn run(c: &mut Checker, s: &Setup) {
             expect_error(&conn, &a, msg::PASSWORD_SALAH, &format!("`{line}`"))
         },
     );
-    c.check(
+    c.require(
+        "send-inbox",
         format!(
             "send, then inbox: {} gets the exact text from {} (msg_from, msg_to)",
             s.other, s.user
         ),
+        CITE_RUN,
         |o| {
             // One client after the other (concurrency is checked last).
             let mut sender = o.connect()?;
@@ -384,101 +562,113 @@ pub fn run(c: &mut Checker, s: &Setup) {
             check_delivery(&receiver, &a, &s.user, &s.other, &text)
         },
     );
-    c.check(
+    c.require(
+        "send-unknown-token",
         format!(
-            "send with an unknown token gets ERROR \"{}\"",
-            msg::SESSION_TIDAK_DITEMUKAN
+            "send with an unknown token gets ERROR (\"{}\" or the course's \"{}\")",
+            msg::SESSION_TIDAK_DITEMUKAN,
+            msg::INFORMASI_TIDAK_DITEMUKAN
         ),
+        CITE_RUN,
         |o| {
             let mut conn = o.connect()?;
             let fake = format!("00000000-0000-4000-8000-{n}");
             let a = ask(&mut conn, &format!("send {fake} {} halo", s.other))?;
-            expect_error(
+            expect_error_of(
                 &conn,
                 &a,
-                msg::SESSION_TIDAK_DITEMUKAN,
+                UNKNOWN_TOKEN,
                 "`send` with a token nobody was given",
             )
         },
     );
-    c.check(
-        format!(
-            "an unknown command gets ERROR \"{}\" and the connection stays usable",
-            msg::PROTOCOL_TIDAK_BENAR
-        ),
+    c.require(
+        "unknown-command",
+        "an unknown command gets an ERROR and the connection stays usable",
+        CITE_RUN,
         |o| {
             let mut conn = o.connect()?;
             let a = ask(&mut conn, &format!("hapus{n} semua pesan"))?;
-            expect_error(&conn, &a, msg::PROTOCOL_TIDAK_BENAR, "an unknown command")?;
+            expect_error_of(&conn, &a, &[], "an unknown command")?;
             login(&mut conn, &s.user, &s.password).map(drop)
         },
     );
-    c.protocol_check(
-        format!(
-            "{} (new): lists the other users ({} listed, {} itself not)",
-            s.users_command, s.other, s.user
-        ),
-        |o| {
-            let mut conn = o.connect()?;
-            let token = login(&mut conn, &s.user, &s.password)?;
-            login(&mut conn, &s.other, &s.other_password)?;
-            let line = format!("{} {token}", s.users_command);
-            let a = ask(&mut conn, &line)?;
-            expect_ok(&conn, &a, &format!("`{} TOKENID`", s.users_command))?;
-            let mut all = Vec::new();
-            strings(&Value::Object(a.json.clone()), &mut all);
-            if !all.iter().any(|w| w == &s.other) {
-                return Err(conn.fail(format!(
-                    "{} is not listed in the answer to `{}`",
-                    s.other, s.users_command
-                )));
-            }
-            if all.iter().any(|w| w == &s.user) {
-                return Err(conn.fail(format!(
-                    "{} itself is listed too: the assignment asks for the other users",
-                    s.user
-                )));
-            }
-            Ok(())
-        },
-    );
-    c.protocol_check(
-        format!(
-            "{} (new): ends the session (the token then gets \"{}\")",
-            s.logout_command,
-            msg::SESSION_TIDAK_DITEMUKAN
-        ),
-        |o| {
-            let mut conn = o.connect()?;
-            let token = login(&mut conn, &s.user, &s.password)?;
-            let a = ask(&mut conn, &format!("{} {token}", s.logout_command))?;
-            expect_ok(&conn, &a, &format!("`{} TOKENID`", s.logout_command))?;
-            drop(conn);
-            // A new connection: a server may close the one that logged out.
-            let mut conn = o.connect()?;
-            let a = ask(&mut conn, &format!("send {token} {} masih bisa?", s.user))?;
-            expect_error(
-                &conn,
-                &a,
-                msg::SESSION_TIDAK_DITEMUKAN,
-                "`send` with the token after logout",
-            )
-        },
-    );
-    c.check("a request split into small segments is answered", |o| {
-        let mut conn = o.connect()?;
-        let line = format!("auth {} {}\r\n", s.user, s.password);
-        conn.send_in_pieces(
-            line.as_bytes(),
-            3,
-            Duration::from_millis(10),
-            "`auth` in 3-byte pieces",
-        )?;
-        let a = read_answer(&mut conn, "`auth` sent in pieces")?;
-        expect_ok(&conn, &a, "`auth` sent in pieces")
-    });
-    c.check(
+
+    // The two new features: their names are the student's.
+    let skip = c.options().skip_protocol;
+    let mut users_found: Option<UsersFound> = None;
+    let mut logout_found: Option<String> = None;
+    if skip {
+        c.note("--skip-protocol: the new features (users, logout) are not checked");
+    } else {
+        c.require(
+            "users",
+            format!(
+                "the new users feature lists the other users ({} listed)",
+                s.other
+            ),
+            CITE_USERS,
+            |o| {
+                users_found = Some(find_users(o, s)?);
+                Ok(())
+            },
+        );
+        let mut logout_name = None;
+        c.require(
+            "logout",
+            format!(
+                "the new logout feature ends that session (its token then gets an ERROR) \
+                 and only that one ({}'s session keeps working)",
+                s.other
+            ),
+            CITE_LOGOUT,
+            |o| {
+                // Another user's session, open before the logout (sessions
+                // are tokens: its connection need not stay open, so a
+                // one-client-at-a-time server is judged on logout alone).
+                let other_token = login(&mut o.connect()?, &s.other, &s.other_password)?;
+                let (command, token) = find_logout(o, s)?;
+                logout_name = Some(command.clone());
+                // A new connection: a server may close the one that logged out.
+                let mut conn = o.connect()?;
+                let a = ask(&mut conn, &format!("send {token} {} masih bisa?", s.user))?;
+                expect_error_of(
+                    &conn,
+                    &a,
+                    &[],
+                    &format!("`send` with the token after `{command}`"),
+                )?;
+                drop(conn);
+                let mut other = o.connect()?;
+                let a = ask(&mut other, &format!("inbox {other_token}"))?;
+                if !a.is_ok() {
+                    return Err(other.fail(format!(
+                        "`{command}` of {} also ended {}'s session: its `inbox` got {}",
+                        s.user,
+                        s.other,
+                        a.brief()
+                    )));
+                }
+                Ok(())
+            },
+        );
+        logout_found = logout_name;
+    }
+    let mut found = Vec::new();
+    if let Some(u) = &users_found {
+        found.push(format!("users command `{}`", u.command));
+    }
+    if let Some(l) = &logout_found {
+        found.push(format!("logout command `{l}`"));
+    }
+    if !found.is_empty() {
+        c.convention(found.join(", "));
+    }
+
+    c.require(
+        "two-clients",
         "two clients at once: the second is answered while the first stays connected",
+        CITE_RUN,
         |o| {
             let mut first = o.connect()?;
             login(&mut first, &s.user, &s.password)?;
@@ -493,4 +683,50 @@ pub fn run(c: &mut Checker, s: &Setup) {
             login(&mut first, &s.user, &s.password).map(drop)
         },
     );
+    c.extra(
+        "split-request",
+        "a request split into small segments is answered",
+        |o| {
+            let mut conn = o.connect()?;
+            let line = format!("auth {} {}\r\n", s.user, s.password);
+            conn.send_in_pieces(
+                line.as_bytes(),
+                3,
+                Duration::from_millis(10),
+                "`auth` in 3-byte pieces",
+            )?;
+            let a = read_answer(&mut conn, "`auth` sent in pieces")?;
+            expect_ok(&conn, &a, "`auth` sent in pieces")
+        },
+    );
+    if let Some(u) = users_found {
+        c.extra(
+            "users-no-tokens",
+            "the user list shows no session tokens",
+            |_| {
+                if u.answer.text.contains(&u.other_token) {
+                    return Err(Failure::new(format!(
+                        "the answer to `{}` holds {}'s session token: anyone could act as them",
+                        u.command, s.other
+                    )));
+                }
+                Ok(())
+            },
+        );
+        c.extra(
+            "users-not-self",
+            format!("the user list leaves the user asking ({}) out", s.user),
+            |_| {
+                if lists(&u.answer, &s.user) {
+                    return Err(Failure::new(format!(
+                        "{} itself is listed in the answer to `{}`: {}",
+                        s.user,
+                        u.command,
+                        u.answer.brief()
+                    )));
+                }
+                Ok(())
+            },
+        );
+    }
 }

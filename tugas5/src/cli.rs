@@ -14,12 +14,23 @@
 //! is set (the program sets it when stdin is a terminal); piped input gets
 //! the answers alone, one or more lines per command, so a script can read
 //! them. Answers and the server's `ERROR` messages go to the output;
-//! losing the server ends the program with an [`AppError`].
+//! losing the server ends the program with an [`AppError`], and so does a
+//! failed command when the input is piped (after the last command), so a
+//! script's exit code says whether everything worked.
+//!
+//! Answers are read leniently ([`Reply`]): whatever a course-style server
+//! puts in `message`/`messages` (a string, a list, an object, nested) is
+//! shown, and an unexpected field or type never fails the client.
+//!
+//! A new `auth` while logged in replaces the session: the client says
+//! "session of messi ended (replaced by the new login)" once the new login
+//! succeeded; a failed `auth` (a mistyped password) keeps the current
+//! session and says "(still logged in as messi)".
 
 use std::io::{BufRead, Write};
 use std::time::Duration;
 
-use common::chat::{msg, Request, Response, UserInfo};
+use common::chat::{msg, Reply, Request, Response, UserInfo};
 use common::cli::{CliError, Matches};
 use common::error::AppError;
 
@@ -71,7 +82,10 @@ impl CliConfig {
 ///
 /// # Errors
 /// An [`AppError`] when the server cannot be reached or stops answering,
-/// or the output cannot be written.
+/// or the output cannot be written; and, with piped input (not
+/// [`CliConfig::interactive`]), when any command failed (an `ERROR`
+/// answer, a usage error, an unknown command, not logged in), after every
+/// command has run: "N of M commands failed", so a script sees exit 1.
 pub fn run_client<R: BufRead, W: Write>(
     mut input: R,
     mut output: W,
@@ -80,8 +94,10 @@ pub fn run_client<R: BufRead, W: Write>(
     let client = ChatClient::connect(&config.host, config.port, config.timeout)?;
     let mut cli = Cli {
         client,
-        token: None,
+        session: None,
         out: &mut output,
+        failed: 0,
+        first_failure: None,
     };
     if config.interactive {
         cli.say(&format!(
@@ -90,9 +106,11 @@ pub fn run_client<R: BufRead, W: Write>(
         ))?;
     }
     let mut raw = Vec::new();
+    let mut commands = 0usize;
     loop {
         if config.interactive {
-            let prompt = format!("Command {}: ", cli.token.as_deref().unwrap_or(""));
+            let token = cli.session.as_ref().map_or("", |s| s.token.as_str());
+            let prompt = format!("Command {token}: ");
             cli.out
                 .write_all(prompt.as_bytes())
                 .and_then(|()| cli.out.flush())
@@ -110,12 +128,21 @@ pub fn run_client<R: BufRead, W: Write>(
         }
         let line = String::from_utf8_lossy(&raw);
         let words: Vec<&str> = line.split_ascii_whitespace().collect();
+        if !words.is_empty() {
+            commands += 1;
+        }
         if cli.command(&words)? == Flow::Quit {
             break;
         }
     }
     cli.logout_quietly();
-    Ok(())
+    match cli.first_failure.take() {
+        Some(first) if !config.interactive => Err(AppError::new(
+            format!("{} of {commands} commands failed", cli.failed),
+            format!("the first: {first}"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[derive(PartialEq, Eq)]
@@ -124,10 +151,19 @@ enum Flow {
     Quit,
 }
 
+/// The logged-in session: whose, and its token.
+struct Session {
+    username: String,
+    token: String,
+}
+
 struct Cli<'a, W: Write> {
     client: ChatClient,
-    token: Option<String>,
+    session: Option<Session>,
     out: &'a mut W,
+    /// Commands that failed so far, and the first one's message.
+    failed: usize,
+    first_failure: Option<String>,
 }
 
 impl<W: Write> Cli<'_, W> {
@@ -137,15 +173,24 @@ impl<W: Write> Cli<'_, W> {
             .map_err(output_error)
     }
 
+    /// Prints a failure and counts it.
+    fn fail(&mut self, text: &str) -> Result<(), AppError> {
+        self.failed += 1;
+        if self.first_failure.is_none() {
+            self.first_failure = Some(text.to_string());
+        }
+        self.say(text)
+    }
+
     fn command(&mut self, words: &[&str]) -> Result<Flow, AppError> {
         let Some((&command, args)) = words.split_first() else {
             return Ok(Flow::Continue);
         };
         match (command, args) {
             ("auth", [username, password]) => self.auth(username, password)?,
-            ("auth", _) => self.say("usage: auth USERNAME PASSWORD")?,
+            ("auth", _) => self.fail("usage: auth USERNAME PASSWORD")?,
             ("send", [to, message @ ..]) => self.send(to, &message.join(" "))?,
-            ("send", []) => self.say("usage: send USERNAME MESSAGE...")?,
+            ("send", []) => self.fail("usage: send USERNAME MESSAGE...")?,
             ("inbox", []) => self.inbox()?,
             ("users", []) => self.users()?,
             ("logout", []) => self.logout()?,
@@ -156,11 +201,11 @@ impl<W: Write> Cli<'_, W> {
             }
             ("help" | "?", _) => self.say(HELP)?,
             ("inbox" | "users" | "logout" | "quit" | "exit", _) => {
-                self.say(&format!("usage: {command} (no parameters)"))?
+                self.fail(&format!("usage: {command} (no parameters)"))?
             }
             _ => {
                 let shown: String = command.chars().take(40).collect();
-                self.say(&format!(
+                self.fail(&format!(
                     "error: unknown command {shown:?} (type help for the list)"
                 ))?
             }
@@ -170,39 +215,68 @@ impl<W: Write> Cli<'_, W> {
 
     /// The token, or a message saying to log in first.
     fn need_token(&mut self) -> Result<Option<String>, AppError> {
-        if self.token.is_none() {
-            self.say("error: not logged in (type: auth USERNAME PASSWORD)")?;
+        if self.session.is_none() {
+            self.fail("error: not logged in (type: auth USERNAME PASSWORD)")?;
         }
-        Ok(self.token.clone())
+        Ok(self.session.as_ref().map(|s| s.token.clone()))
     }
 
     /// Prints an `ERROR` answer; a lost session also forgets the token.
-    fn error(&mut self, message: &str) -> Result<(), AppError> {
-        if message == msg::SESSION_TIDAK_DITEMUKAN {
-            self.token = None;
-            return self.say(&format!(
+    fn error(&mut self, reply: &Reply) -> Result<(), AppError> {
+        let message = match reply.text() {
+            t if t.is_empty() => reply.value.to_string(),
+            t => t,
+        };
+        if message == msg::SESSION_TIDAK_DITEMUKAN || message == msg::INFORMASI_TIDAK_DITEMUKAN {
+            self.session = None;
+            return self.fail(&format!(
                 "error: {message} (the session ended; log in again with auth)"
             ));
         }
-        self.say(&format!("error: {message}"))
+        self.fail(&format!("error: {message}"))
+    }
+
+    /// An OK answer of a shape this client does not know: its text as it is.
+    fn show(&mut self, reply: &Reply, otherwise: &str) -> Result<(), AppError> {
+        match reply.text() {
+            t if t.is_empty() => self.say(otherwise),
+            t => self.say(&t),
+        }
     }
 
     fn auth(&mut self, username: &str, password: &str) -> Result<(), AppError> {
-        // Logging in as someone else ends the current session first.
-        self.logout_quietly();
         let req = Request::Auth {
             username: username.to_string(),
             password: password.to_string(),
         };
-        match self.client.request(&req)? {
-            Response::Token(token) => {
-                self.say(&format!("username {username} logged in, token {token}"))?;
-                self.token = Some(token);
-                Ok(())
+        let reply = self.client.request(&req)?;
+        let token = match &reply.response {
+            Some(Response::Token(token)) if reply.ok => token.clone(),
+            _ if !reply.ok => {
+                // The current session, if any, stays as it was.
+                self.error(&reply)?;
+                if let Some(s) = &self.session {
+                    let still = format!("(still logged in as {})", s.username);
+                    self.say(&still)?;
+                }
+                return Ok(());
             }
-            Response::Error(m) => self.error(&m),
-            other => self.unexpected(&other),
+            _ => return self.fail(&format!("error: no token in the answer: {}", reply.value)),
+        };
+        // A new login replaces the current session: end it and say so.
+        if let Some(old) = self.session.take() {
+            self.end_session(old.token);
+            self.say(&format!(
+                "session of {} ended (replaced by the new login)",
+                old.username
+            ))?;
         }
+        self.say(&format!("username {username} logged in, token {token}"))?;
+        self.session = Some(Session {
+            username: username.to_string(),
+            token,
+        });
+        Ok(())
     }
 
     fn send(&mut self, to: &str, message: &str) -> Result<(), AppError> {
@@ -214,10 +288,13 @@ impl<W: Write> Cli<'_, W> {
             to: to.to_string(),
             message: message.to_string(),
         };
-        match self.client.request(&req)? {
-            Response::Message(_) => self.say(&format!("message sent to {to}")),
-            Response::Error(m) => self.error(&m),
-            other => self.unexpected(&other),
+        let reply = self.client.request(&req)?;
+        if !reply.ok {
+            return self.error(&reply);
+        }
+        match reply.response {
+            Some(Response::Message(_)) => self.say(&format!("message sent to {to}")),
+            _ => self.show(&reply, &format!("message sent to {to}")),
         }
     }
 
@@ -225,16 +302,19 @@ impl<W: Write> Cli<'_, W> {
         let Some(tokenid) = self.need_token()? else {
             return Ok(());
         };
-        match self.client.request(&Request::Inbox { tokenid })? {
-            Response::Inbox(inbox) if inbox.is_empty() => self.say("no new messages"),
-            Response::Inbox(inbox) => {
+        let reply = self.client.request(&Request::Inbox { tokenid })?;
+        if !reply.ok {
+            return self.error(&reply);
+        }
+        match &reply.response {
+            Some(Response::Inbox(inbox)) if inbox.is_empty() => self.say("no new messages"),
+            Some(Response::Inbox(inbox)) => {
                 for (_, m) in inbox.iter() {
-                    self.say(&format!("from {}: {}", m.msg_from, m.msg))?;
+                    self.say(&format!("from {}: {}", m.msg_from, m.msg.trim()))?;
                 }
                 Ok(())
             }
-            Response::Error(m) => self.error(&m),
-            other => self.unexpected(&other),
+            _ => self.show(&reply, "no new messages"),
         }
     }
 
@@ -242,13 +322,16 @@ impl<W: Write> Cli<'_, W> {
         let Some(tokenid) = self.need_token()? else {
             return Ok(());
         };
-        match self.client.request(&Request::Users { tokenid })? {
-            Response::Users(users) => {
-                let table = users_table(&users);
+        let reply = self.client.request(&Request::Users { tokenid })?;
+        if !reply.ok {
+            return self.error(&reply);
+        }
+        match &reply.response {
+            Some(Response::Users(users)) => {
+                let table = users_table(users);
                 self.say(table.trim_end())
             }
-            Response::Error(m) => self.error(&m),
-            other => self.unexpected(&other),
+            _ => self.show(&reply, "no other users"),
         }
     }
 
@@ -256,27 +339,35 @@ impl<W: Write> Cli<'_, W> {
         let Some(tokenid) = self.need_token()? else {
             return Ok(());
         };
-        match self.client.request(&Request::Logout { tokenid })? {
-            Response::Message(_) => {
-                self.token = None;
-                self.say("logged out")
+        let reply = self.client.request(&Request::Logout { tokenid })?;
+        if !reply.ok {
+            return self.error(&reply);
+        }
+        self.session = None;
+        match reply.response {
+            Some(Response::Message(_)) => self.say("logged out"),
+            _ => {
+                let text = reply.text();
+                if text.is_empty() {
+                    self.say("logged out")
+                } else {
+                    self.say(&format!("logged out: {text}"))
+                }
             }
-            Response::Error(m) => self.error(&m),
-            other => self.unexpected(&other),
         }
     }
 
     /// Ends the session, if any, ignoring failures (used when leaving).
     fn logout_quietly(&mut self) {
-        if let Some(tokenid) = self.token.take() {
-            if let Err(e) = self.client.request(&Request::Logout { tokenid }) {
-                log::debug!("logout on the way out failed: {e}");
-            }
+        if let Some(session) = self.session.take() {
+            self.end_session(session.token);
         }
     }
 
-    fn unexpected(&mut self, r: &Response) -> Result<(), AppError> {
-        self.say(&format!("error: unexpected answer from the server: {r:?}"))
+    fn end_session(&mut self, tokenid: String) {
+        if let Err(e) = self.client.request(&Request::Logout { tokenid }) {
+            log::debug!("ending the old session failed: {e}");
+        }
     }
 }
 

@@ -1,10 +1,14 @@
-//! A connection to the chat server: send a [`Request`], get its [`Response`].
+//! A connection to the chat server: send a [`Request`], get its [`Reply`]
+//! (any course-style answer, read leniently; its strict [`Response`] when it
+//! has one of those shapes).
 
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::chat::{read_response, Request, Response};
+#[cfg(doc)]
+use common::chat::Response;
+use common::chat::{read_reply, Reply, Request};
 use common::error::{io_cause, AppError};
 use common::framing::FrameError;
 use common::net::{self as cnet, join_host_port};
@@ -82,8 +86,9 @@ impl ChatClient {
     /// # Errors
     /// An [`AppError`] when the server cannot be reached, closes twice in a
     /// row, does not answer within the timeout, or sends something that is
-    /// not a response. An `ERROR` status is a normal [`Response::Error`].
-    pub fn request(&mut self, req: &Request) -> Result<Response, AppError> {
+    /// not JSON. An `ERROR` status is a normal [`Reply`] (`ok` false), and
+    /// so is any JSON answer of an unexpected shape.
+    pub fn request(&mut self, req: &Request) -> Result<Reply, AppError> {
         let line = req.to_line();
         match self.attempt(line.as_bytes()) {
             Ok(r) => Ok(r),
@@ -111,7 +116,7 @@ impl ChatClient {
         }
     }
 
-    fn attempt(&mut self, line: &[u8]) -> Result<Response, Attempt> {
+    fn attempt(&mut self, line: &[u8]) -> Result<Reply, Attempt> {
         let address = self.address();
         let timeout = self.timeout;
         let conn = match self.conn.as_mut() {
@@ -140,7 +145,7 @@ impl ChatClient {
                 )))
             }
         }
-        match read_response(&mut conn.reader) {
+        match read_reply(&mut conn.reader) {
             Ok(Some(r)) => Ok(r),
             Ok(None) => Err(Attempt::Closed(io::ErrorKind::UnexpectedEof.into())),
             Err(e) => {
@@ -200,7 +205,10 @@ mod tests {
                 tokenid: "t".into(),
             })
             .unwrap();
-        assert_eq!(r, Response::Inbox(Default::default()));
+        assert_eq!(
+            r.response,
+            Some(common::chat::Response::Inbox(Default::default()))
+        );
         server.join().unwrap();
     }
 

@@ -128,6 +128,18 @@ pub const BENCH: Command = Command {
             "send+inbox pairs per run, split between the clients",
         ),
         Flag::value("runs", "N", "3", "runs per setting (the median is shown)"),
+        Flag::value(
+            "compare",
+            "HOST:PORT",
+            "",
+            "also measure the chat server running there (e.g. the course's server_thread_chat.py)",
+        ),
+        Flag::value(
+            "compare-users",
+            "LIST",
+            "messi:surabaya,henderson:surabaya,lineker:surabaya",
+            "USER:PASSWORD,... to log in as on the --compare server, shared in turn by the clients",
+        ),
     ],
 };
 

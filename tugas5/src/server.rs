@@ -8,15 +8,16 @@
 //! read without the lock.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
+use std::time::Duration;
 
 use common::chat::{
     msg, Inbox, InboxMessage, Request, Response, UserInfo, UserRecord, MAX_REQUEST_LINE,
 };
-use common::framing::{self, FrameError};
+use common::framing::{self, DeadlineReader, FrameError};
 use common::net;
 use common::stop::{Running, Shutdown};
 
@@ -311,6 +312,16 @@ fn short(token: &str) -> &str {
     token.split('-').next().unwrap_or(token)
 }
 
+/// Failed logins (wrong password or unknown user) one connection gets
+/// answered at once; the next one ends the connection (see
+/// [`BRAKE_PAUSE`]).
+pub const MAX_FAILED_LOGINS: u32 = 5;
+
+/// How long the server waits before it answers the failed login past
+/// [`MAX_FAILED_LOGINS`] with "Terlalu Banyak Percobaan" and closes. Only
+/// that connection's thread waits: other clients are not slowed.
+pub const BRAKE_PAUSE: Duration = Duration::from_secs(1);
+
 /// Serves one connection: reads request lines and answers each in turn
 /// until the client closes.
 ///
@@ -321,17 +332,46 @@ fn short(token: &str) -> &str {
 /// "Pesan Terlalu Panjang" and the connection is closed, since the rest of
 /// that line cannot be told apart from the next request.
 ///
+/// Between requests the connection may stay silent for `timeout` (then it
+/// is closed quietly); once a line's first byte arrives, the whole line
+/// must arrive within `timeout` ([`DeadlineReader`]), or the answer is
+/// "Waktu Habis" and the connection is closed, so a client trickling a
+/// byte now and then cannot hold a thread for ever.
+///
+/// Password guessing is braked: after [`MAX_FAILED_LOGINS`] failed `auth`
+/// on this connection, the next failed one is answered with
+/// "Terlalu Banyak Percobaan" after [`BRAKE_PAUSE`], and the connection
+/// is closed.
+///
 /// # Errors
 /// Socket failures other than the idle timeout and a close mid-line.
 pub fn handle_connection(
     server: &ChatServer,
     stream: TcpStream,
     peer: SocketAddr,
+    timeout: Duration,
 ) -> io::Result<()> {
     log::info!("{peer}: connected");
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = stream;
+    let mut reader = BufReader::new(DeadlineReader::new(&stream, Some(timeout))?);
+    let mut writer = &stream;
+    let mut failed_logins = 0u32;
     loop {
+        // Between requests: wait for the first byte with the socket's own
+        // timeout, then give the whole line `timeout` from now.
+        reader.get_mut().clear();
+        match reader.fill_buf() {
+            Ok([]) => {
+                log::info!("{peer}: closed");
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(e) if framing::is_timeout(&e) => {
+                log::info!("{peer}: idle too long; closed");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        }
+        reader.get_mut().start(timeout);
         let response = match framing::read_line(&mut reader, MAX_REQUEST_LINE) {
             Ok(Some(line)) => {
                 log::debug!("{peer}: {:?}", redact(&line));
@@ -347,22 +387,50 @@ pub fn handle_connection(
             }
             Err(FrameError::TooLarge { limit }) => {
                 log::warn!("{peer}: request line longer than {limit} bytes; closing");
-                writer.write_all(&Response::error(msg::PESAN_TERLALU_PANJANG).to_bytes())?;
-                net::linger_close(&writer, &mut reader);
-                return Ok(());
+                return close_with(&stream, &mut reader, msg::PESAN_TERLALU_PANJANG);
             }
             Err(FrameError::Truncated { got, .. }) => {
                 log::info!("{peer}: closed in the middle of a line ({got} bytes dropped)");
                 return Ok(());
             }
             Err(FrameError::Io(e)) if framing::is_timeout(&e) => {
-                log::info!("{peer}: idle too long; closed");
-                return Ok(());
+                log::warn!(
+                    "{peer}: no whole request line within {} s; closing",
+                    timeout.as_secs_f64()
+                );
+                return close_with(&stream, &mut reader, msg::WAKTU_HABIS);
             }
             Err(FrameError::Io(e)) => return Err(e),
         };
+        if is_failed_login(&response) {
+            failed_logins += 1;
+            if failed_logins > MAX_FAILED_LOGINS {
+                log::warn!("{peer}: {failed_logins} failed logins; closing after a pause");
+                thread::sleep(BRAKE_PAUSE);
+                return close_with(&stream, &mut reader, msg::TERLALU_BANYAK_PERCOBAAN);
+            }
+        }
         writer.write_all(&response.to_bytes())?;
     }
+}
+
+/// Whether `auth` was refused (the answers a guesser gets).
+fn is_failed_login(response: &Response) -> bool {
+    matches!(response, Response::Error(m) if m == msg::PASSWORD_SALAH || m == msg::USER_TIDAK_ADA)
+}
+
+/// Answers `ERROR` with `message` and closes the connection (lingering,
+/// so the answer is not lost to a reset).
+fn close_with(
+    stream: &TcpStream,
+    reader: &mut BufReader<DeadlineReader<&TcpStream>>,
+    message: &str,
+) -> io::Result<()> {
+    let mut writer = stream;
+    writer.write_all(&Response::error(message).to_bytes())?;
+    reader.get_mut().set_deadline(None);
+    net::linger_close(stream, reader);
+    Ok(())
 }
 
 /// The line as it may go to the log: an `auth` line's password hidden.
@@ -386,8 +454,9 @@ pub fn run_server(
     config: &Config,
     shutdown: &Shutdown,
 ) -> io::Result<()> {
+    let timeout = config.timeout;
     accept_loop(listener, config, shutdown, move |stream, peer| {
-        handle_connection(&chat, stream, peer)
+        handle_connection(&chat, stream, peer, timeout)
     })
 }
 

@@ -8,7 +8,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::check::{CheckOptions, Report, Status};
+use common::check::{CheckOptions, Report};
 use common::stop::Running;
 use common::testkit::check::{
     fake_server, fake_server_one_at_a_time, finishes_within, parse_options, run_check, silent,
@@ -28,13 +28,14 @@ const USER_TIDAK_ADA: &str = "auth with an unknown user gets ERROR \"User Tidak 
 const PASSWORD_SALAH: &str = "auth with a wrong password gets ERROR \"Password Salah\"";
 const DELIVERY: &str =
     "send, then inbox: henderson gets the exact text from messi (msg_from, msg_to)";
-const SESSION: &str = "send with an unknown token gets ERROR \"Session Tidak Ditemukan\"";
-const PROTOCOL: &str =
-    "an unknown command gets ERROR \"Protocol Tidak Benar\" and the connection stays usable";
-const USERS: &str = "users (new): lists the other users (henderson listed, messi itself not)";
-const LOGOUT: &str =
-    "logout (new): ends the session (the token then gets \"Session Tidak Ditemukan\")";
+const SESSION: &str = "send with an unknown token gets ERROR (\"Session Tidak Ditemukan\" or the course's \"Informasi tidak ditemukan\")";
+const PROTOCOL: &str = "an unknown command gets an ERROR and the connection stays usable";
+const USERS: &str = "the new users feature lists the other users (henderson listed)";
+const LOGOUT: &str = "the new logout feature ends that session (its token then gets an ERROR) \
+                      and only that one (henderson's session keeps working)";
 const SPLIT: &str = "a request split into small segments is answered";
+const NO_TOKENS: &str = "the user list shows no session tokens";
+const NOT_SELF: &str = "the user list leaves the user asking (messi) out";
 const TWO: &str = "two clients at once: the second is answered while the first stays connected";
 
 fn check_with(port: u16, timeout: Duration, skip_protocol: bool, setup: &Setup) -> Report {
@@ -75,7 +76,7 @@ fn our_server_passes_every_requirement() {
     let port = server.addr().port();
     let r = check(port, Duration::from_secs(10));
     assert!(r.all_passed(), "{}", r.text());
-    assert_eq!((r.passed, r.skipped), (10, 0), "{}", r.text());
+    assert_eq!((r.passed, r.skipped), (12, 0), "{}", r.text());
     let names: Vec<&str> = r
         .requirements
         .iter()
@@ -92,13 +93,22 @@ fn our_server_passes_every_requirement() {
             PROTOCOL,
             USERS,
             LOGOUT,
+            TWO,
             SPLIT,
-            TWO
+            NO_TOKENS,
+            NOT_SELF
         ]
     );
-    assert!(r
-        .text()
-        .ends_with("\n10 of 10 required passed; 0 extras (0 passed)\n"));
+    assert_eq!(
+        r.convention.as_deref(),
+        Some("users command `users`, logout command `logout`")
+    );
+    assert!(
+        r.text()
+            .ends_with("\n9 of 9 required passed; 3 extras (3 passed)\n"),
+        "{}",
+        r.text()
+    );
     // A second run against the same server passes too (its words are new).
     assert!(check(port, Duration::from_secs(10)).all_passed());
 }
@@ -117,17 +127,16 @@ fn other_users_and_renamed_commands_are_flags() {
     assert!(r.find("messi gets the exact text from lineker").is_some());
     // A server whose list command is `users` fails a check told it is `list`.
     let setup = Setup {
-        users_command: "list".into(),
+        users_command: Some("list".into()),
         ..Setup::default()
     };
     let r = check_with(port, Duration::from_secs(10), false, &setup);
-    assert_eq!(r.failures().len(), 1, "{}", r.text());
-    let o = r.find("list (new)").unwrap();
+    assert_eq!(r.failures(), [USERS], "{}", r.text());
+    let o = r.find(USERS).unwrap();
     assert!(
-        o.reason
-            .as_deref()
-            .unwrap()
-            .starts_with("expected status OK to `list TOKENID`, got"),
+        o.reason.as_deref().unwrap().starts_with(
+            "no command listed the other users; tried `list`: {\"status\": \"ERROR\", \"message\": \"Protocol Tidak Benar\"}"
+        ),
         "{o:?}"
     );
 }
@@ -165,18 +174,19 @@ fn the_course_server_fails_only_the_new_features() {
     let port = course_server();
     let r = check(port, PATIENT);
     assert_eq!(r.failures(), [USERS, LOGOUT], "{}", r.text());
-    assert_eq!(
-        r.find(USERS).unwrap().reason.as_deref(),
-        Some(
-            "expected status OK to `users TOKENID`, got \
-             {\"message\":\"**Protocol Tidak Benar\",\"status\":\"ERROR\"}"
-        )
+    let reason = r.find(USERS).unwrap().reason.clone().unwrap();
+    assert!(
+        reason.starts_with(
+            "no command listed the other users (give the student's command with --users-command); \
+             tried `users`: {\"message\":\"**Protocol Tidak Benar\",\"status\":\"ERROR\"}; `list`: "
+        ) && reason.contains("`who`: "),
+        "{reason}"
     );
-    // --skip-protocol: a student's own names for them are not graded here.
+    // --skip-protocol: the new features are not graded here.
     let r = check_with(port, PATIENT, true, &Setup::default());
     assert!(r.all_passed(), "{}", r.text());
-    assert_eq!((r.passed, r.skipped), (8, 2));
-    assert_eq!(r.find(LOGOUT).unwrap().status, Status::Skip);
+    assert_eq!((r.passed, r.skipped), (8, 0), "{}", r.text());
+    assert!(r.find(LOGOUT).is_none() && r.find(USERS).is_none());
 }
 
 #[test]
@@ -216,9 +226,12 @@ fn a_server_that_always_answers_ok_fails_every_error_and_delivery() {
         r.find(DELIVERY).unwrap().reason.as_deref(),
         Some("no \"messages\" object in the inbox answer: {\"status\": \"OK\", \"tokenid\": \"abc\"}")
     );
-    assert_eq!(
-        r.find(USERS).unwrap().reason.as_deref(),
-        Some("henderson is not listed in the answer to `users`")
+    assert!(
+        r.find(USERS).unwrap().reason.as_deref().unwrap().contains(
+            "`users`: OK, but henderson is not listed: {\"status\": \"OK\", \"tokenid\": \"abc\"}"
+        ),
+        "{}",
+        r.text()
     );
 }
 
@@ -286,7 +299,8 @@ fn a_single_threaded_server_fails_only_two_clients_at_once() {
     let chat = ChatServer::with_builtin_users();
     let port = fake_server_one_at_a_time(move |s| {
         let peer = s.peer_addr().unwrap();
-        let _ = tugas5::handle_connection(&chat, s, peer); // one client at a time
+        let _ = tugas5::handle_connection(&chat, s, peer, std::time::Duration::from_secs(30));
+        // one client at a time
     });
     let r = check(port, PATIENT);
     assert_eq!(r.failures(), [TWO], "{}", r.text());
@@ -345,8 +359,199 @@ fn flags_default_to_the_course_port_and_users() {
     );
     let s = Setup::from_matches(&m);
     assert_eq!((s.user.as_str(), s.other_password.as_str()), ("a", "x"));
-    assert_eq!(s.logout_command, "keluar");
+    assert_eq!(s.logout_command.as_deref(), Some("keluar"));
+    assert_eq!(
+        s.users_command, None,
+        "not given: found among the common names"
+    );
     assert!(o.skip_protocol);
     assert!(CHECK.help().contains("[default: 8889]"));
     assert!(CHECK.parse(["--bogus".to_string()]).is_err());
+}
+
+/// How a course-style student server shapes its user list.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// One string: `"henderson, lineker, "`.
+    Text,
+    /// An object keyed by username.
+    Object,
+    /// A list of usernames.
+    List,
+    /// Everyone, the user asking included, with each one's session token.
+    LeakyObject,
+}
+
+/// A student's extension of the course's `chat.py`, written in Rust: the
+/// course's texts ("Informasi tidak ditemukan" for an unknown token,
+/// "**Protocol Tidak Benar"), the new commands under the student's names,
+/// the user list in `shape`, logout answered as `messages` (a string), and
+/// optionally a logout that ends every session.
+fn student_server(
+    users_cmd: &'static str,
+    shape: Shape,
+    logout_cmd: &'static str,
+    logout_all: bool,
+) -> u16 {
+    use std::collections::{HashMap, HashSet};
+    use std::sync::Mutex;
+    let chat = ChatServer::with_builtin_users();
+    let state: Mutex<(HashMap<String, String>, HashSet<String>)> = Mutex::default();
+    fake_server(move |s| {
+        answer_each_line(s, &|line| {
+            let words: Vec<&str> = line.split(' ').collect();
+            let json = |v: Value| {
+                let mut out = serde_json::to_vec(&v).unwrap();
+                out.extend_from_slice(b"\r\n\r\n");
+                out
+            };
+            let mut st = state.lock().unwrap();
+            let (tokens, ended) = &mut *st;
+            let command = words[0];
+            if command != "auth" && [users_cmd, logout_cmd, "send", "inbox"].contains(&command) {
+                let token = words.get(1).copied().unwrap_or("");
+                if !tokens.contains_key(token) || ended.contains(token) {
+                    return json(
+                        serde_json::json!({"status": "ERROR", "message": "Informasi tidak ditemukan"}),
+                    );
+                }
+                let me = tokens[token].clone();
+                if command == users_cmd {
+                    let all = ["messi", "henderson", "lineker"];
+                    let others: Vec<&str> = all.iter().copied().filter(|u| *u != me).collect();
+                    let users = match shape {
+                        Shape::Text => {
+                            Value::from(others.iter().map(|u| format!("{u}, ")).collect::<String>())
+                        }
+                        Shape::List => Value::from(others.clone()),
+                        Shape::Object => others
+                            .iter()
+                            .map(|u| (u.to_string(), serde_json::json!({"negara": "Inggris"})))
+                            .collect::<serde_json::Map<_, _>>()
+                            .into(),
+                        Shape::LeakyObject => all
+                            .iter()
+                            .map(|u| {
+                                let t: Vec<&String> = tokens
+                                    .iter()
+                                    .filter(|(_, v)| v == u)
+                                    .map(|(k, _)| k)
+                                    .collect();
+                                (u.to_string(), serde_json::json!({ "tokens": t }))
+                            })
+                            .collect::<serde_json::Map<_, _>>()
+                            .into(),
+                    };
+                    return json(serde_json::json!({"status": "OK", "users": users}));
+                }
+                if command == logout_cmd {
+                    if logout_all {
+                        ended.extend(tokens.keys().cloned());
+                    } else {
+                        ended.insert(token.to_string());
+                    }
+                    return json(
+                        serde_json::json!({"status": "OK", "messages": "Logout Berhasil"}),
+                    );
+                }
+            }
+            // Our server's own `users`/`logout` are not the student's.
+            let r = if ["users", "logout"].contains(&command) {
+                common::chat::Response::error("Protocol Tidak Benar")
+            } else {
+                chat.handle_line(line)
+            };
+            if let common::chat::Response::Token(t) = &r {
+                tokens.insert(t.clone(), words[1].to_string());
+            }
+            let mut v: Value = serde_json::from_slice(&r.to_bytes()).unwrap();
+            if v["message"] == "Protocol Tidak Benar" {
+                v["message"] = "**Protocol Tidak Benar".into();
+            }
+            json(v)
+        })
+    })
+}
+
+#[test]
+fn students_command_names_and_answer_shapes_are_found_and_pass() {
+    for (users_cmd, shape, logout_cmd) in [
+        ("list", Shape::Text, "keluar"),
+        ("userlist", Shape::Object, "signout"),
+        ("who", Shape::List, "exit"),
+        ("list_users", Shape::Text, "logout"),
+        ("online", Shape::List, "keluar"),
+    ] {
+        let port = student_server(users_cmd, shape, logout_cmd, false);
+        let r = check(port, PATIENT);
+        assert!(r.graded_passed(), "{users_cmd}/{logout_cmd}: {}", r.text());
+        assert_eq!(r.exit_code, 0, "{}", r.text());
+        assert_eq!(
+            r.convention.as_deref(),
+            Some(format!("users command `{users_cmd}`, logout command `{logout_cmd}`").as_str()),
+            "{}",
+            r.text()
+        );
+        assert!(r
+            .text()
+            .contains(&format!("convention: users command `{users_cmd}`")));
+    }
+}
+
+#[test]
+fn a_students_own_names_are_given_by_flags() {
+    // Names no list holds: found only when given.
+    let port = student_server("daftar", Shape::Text, "pamit", false);
+    let r = check(port, PATIENT);
+    assert_eq!(r.failures(), [USERS, LOGOUT], "{}", r.text());
+    assert!(r
+        .find(LOGOUT)
+        .unwrap()
+        .reason
+        .as_deref()
+        .unwrap()
+        .starts_with("no command answered OK to log out (give the student's command with --logout-command); tried `logout`: "));
+    let setup = Setup {
+        users_command: Some("daftar".into()),
+        logout_command: Some("pamit".into()),
+        ..Setup::default()
+    };
+    let r = check_with(port, PATIENT, false, &setup);
+    assert!(r.all_passed(), "{}", r.text());
+    assert_eq!(
+        r.convention.as_deref(),
+        Some("users command `daftar`, logout command `pamit`")
+    );
+}
+
+#[test]
+fn a_user_list_leaking_tokens_or_listing_oneself_fails_only_extras() {
+    let port = student_server("users", Shape::LeakyObject, "logout", false);
+    let r = check(port, PATIENT);
+    assert_eq!(r.failures(), [NO_TOKENS, NOT_SELF], "{}", r.text());
+    assert!(r.graded_passed(), "the extras do not grade: {}", r.text());
+    assert_eq!(r.exit_code, 0);
+    assert!(r
+        .find(NO_TOKENS)
+        .unwrap()
+        .reason
+        .as_deref()
+        .unwrap()
+        .starts_with("the answer to `users` holds henderson's session token"));
+}
+
+#[test]
+fn a_logout_that_ends_every_session_fails_logout() {
+    let port = student_server("users", Shape::List, "logout", true);
+    let r = check(port, PATIENT);
+    assert_eq!(r.failures(), [LOGOUT], "{}", r.text());
+    assert_eq!(r.exit_code, 1);
+    let reason = r.find(LOGOUT).unwrap().reason.clone().unwrap();
+    assert!(
+        reason.starts_with(
+            "`logout` of messi also ended henderson's session: its `inbox` got \
+             {\"message\":\"Informasi tidak ditemukan\",\"status\":\"ERROR\"}"
+        ),
+        "{reason}"
+    );
 }

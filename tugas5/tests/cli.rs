@@ -20,16 +20,29 @@ fn config(addr: SocketAddr, interactive: bool) -> CliConfig {
     }
 }
 
-/// Runs the client on `script` and returns everything it printed.
+/// Runs the client on `script` (every command must succeed) and returns
+/// everything it printed.
 fn run(addr: SocketAddr, script: &str, interactive: bool) -> String {
+    let (out, result) = run_any(addr, script, interactive);
+    if let Err(e) = result {
+        panic!("{e}\n{out}");
+    }
+    out
+}
+
+/// Runs the client on `script`; what it printed, and how it ended.
+fn run_any(
+    addr: SocketAddr,
+    script: &str,
+    interactive: bool,
+) -> (String, Result<(), common::error::AppError>) {
     let mut out = Vec::new();
-    run_client(
+    let result = run_client(
         Cursor::new(script.as_bytes()),
         &mut out,
         &config(addr, interactive),
-    )
-    .unwrap();
-    String::from_utf8(out).unwrap()
+    );
+    (String::from_utf8(out).unwrap(), result)
 }
 
 /// The token in "username X logged in, token T".
@@ -109,11 +122,17 @@ fn online_marks_and_the_session_ends_with_the_client() {
 fn errors_and_usage_are_one_line_each() {
     let server = start();
     let addr = server.addr();
-    let out = run(
+    let (out, result) = run_any(
         addr,
         "inbox\nsend henderson x\nusers\nlogout\nauth ronaldo surabaya\nauth messi salah\nauth messi\n\
          send\nfoo bar\nauth messi surabaya\nsend ronaldo halo\ninbox now\nlogout\nlogout\nhelp\n",
         false,
+    );
+    // Piped input with failed commands: the program ends with an error
+    // (exit 1) after running every command.
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "12 of 15 commands failed: the first: error: not logged in (type: auth USERNAME PASSWORD)"
     );
     let lines: Vec<&str> = out.lines().collect();
     let not_logged_in = "error: not logged in (type: auth USERNAME PASSWORD)";
@@ -169,18 +188,161 @@ fn interactive_mode_shows_the_course_prompt_with_the_token() {
 }
 
 #[test]
-fn logging_in_again_ends_the_previous_session() {
+fn a_failed_login_keeps_the_session_and_a_new_one_replaces_it() {
     let server = start();
     let addr = server.addr();
-    // The client logs in, then the script makes it log in as another user
-    // who is not there: the old session is already gone.
-    let out = run(addr, "auth messi surabaya\nauth nobody x\ninbox\n", false);
-    let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[1], "error: User Tidak Ada");
-    assert_eq!(
-        lines[2],
-        "error: not logged in (type: auth USERNAME PASSWORD)"
+    // A mistyped password on a second auth: the session stays, and says so.
+    let (out, result) = run_any(
+        addr,
+        "auth messi surabaya\nauth nobody x\nauth messi surabya\ninbox\n",
+        false,
     );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        &lines[1..],
+        [
+            "error: User Tidak Ada",
+            "(still logged in as messi)",
+            "error: Password Salah",
+            "(still logged in as messi)",
+            "no new messages",
+        ]
+    );
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "2 of 4 commands failed: the first: error: User Tidak Ada"
+    );
+    // A successful auth as someone else replaces the session, and says so.
+    let mut raw = Conn::open(addr);
+    let (out, _) = run_any(
+        addr,
+        "auth messi surabaya\nauth henderson surabaya\nlogout\n",
+        false,
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[1],
+        "session of messi ended (replaced by the new login)"
+    );
+    assert!(lines[2].starts_with("username henderson logged in, token "));
+    assert_eq!(lines[3], "logged out");
+    let first = lines[0].rsplit(' ').next().unwrap();
+    assert_eq!(
+        raw.req(&format!("inbox {first}")),
+        Response::error("Session Tidak Ditemukan"),
+        "the replaced session was ended on the server"
+    );
+}
+
+#[test]
+fn piped_input_exits_cleanly_only_when_every_command_worked() {
+    let server = start();
+    let addr = server.addr();
+    let (_, ok) = run_any(addr, "auth messi surabaya\nusers\nhelp\nquit\n", false);
+    assert!(ok.is_ok(), "{ok:?}");
+    let (_, failed) = run_any(addr, "auth messi surabaya\nsend ronaldo x\n", false);
+    assert_eq!(
+        failed.unwrap_err().to_string(),
+        "1 of 2 commands failed: the first: error: User Tidak Ditemukan"
+    );
+    // At a terminal, a failed command is just shown: the person saw it.
+    let (_, interactive) = run_any(addr, "send ronaldo x\nquit\n", true);
+    assert!(interactive.is_ok());
+}
+
+/// A fake course-style server: answers each request line from `answers`
+/// in turn (the JSON, then \r\n\r\n), and returns the lines it got.
+fn course_style_server(
+    answers: Vec<&'static str>,
+) -> (SocketAddr, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fake = std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Write};
+        let (s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut got = Vec::new();
+        for answer in answers {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            got.push(line.trim_end().to_string());
+            (&s).write_all(format!("{answer}\r\n\r\n").as_bytes())
+                .unwrap();
+        }
+        got
+    });
+    (addr, fake)
+}
+
+#[test]
+fn answers_of_course_style_servers_are_shown_whatever_their_shape() {
+    let (addr, fake) = course_style_server(vec![
+        r#"{"status": "OK", "tokenid": "t1"}"#,
+        r#"{"status": "OK", "users": "messi, henderson, "}"#,
+        r#"{"status": "OK", "messages": {"messi": ["halo", "apa kabar"], "lineker": []}}"#,
+        r#"{"status": "OK", "message": {"sent": true, "to": "henderson"}}"#,
+        r#"{"status": "OK", "messages": "Logout Berhasil", "extra": [1, 2]}"#,
+    ]);
+    let out = run(
+        addr,
+        "auth messi surabaya\nusers\ninbox\nsend henderson hai\nlogout\n",
+        false,
+    );
+    assert_eq!(
+        fake.join().unwrap(),
+        [
+            "auth messi surabaya",
+            "users t1",
+            "inbox t1",
+            "send t1 henderson hai",
+            "logout t1"
+        ]
+    );
+    assert_eq!(
+        out,
+        "username messi logged in, token t1\n\
+         users: messi, henderson,\n\
+         messi: halo\n\
+         messi: apa kabar\n\
+         sent: true\n\
+         to: henderson\n\
+         logged out: Logout Berhasil\n\
+         extra: 1\n\
+         extra: 2\n"
+    );
+}
+
+#[test]
+fn the_course_servers_unknown_token_text_also_ends_the_session() {
+    let (addr, fake) = course_style_server(vec![
+        r#"{"status": "OK", "tokenid": "t1"}"#,
+        r#"{"status": "ERROR", "message": "Informasi tidak ditemukan"}"#,
+        r#"{"status": "ERROR", "message": ["odd", "shape"]}"#,
+    ]);
+    let (out, result) = run_any(
+        addr,
+        "auth messi surabaya\ninbox\nusers\nauth messi x\n",
+        false,
+    );
+    assert_eq!(
+        out,
+        "username messi logged in, token t1\n\
+         error: Informasi tidak ditemukan (the session ended; log in again with auth)\n\
+         error: not logged in (type: auth USERNAME PASSWORD)\n\
+         error: odd\n\
+         shape\n"
+    );
+    assert_eq!(
+        fake.join().unwrap(),
+        ["auth messi surabaya", "inbox t1", "auth messi x"]
+    );
+    assert!(result
+        .unwrap_err()
+        .to_string()
+        .starts_with("3 of 4 commands failed"));
 }
 
 #[test]
@@ -373,5 +535,8 @@ fn a_session_ended_elsewhere_is_reported_and_forgotten() {
         "error: not logged in (type: auth USERNAME PASSWORD)"
     );
     drop(in_tx);
-    client.join().unwrap().unwrap();
+    assert_eq!(
+        client.join().unwrap().unwrap_err().to_string(),
+        "2 of 3 commands failed: the first: error: Session Tidak Ditemukan (the session ended; log in again with auth)"
+    );
 }

@@ -110,7 +110,12 @@ fn the_document_has_the_assignments_format_and_covers_everything() {
         );
     }
     // Errors without a one-line example are still documented.
-    for m in [msg::INBOX_PENUH, msg::PESAN_TERLALU_PANJANG] {
+    for m in [
+        msg::INBOX_PENUH,
+        msg::PESAN_TERLALU_PANJANG,
+        msg::WAKTU_HABIS,
+        msg::TERLALU_BANYAK_PERCOBAAN,
+    ] {
         assert!(DOC.contains(&format!("\"{m}\"")), "{m} not documented");
     }
 }

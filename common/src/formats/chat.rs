@@ -70,6 +70,15 @@ pub mod msg {
     pub const INBOX_PENUH: &str = "Inbox Penuh";
     /// The request line is longer than the server accepts; the server closes.
     pub const PESAN_TERLALU_PANJANG: &str = "Pesan Terlalu Panjang";
+    /// The request line did not arrive whole within the server's
+    /// `--timeout`; the server closes.
+    pub const WAKTU_HABIS: &str = "Waktu Habis";
+    /// Too many failed `auth` on one connection (password guessing); the
+    /// server answers this after a pause and closes.
+    pub const TERLALU_BANYAK_PERCOBAAN: &str = "Terlalu Banyak Percobaan";
+    /// The course's own answer to an unknown token in some years'
+    /// `chat.py` (this server answers [`SESSION_TIDAK_DITEMUKAN`]).
+    pub const INFORMASI_TIDAK_DITEMUKAN: &str = "Informasi tidak ditemukan";
 }
 
 /// One request line, parsed.
@@ -453,6 +462,138 @@ pub fn read_response<R: BufRead + ?Sized>(reader: &mut R) -> Result<Option<Respo
         .map_err(|e| FrameError::Malformed(format!("server sent a bad response: {e}")))
 }
 
+/// Any answer a course-style chat server sends, read leniently: the
+/// course's servers differ across years and students, and a client must
+/// still show what came (`{"status": "OK", "messages": "..."}` after a
+/// logout, a user list as one string, an inbox of plain strings).
+///
+/// `response` is the strict [`Response`] when the answer has one of its
+/// shapes; [`Reply::text`] shows whatever `message`/`messages` (and other
+/// keys) hold, in any shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// Whether the status says OK (`"OK"` in any case; an answer with no
+    /// status counts as OK unless it has an `error` key).
+    pub ok: bool,
+    /// The whole JSON answer.
+    pub value: serde_json::Value,
+    /// The answer as a [`Response`], when it has one of the strict shapes.
+    pub response: Option<Response>,
+}
+
+impl Reply {
+    /// Decodes one answer (the JSON, with or without `\r\n\r\n`).
+    ///
+    /// # Errors
+    /// Only when the bytes are not JSON at all.
+    pub fn from_slice(bytes: &[u8]) -> Result<Reply, serde_json::Error> {
+        let value: serde_json::Value = serde_json::from_slice(bytes)?;
+        let ok = match value.get("status") {
+            Some(serde_json::Value::String(s)) => {
+                s.eq_ignore_ascii_case("ok") || s.eq_ignore_ascii_case("success")
+            }
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(_) => false,
+            None => value.get("error").is_none(),
+        };
+        let response = Response::deserialize(&value).ok();
+        Ok(Reply {
+            ok,
+            value,
+            response,
+        })
+    }
+
+    /// What the answer says, one line per item: `message` and `messages`
+    /// as they are (a string, a number, a list, an object, nested; an
+    /// inbox message `{"msg_from": F, "msg": M}` as `from F: M`), then
+    /// any other key but `status` as `key: value` (keys in name order). Empty when there is
+    /// nothing but the status.
+    pub fn text(&self) -> String {
+        let mut lines = Vec::new();
+        match &self.value {
+            serde_json::Value::Object(map) => {
+                for key in ["message", "messages"] {
+                    if let Some(v) = map.get(key) {
+                        flatten(v, "", &mut lines);
+                    }
+                }
+                for (k, v) in map {
+                    if !matches!(k.as_str(), "status" | "message" | "messages") {
+                        flatten(v, &format!("{k}: "), &mut lines);
+                    }
+                }
+            }
+            other => flatten(other, "", &mut lines),
+        }
+        lines.join("\n")
+    }
+}
+
+/// Pushes the lines of `v`, each after `prefix`.
+fn flatten(v: &serde_json::Value, prefix: &str, lines: &mut Vec<String>) {
+    use serde_json::Value;
+    match v {
+        Value::Null => {}
+        Value::String(s) if s.trim().is_empty() => {}
+        Value::String(s) => lines.push(format!("{prefix}{}", s.trim_end())),
+        Value::Bool(_) | Value::Number(_) => lines.push(format!("{prefix}{v}")),
+        Value::Array(items) => {
+            for item in items {
+                flatten(item, prefix, lines);
+            }
+        }
+        Value::Object(map) if map.contains_key("msg") => {
+            let from = map
+                .get("msg_from")
+                .map(scalar)
+                .unwrap_or_else(|| "?".to_string());
+            let text = map.get("msg").map(scalar).unwrap_or_default();
+            lines.push(format!("{prefix}from {from}: {}", text.trim()));
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                // An inbox keyed by sender: its messages say who sent them.
+                let holds_messages = match v {
+                    Value::Object(m) => m.contains_key("msg"),
+                    Value::Array(a) => a
+                        .iter()
+                        .any(|x| x.as_object().is_some_and(|m| m.contains_key("msg"))),
+                    _ => false,
+                };
+                if holds_messages {
+                    flatten(v, prefix, lines);
+                } else {
+                    flatten(v, &format!("{prefix}{k}: "), lines);
+                }
+            }
+        }
+    }
+}
+
+/// A JSON scalar as text (strings without quotes); other values as JSON.
+fn scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads one answer (up to `\r\n\r\n`) as a [`Reply`].
+///
+/// # Errors
+/// As [`framing::read_delimited`] with [`MAX_RESPONSE`];
+/// [`FrameError::Malformed`] when the bytes are not JSON.
+/// `Ok(None)`: the server closed before sending anything.
+pub fn read_reply<R: BufRead + ?Sized>(reader: &mut R) -> Result<Option<Reply>, FrameError> {
+    let Some(bytes) = framing::read_delimited(reader, &[RESPONSE_END], MAX_RESPONSE)? else {
+        return Ok(None);
+    };
+    Reply::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| FrameError::Malformed(format!("server sent an answer that is not JSON: {e}")))
+}
+
 /// Serializes `value` the way Python's `json.dumps` does by default:
 /// `", "` between items, `": "` after keys, and every character outside
 /// printable ASCII escaped (`"é"` becomes `"\u00e9"`, emoji become a
@@ -712,5 +853,44 @@ mod tests {
             r#"[{"username":"m","pasword":"x","name":"M","country":"C"}]"#,
         );
         assert!(typo.unwrap_err().to_string().contains("pasword"));
+    }
+
+    #[test]
+    fn replies_of_any_shape_show_their_text() {
+        let r = |s: &str| Reply::from_slice(s.as_bytes()).unwrap();
+        let logout = r(r#"{"status": "OK", "messages": "Logout Berhasil"}"#);
+        assert!(logout.ok);
+        assert_eq!(logout.response, None);
+        assert_eq!(logout.text(), "Logout Berhasil");
+        let ours = r(r#"{"status": "OK", "message": "Message Sent"}"#);
+        assert_eq!(
+            ours.response,
+            Some(Response::Message("Message Sent".into()))
+        );
+        assert_eq!(ours.text(), "Message Sent");
+        let err = r(r#"{"status": "ERROR", "message": "Informasi tidak ditemukan"}"#);
+        assert!(!err.ok);
+        assert_eq!(err.text(), "Informasi tidak ditemukan");
+        let inbox = r(
+            r#"{"status": "OK", "messages": {"messi": [{"msg_from": "Lionel Messi", "msg_to": "X", "msg": " halo\r\n"}], "lineker": []}}"#,
+        );
+        assert_eq!(inbox.text(), "from Lionel Messi: halo");
+        let plain = r(r#"{"status": "OK", "messages": {"messi": ["halo", "apa kabar"]}}"#);
+        assert_eq!(plain.text(), "messi: halo\nmessi: apa kabar");
+        let users = r(r#"{"status": "ok", "users": "messi, henderson, ", "count": 2}"#);
+        assert!(users.ok);
+        // Other keys in name order.
+        assert_eq!(users.text(), "count: 2\nusers: messi, henderson,");
+        let nested = r(r#"{"status": "OK", "message": {"detail": [1, true, null, {"a": "b"}]}}"#);
+        assert_eq!(nested.text(), "detail: 1\ndetail: true\ndetail: a: b");
+        assert!(!r(r#"{"status": 500, "message": 7}"#).ok);
+        assert_eq!(r(r#"{"status": 500, "message": 7}"#).text(), "7");
+        assert!(r(r#"["x"]"#).ok);
+        assert!(!r(r#"{"error": "bad"}"#).ok);
+        assert!(Reply::from_slice(b"not json").is_err());
+        let mut two = Cursor::new(b"{\"status\": \"OK\"}\r\n\r\n".to_vec());
+        let got = read_reply(&mut two).unwrap().unwrap();
+        assert_eq!(got.text(), "");
+        assert!(read_reply(&mut two).unwrap().is_none());
     }
 }
