@@ -456,7 +456,11 @@ pub fn run_client<R: BufRead, W: Write>(
         None => ask_name(input, out, echo)?,
     };
     let dest = match &config.output {
-        Some(path) => path.clone(),
+        Some(path) => {
+            existing_folder_of(path)?;
+            path.clone()
+        }
+        // `downloads/` is made if missing (only that folder).
         None => default_output(&name)?,
     };
     let summary = fetch(&config.host, config.port, &name, &dest, config.timeout)?;
@@ -489,6 +493,26 @@ pub fn ask_name<R: BufRead, W: Write>(
             .hint("type a name, or pass --file NAME"));
     }
     Ok(name)
+}
+
+/// Requires the folder `--output PATH` saves into to exist: a mistyped
+/// folder is an error, not a new tree of folders.
+///
+/// # Errors
+/// "cannot save to PATH: the folder DIR does not exist".
+pub fn existing_folder_of(path: &Path) -> Result<(), AppError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => return Ok(()),
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(AppError::new(
+        format!("cannot save to {}", path.display()),
+        format!("the folder {} does not exist", dir.display()),
+    )
+    .hint("make the folder first, or leave --output out to save into downloads/"))
 }
 
 /// Where the client saves `name` by default: `downloads/<last part of name>`.

@@ -177,3 +177,28 @@ fn trickling_flood_past_the_cap_does_not_lock_a_client_out() {
         "served after {served:?} ({refused} refused)"
     );
 }
+
+/// `--output` into a folder that does not exist is a clear error, and
+/// nothing is made; the default `downloads/` is made (that folder only).
+#[test]
+fn output_into_a_missing_folder_fails_clearly() {
+    let (_running, addr) = start(T, 64);
+    let root = common::testkit::temp_dir("tugas1b-missing-out");
+    let config = tugas1b::ClientConfig {
+        host: "127.0.0.1".into(),
+        port: addr.port(),
+        file: Some("contoh.txt".into()),
+        output: Some(root.join("no-such-dir/sub/x.txt")),
+        timeout: T,
+    };
+    let err = tugas1b::run_client(&config, &mut &b""[..], &mut Vec::new(), false).unwrap_err();
+    assert!(
+        err.to_string().starts_with(&format!(
+            "cannot save to {}: the folder {} does not exist",
+            root.join("no-such-dir/sub/x.txt").display(),
+            root.join("no-such-dir/sub").display()
+        )),
+        "{err}"
+    );
+    assert!(!root.join("no-such-dir").exists());
+}

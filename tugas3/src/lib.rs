@@ -36,7 +36,9 @@ use std::path::Path;
 
 use common::cli::{self, Command, Flag};
 
-pub use client::{live_progress, names_from, run_client, ClientConfig, Outcome, Report};
+pub use client::{
+    live_progress, names_from, prepare_out_dir, run_client, ClientConfig, Outcome, Report,
+};
 pub use server::{handle_connection, run_server, start_server, Config};
 
 /// The assignment's port (the `--port` default of server and client).

@@ -177,3 +177,25 @@ fn trickling_flood_past_the_cap_does_not_lock_a_client_out() {
         "served after {served:?} ({refused} refused)"
     );
 }
+
+/// `--out` makes only its last folder: a missing parent is a clear error
+/// and nothing is made.
+#[test]
+fn out_into_a_missing_folder_fails_clearly() {
+    let root = common::testkit::temp_dir("tugas3-missing-out");
+    let deep = root.join("no-such-dir/downloads");
+    let err = tugas3::prepare_out_dir(&deep).unwrap_err();
+    assert!(
+        err.to_string().starts_with(&format!(
+            "cannot save into {}: the folder {} does not exist",
+            deep.display(),
+            root.join("no-such-dir").display()
+        )),
+        "{err}"
+    );
+    assert!(!root.join("no-such-dir").exists());
+    let last = root.join("downloads");
+    tugas3::prepare_out_dir(&last).unwrap();
+    assert!(last.is_dir());
+    tugas3::prepare_out_dir(&last).unwrap();
+}
