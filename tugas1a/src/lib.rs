@@ -35,12 +35,12 @@ pub mod check;
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown as Both, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::cli::{self, Command, Flag, Matches};
 use common::error::{AppError, MainError};
@@ -60,6 +60,11 @@ pub const PRINT_LIMIT: usize = 4096;
 
 /// Bytes shown as hex for a binary file.
 pub const HEX_PREVIEW: usize = 64;
+
+/// Once the `FILE` header's first byte came, the whole header must arrive
+/// within this (or `--timeout`, if shorter): a flood of trickling clients
+/// is cut in seconds.
+pub const HEADER_TIME: Duration = Duration::from_secs(5);
 
 /// The server's flags.
 pub const SERVER: Command = Command {
@@ -244,6 +249,12 @@ pub fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
     // The whole header line within the timeout, not only each read: a
     // client trickling a byte now and then is cut off.
     reader.get_mut().start(config.timeout);
+    if matches!(reader.fill_buf(), Ok(b) if !b.is_empty()) {
+        // It started: the rest of the line must come soon.
+        let soon = Instant::now() + HEADER_TIME;
+        let deadline = reader.get_ref().deadline().map(|d| d.min(soon));
+        reader.get_mut().set_deadline(deadline);
+    }
     let header = FileHeader::read_from(&mut reader).map_err(|e| match e {
         // Said the same whether nothing came or the header was too slow.
         e if e.is_timeout() => FrameError::Io(io::ErrorKind::TimedOut.into()),

@@ -69,7 +69,7 @@ fn trickled_request_is_cut_at_the_deadline() {
     let (cut, got) = trickle(addr, line.as_bytes(), Duration::from_millis(100));
     let got = String::from_utf8_lossy(&got);
     assert!(
-        got.starts_with("ERROR bad request: request not complete within 1 s"),
+        got.starts_with("ERROR bad request: request not complete within 1 s of its first byte"),
         "{got:?}"
     );
     assert!(cut < timeout + Duration::from_secs(2), "cut after {cut:?}");

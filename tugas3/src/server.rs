@@ -174,6 +174,11 @@ pub fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
 /// client sends `contoh.txt` with no line end and waits for the bytes).
 pub const BARE_NAME_PAUSE: Duration = Duration::from_millis(500);
 
+/// Once a request's first byte came, the whole request must arrive
+/// within this (or `--timeout`, if shorter): no real client needs longer
+/// for one line, and a flood of trickling clients is cut in seconds.
+pub const REQUEST_TIME: Duration = Duration::from_secs(5);
+
 /// A client's request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Asked {
@@ -217,9 +222,16 @@ fn read_request_bytes(
     first: bool,
     within: Duration,
 ) -> Result<Option<Asked>, FrameError> {
-    let deadline = reader.get_ref().deadline();
+    let mut deadline = reader.get_ref().deadline();
     let mut got: Vec<u8> = Vec::new();
     loop {
+        if got.is_empty() {
+            // Waiting for the first byte: up to `within` (a course client
+            // may connect before its user typed the name).
+        } else if let Some(d) = deadline.as_mut() {
+            // Once it started, the line must end soon.
+            *d = (*d).min(Instant::now() + REQUEST_TIME);
+        }
         // A name with no line end: wait a short pause for more, not longer.
         let pausing = first && !got.is_empty() && !could_be_get(&got);
         let until = match deadline {
@@ -235,8 +247,8 @@ fn read_request_bytes(
             }
             Err(e) if is_timeout(&e) && !got.is_empty() => {
                 return Err(FrameError::Malformed(format!(
-                    "request not complete within {} s (got {:?})",
-                    within.as_secs_f64(),
+                    "request not complete within {} s of its first byte (got {:?})",
+                    within.min(REQUEST_TIME).as_secs_f64(),
                     shorten(&String::from_utf8_lossy(&got))
                 )));
             }
