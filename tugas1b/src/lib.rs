@@ -12,6 +12,12 @@
 //!                or  ERROR <reason>\n       e.g. "ERROR file not found: x.txt"
 //! ```
 //!
+//! As a connection's first message the server also takes the course's
+//! bare name (`contoh.txt`, with or without a line end): it answers with
+//! the raw bytes and closes. A silent client is closed after `--timeout`;
+//! once a request started, its whole line must arrive within
+//! [`REQUEST_TIME`] (or `--timeout`, if shorter).
+//!
 //! The server answers only for files inside its folder (`--dir`): names
 //! with `..`, absolute paths and symlinks that lead outside are refused.
 //! The client writes `downloads/<name>.part...` and renames it when every
@@ -26,7 +32,7 @@
 //!
 //! The flow, in this file. Server: [`run_server`] accepts each client on a
 //! thread of its own; [`handle_connection`] reads each request
-//! (`read_request`), resolves the name inside `--dir` and sends `OK <size>`
+//! (`read_request`, with the deadline and the bare-name pause), resolves the name inside `--dir` and sends `OK <size>`
 //! and the bytes, or `ERROR <reason>`. Client: [`run_client`] asks the name,
 //! then [`fetch`] sends the request, reads the status and saves the bytes
 //! through an [`AtomicFile`] into `downloads/`.
@@ -507,11 +513,13 @@ pub fn ask_name<R: BufRead, W: Write>(
     Ok(name)
 }
 
-/// Requires the folder `--output PATH` saves into to exist: a mistyped
-/// folder is an error, not a new tree of folders.
+/// Makes the folder `--output PATH` saves into when it is missing, but
+/// only that last folder: a mistyped path is an error, not a new tree of
+/// folders.
 ///
 /// # Errors
-/// "cannot save to PATH: the folder DIR does not exist".
+/// "cannot save to PATH: the folder DIR does not exist" when even the
+/// folder's parent is missing, or the folder cannot be made.
 pub fn existing_folder_of(path: &Path) -> Result<(), AppError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -520,11 +528,17 @@ pub fn existing_folder_of(path: &Path) -> Result<(), AppError> {
     if dir.is_dir() {
         return Ok(());
     }
-    Err(AppError::new(
-        format!("cannot save to {}", path.display()),
-        format!("the folder {} does not exist", dir.display()),
-    )
-    .hint("make the folder first, or leave --output out to save into downloads/"))
+    let what = || format!("cannot save to {}", path.display());
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            return Err(AppError::new(
+                what(),
+                format!("the folder {} does not exist", parent.display()),
+            )
+            .hint("make it first: --output makes only the file's own folder"));
+        }
+    }
+    std::fs::create_dir(dir).map_err(|e| AppError::io(what(), &e))
 }
 
 /// Where the client saves `name` by default: `downloads/<last part of name>`.

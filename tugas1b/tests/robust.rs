@@ -178,8 +178,8 @@ fn trickling_flood_past_the_cap_does_not_lock_a_client_out() {
     );
 }
 
-/// `--output` into a folder that does not exist is a clear error, and
-/// nothing is made; the default `downloads/` is made (that folder only).
+/// `--output` into a folder whose parent does not exist is a clear error,
+/// and nothing is made (only the file's own folder would be).
 #[test]
 fn output_into_a_missing_folder_fails_clearly() {
     let (_running, addr) = start(T, 64);
@@ -196,7 +196,7 @@ fn output_into_a_missing_folder_fails_clearly() {
         err.to_string().starts_with(&format!(
             "cannot save to {}: the folder {} does not exist",
             root.join("no-such-dir/sub/x.txt").display(),
-            root.join("no-such-dir/sub").display()
+            root.join("no-such-dir").display()
         )),
         "{err}"
     );
