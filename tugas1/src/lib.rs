@@ -38,6 +38,10 @@ pub const DEFAULT_MESSAGE: &str = "PEMROGRAMAN JARINGAN TEKNIK INFORMATIKA";
 /// The assignment's first port (the course also uses 31001 and 31002).
 pub const DEFAULT_PORT: u16 = 31000;
 
+/// The server's ports with no `--port`: the assignment's three, the same
+/// the `check` tests by default.
+pub const DEFAULT_PORTS: [u16; 3] = [31000, 31001, 31002];
+
 /// The server's default bind address: every address of the machine, so
 /// another computer can connect.
 pub const DEFAULT_HOST: &str = "0.0.0.0";
@@ -55,8 +59,8 @@ pub const SERVER: Command = Command {
         Flag::value(
             "port",
             "PORT",
-            "31000",
-            "port to listen on; repeat to listen on several (0 = any free port)",
+            "31000,31001,31002",
+            "port to listen on; repeat or separate with commas for several (0 = any free port)",
         ),
         cli::TIMEOUT,
     ],
@@ -98,11 +102,11 @@ pub struct Config {
 }
 
 impl Default for Config {
-    /// [`DEFAULT_HOST`], [`DEFAULT_PORT`] and [`DEFAULT_TIMEOUT`].
+    /// [`DEFAULT_HOST`], [`DEFAULT_PORTS`] and [`DEFAULT_TIMEOUT`].
     fn default() -> Self {
         Config {
             host: DEFAULT_HOST.to_string(),
-            ports: vec![DEFAULT_PORT],
+            ports: DEFAULT_PORTS.to_vec(),
             timeout: DEFAULT_TIMEOUT,
         }
     }
@@ -116,7 +120,7 @@ impl Config {
     pub fn from_matches(m: &Matches) -> Result<Config, MainError> {
         Ok(Config {
             host: m.value("host").to_string(),
-            ports: m.parse_all("port")?,
+            ports: server_ports(m)?,
             timeout: m.timeout()?,
         })
     }
@@ -137,7 +141,63 @@ impl Config {
     }
 }
 
-/// Echoes one connection until the peer closes, logging what arrives: the
+/// Bytes of each connection shown in the log; past them only the count
+/// (logged when the connection ends), so no client can fill the disk.
+pub const LOG_PREVIEW: usize = 80;
+
+/// What the log shows of one connection: the first [`LOG_PREVIEW`] bytes
+/// as they arrive, then nothing until the byte count at the end.
+#[derive(Debug, Default)]
+pub struct EchoLog {
+    shown: usize,
+    total: u64,
+}
+
+impl EchoLog {
+    /// Counts `bytes`; returns the part to log (`None` once the preview is
+    /// used up), with `...` when the rest of this read is not shown.
+    pub fn preview(&mut self, bytes: &[u8]) -> Option<String> {
+        self.total += bytes.len() as u64;
+        let room = LOG_PREVIEW - self.shown;
+        if room == 0 {
+            return None;
+        }
+        let take = bytes.len().min(room);
+        self.shown += take;
+        let mut text = format!("{:?}", String::from_utf8_lossy(&bytes[..take]));
+        if take < bytes.len() {
+            text.push_str(" ... (the rest not logged)");
+        }
+        Some(text)
+    }
+
+    /// Bytes received so far.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+}
+
+/// The server's ports from `--port`: each value may list several
+/// (`31000,31001`); the default is the assignment's three.
+///
+/// # Errors
+/// A usage message for a value that is not a port.
+pub fn server_ports(m: &Matches) -> Result<Vec<u16>, cli::CliError> {
+    let mut ports = Vec::new();
+    for value in m.values("port") {
+        for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            ports.push(part.parse::<u16>().map_err(|_| {
+                cli::CliError::Usage(format!(
+                    "invalid value '{part}' for --port: expected a port number"
+                ))
+            })?);
+        }
+    }
+    Ok(ports)
+}
+
+/// Echoes one connection until the peer closes, logging the first bytes
+/// that arrive and, at the end, how many there were ([`EchoLog`]): the
 /// whole of Tugas 1's server.
 ///
 /// # Errors
@@ -146,7 +206,7 @@ pub fn handle_connection(mut stream: TcpStream, peer: SocketAddr) -> io::Result<
     let local_port = stream.local_addr()?.port();
     log::info!("connection from {peer} on port {local_port}");
     let mut buf = [0u8; 8192];
-    let mut total = 0u64;
+    let mut shown = EchoLog::default();
     loop {
         let n = match stream.read(&mut buf) {
             Ok(0) => break,
@@ -154,14 +214,15 @@ pub fn handle_connection(mut stream: TcpStream, peer: SocketAddr) -> io::Result<
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        log::info!(
-            "port {local_port}: received from {peer}: {:?}",
-            String::from_utf8_lossy(&buf[..n])
-        );
+        if let Some(text) = shown.preview(&buf[..n]) {
+            log::info!("port {local_port}: received from {peer}: {text}");
+        }
         stream.write_all(&buf[..n])?;
-        total += n as u64;
     }
-    log::info!("{peer} on port {local_port} closed after {total} bytes");
+    log::info!(
+        "{peer} on port {local_port} closed after {} bytes",
+        shown.total()
+    );
     Ok(())
 }
 
@@ -461,7 +522,44 @@ mod tests {
         let m = SERVER.parse(Vec::<String>::new()).unwrap();
         let config = Config::from_matches(&m).unwrap();
         assert_eq!(config, Config::default());
-        assert_eq!(config.ports, [DEFAULT_PORT]);
+        assert_eq!(config.ports, DEFAULT_PORTS);
+        assert_eq!(config.ports, [31000, 31001, 31002]);
+    }
+
+    #[test]
+    fn server_defaults_to_the_three_ports_of_the_assignment_and_the_check() {
+        let m = SERVER.parse(Vec::<String>::new()).unwrap();
+        assert_eq!(server_ports(&m).unwrap(), [31000, 31001, 31002]);
+        let check = crate::check::CHECK.parse(Vec::<String>::new()).unwrap();
+        assert_eq!(check.value("port"), m.value("port"));
+        let m = SERVER
+            .parse(["--port", "1", "--port", "2,3"].map(String::from))
+            .unwrap();
+        assert_eq!(server_ports(&m).unwrap(), [1, 2, 3]);
+        let m = SERVER.parse(["--port", "x"].map(String::from)).unwrap();
+        assert!(server_ports(&m).is_err());
+    }
+
+    #[test]
+    fn the_log_shows_a_preview_and_the_count_whatever_arrives() {
+        let mut log = EchoLog::default();
+        let chunk = vec![b'x'; 8192];
+        let mut logged = 0;
+        for _ in 0..12_800 {
+            // 100 MiB in reads of 8 KiB
+            logged += log.preview(&chunk).map_or(0, |l| l.len());
+        }
+        assert_eq!(log.total(), 100 * 1024 * 1024);
+        assert!(logged < 200, "{logged} bytes of log");
+        let mut small = EchoLog::default();
+        assert_eq!(
+            small.preview(b"PEMROGRAMAN").as_deref(),
+            Some("\"PEMROGRAMAN\"")
+        );
+        assert_eq!(
+            small.preview(b" JARINGAN").as_deref(),
+            Some("\" JARINGAN\"")
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::thread;
 use std::time::Duration;
 
 use common::check::{CheckOptions, Report, Status};
@@ -195,4 +196,46 @@ fn flags_default_to_the_three_course_ports() {
     assert_eq!((o.ports.as_slice(), o.json), (&[5][..], true));
     assert!(CHECK.help().contains("[default: 31000,31001,31002]"));
     assert!(CHECK.parse(["--bogus".to_string()]).is_err());
+}
+
+/// The steps after the echoes run on every port that answered: a server
+/// on the second port that stops listening after its echo fails them with
+/// the port named and says it died in an earlier step.
+#[test]
+fn later_steps_run_on_every_answering_port_and_say_when_one_died() {
+    let good = fake_server(|s| answer_each_read(s, |d| d.to_vec()));
+    let once = TcpListener::bind("127.0.0.1:0").unwrap();
+    let dies = once.local_addr().unwrap().port();
+    thread::spawn(move || {
+        // Echoes one client, then the "server" is gone.
+        if let Ok((s, _)) = once.accept() {
+            answer_each_read(s, |d| d.to_vec());
+        }
+    });
+    let r = check(vec![good, dies], PATIENT);
+    assert_eq!(
+        r.by_id(&format!("echo-{good}")).unwrap().status,
+        Status::Pass
+    );
+    assert_eq!(
+        r.by_id(&format!("echo-{dies}")).unwrap().status,
+        Status::Pass
+    );
+    let bytes = r.by_id("bytes").unwrap();
+    assert_eq!(bytes.status, Status::Fail, "{}", r.text());
+    let reason = bytes.reason.as_deref().unwrap();
+    assert!(
+        reason.starts_with(&format!("cannot connect to 127.0.0.1:{dies}"))
+            && reason.ends_with(&format!(
+                "(port {dies} answered earlier in this check: the server died or \
+                 stopped listening during an earlier step)"
+            )),
+        "{reason}"
+    );
+    assert!(
+        r.text()
+            .contains("ASSIGNMENTS.md: \"Jalankan program client.py untuk konek ke server"),
+        "{}",
+        r.text()
+    );
 }

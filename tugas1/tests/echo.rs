@@ -170,7 +170,7 @@ fn flags_help_and_usage_errors() {
         panic!()
     };
     assert!(
-        help.contains("[default: 31000]") && help.contains("[default: 0.0.0.0]"),
+        help.contains("[default: 31000,31001,31002]") && help.contains("[default: 0.0.0.0]"),
         "{help}"
     );
     let m = CLIENT

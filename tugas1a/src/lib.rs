@@ -35,17 +35,19 @@ pub mod check;
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{Shutdown as Both, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::cli::{self, Command, Flag, Matches};
 use common::error::{AppError, MainError};
-use common::files::{send_file_bytes, AtomicFile, Progress, Summary, COPY_BUF};
-use common::framing::{copy_exact_paced, shorten, FrameError};
+use common::files::{
+    remove_stale_temp_files, send_file_bytes, AtomicFile, Progress, Summary, COPY_BUF,
+};
+use common::framing::{copy_exact_paced, shorten, DeadlineReader, FrameError};
 use common::net;
 use common::stop::{Running, Shutdown};
 use common::transfer::{FileHeader, Status};
@@ -58,6 +60,11 @@ pub const PRINT_LIMIT: usize = 4096;
 
 /// Bytes shown as hex for a binary file.
 pub const HEX_PREVIEW: usize = 64;
+
+/// Once the `FILE` header's first byte came, the whole header must arrive
+/// within this (or `--timeout`, if shorter): a flood of trickling clients
+/// is cut in seconds.
+pub const HEADER_TIME: Duration = Duration::from_secs(5);
 
 /// The server's flags.
 pub const SERVER: Command = Command {
@@ -159,6 +166,7 @@ impl fmt::Debug for Config {
 /// Only if the listener has no address; one client's failure is logged
 /// and the server goes on.
 pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -> io::Result<()> {
+    remove_stale_uploads(config);
     shutdown.watch(&listener)?;
     let mut threads = Vec::new();
     for stream in listener.incoming() {
@@ -199,9 +207,28 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
 /// # Errors
 /// If the listener has no address or the thread cannot start.
 pub fn start_server(listener: TcpListener, config: Config) -> io::Result<Running> {
+    // Before it returns, so a test sees the folder as the server left it.
+    remove_stale_uploads(&config);
     Running::spawn(listener, Shutdown::new(), move |listener, shutdown| {
         run_server(listener, &config, &shutdown)
     })
+}
+
+/// Removes the temporary files a server killed mid-upload left beside
+/// [`Config::output`] (`.hasil.txt.PID-N.part`, of processes that no longer
+/// run); one log line when it removed any. Called when the server starts.
+pub fn remove_stale_uploads(config: &Config) {
+    let dir = match config.output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if let Err(e) = remove_stale_temp_files(dir) {
+        log::warn!(
+            "cannot look for stale temporary files in {}: {}",
+            dir.display(),
+            net::describe_io(&e)
+        );
+    }
 }
 
 /// Receives one file on `stream`: reads the `FILE <size> <name>` header,
@@ -214,9 +241,27 @@ pub fn start_server(listener: TcpListener, config: Config) -> io::Result<Running
 /// connection still worked).
 pub fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
     let peer = peer_of(&stream);
-    let mut reader = BufReader::with_capacity(COPY_BUF, stream.try_clone()?);
+    let mut reader = BufReader::with_capacity(
+        COPY_BUF,
+        DeadlineReader::new(stream.try_clone()?, Some(config.timeout))?,
+    );
     let mut writer = stream;
-    let header = match FileHeader::read_from(&mut reader) {
+    // The whole header line within the timeout, not only each read: a
+    // client trickling a byte now and then is cut off.
+    reader.get_mut().start(config.timeout);
+    if matches!(reader.fill_buf(), Ok(b) if !b.is_empty()) {
+        // It started: the rest of the line must come soon.
+        let soon = Instant::now() + HEADER_TIME;
+        let deadline = reader.get_ref().deadline().map(|d| d.min(soon));
+        reader.get_mut().set_deadline(deadline);
+    }
+    let header = FileHeader::read_from(&mut reader).map_err(|e| match e {
+        // Said the same whether nothing came or the header was too slow.
+        e if e.is_timeout() => FrameError::Io(io::ErrorKind::TimedOut.into()),
+        e => e,
+    });
+    reader.get_mut().clear();
+    let header = match header {
         Ok(Some(h)) => h,
         Ok(None) => {
             log::info!("{peer}: connected and closed without sending a file");
@@ -268,11 +313,14 @@ pub fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
     Ok(())
 }
 
+/// The connection's reader: the header within a deadline, then the bytes.
+type Reader = BufReader<DeadlineReader<TcpStream>>;
+
 /// Tells the client why its upload failed (if it still listens), closes
 /// without losing that answer, and returns the error for the log.
 fn reject(
     writer: &mut TcpStream,
-    reader: &mut BufReader<TcpStream>,
+    reader: &mut Reader,
     peer: &str,
     e: FrameError,
 ) -> io::Result<()> {

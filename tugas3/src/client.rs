@@ -8,7 +8,7 @@
 
 use std::fmt::Write as _;
 use std::io::{self, BufReader, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -193,6 +193,29 @@ fn download(config: &ClientConfig, name: &str, tracker: Arc<Tracker>) -> Outcome
         name: name.to_string(),
         result: fetch(config, name, tracker),
     }
+}
+
+/// Makes the folder `--out DIR` saves into, when it is missing: only that
+/// last folder, so a mistyped path is an error, not a new tree of folders.
+///
+/// # Errors
+/// "cannot save into DIR: the folder PARENT does not exist", or the
+/// folder cannot be made.
+pub fn prepare_out_dir(dir: &Path) -> Result<(), AppError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let what = || format!("cannot save into {}", dir.display());
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            return Err(AppError::new(
+                what(),
+                format!("the folder {} does not exist", parent.display()),
+            )
+            .hint("make it first: --out makes only its last folder"));
+        }
+    }
+    std::fs::create_dir(dir).map_err(|e| AppError::io(what(), &e))
 }
 
 /// One file on its own connection: sends `GET <name>`, reads the status,

@@ -15,6 +15,10 @@
 //!                or  ERROR <reason>\n
 //! ```
 //!
+//! As a connection's first message the server also takes the course's bare
+//! name (with or without a line end) and answers with the raw bytes and the
+//! close; see [`server::REQUEST_TIME`] and [`server::BARE_NAME_PAUSE`].
+//!
 //! ```text
 //! cargo run -p tugas3 --bin server -- --dir tugas3/files
 //! cargo run -p tugas3 --bin client -- contoh.txt gambar.png besar.txt
@@ -36,7 +40,9 @@ use std::path::Path;
 
 use common::cli::{self, Command, Flag};
 
-pub use client::{live_progress, names_from, run_client, ClientConfig, Outcome, Report};
+pub use client::{
+    live_progress, names_from, prepare_out_dir, run_client, ClientConfig, Outcome, Report,
+};
 pub use server::{handle_connection, run_server, start_server, Config};
 
 /// The assignment's port (the `--port` default of server and client).

@@ -20,19 +20,19 @@
 //!    leaves, and joins every thread it started.
 
 use std::fs::File;
-use std::io::{self, BufReader};
-use std::net::{TcpListener, TcpStream};
+use std::io::{self, BufRead, BufReader};
+use std::net::{Shutdown as Both, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::cli::Matches;
 use common::error::{io_cause, MainError};
 use common::files::{resolve_in_dir, send_file_bytes, served_dir, ServeError};
-use common::framing::FrameError;
+use common::framing::{is_timeout, shorten, DeadlineReader, FrameError};
 use common::net;
 use common::stop::{Running, Shutdown};
-use common::transfer::{Request, Status};
+use common::transfer::{Status, MAX_HEADER};
 
 /// How the server runs (from its flags).
 #[derive(Debug, Clone)]
@@ -125,19 +125,25 @@ fn serve_client(stream: TcpStream, config: &Config) {
 }
 
 /// Serves one client: request after request until it closes, each
-/// answered with `OK <size>` and the file or `ERROR <reason>`. A request
-/// that cannot be read is answered `ERROR bad request: ...` and ends the
-/// connection.
+/// answered with `OK <size>` and the file or `ERROR <reason>`. A first
+/// request in the course's style (a bare name) gets the raw bytes and the
+/// close instead. A request that cannot be read, or does not arrive whole
+/// within the timeout, is answered `ERROR bad request: ...` and ends the
+/// connection; a client that sends nothing is just closed.
 ///
 /// # Errors
 /// Socket failures and malformed requests (after answering `ERROR`).
 pub fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
     let peer = peer_of(&stream);
-    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut reader = BufReader::new(DeadlineReader::new(
+        stream.try_clone()?,
+        Some(config.timeout),
+    )?);
     let mut writer = stream;
+    let mut first = true;
     loop {
-        let name = match read_request(&mut reader) {
-            Ok(Some(Request::Get { name })) => name,
+        let asked = match read_request(&mut reader, first, config.timeout) {
+            Ok(Some(asked)) => asked,
             Ok(None) => return Ok(()),
             Err(e @ (FrameError::TooLarge { .. } | FrameError::Malformed(_))) => {
                 Status::Error(format!("bad request: {e}")).write_to(&mut writer)?;
@@ -146,23 +152,181 @@ pub fn handle_connection(stream: TcpStream, config: &Config) -> io::Result<()> {
             }
             Err(e) => return Err(e.into()),
         };
-        send_file(&mut writer, &config.dir, &name, &peer)?;
+        first = false;
+        match asked {
+            Asked::Get(name) => send_file(&mut writer, &config.dir, &name, &peer, false)?,
+            Asked::Bare(name) => {
+                log::info!(
+                    "{peer}: bare name {:?} (the course's request)",
+                    shorten(&name)
+                );
+                send_file(&mut writer, &config.dir, &name, &peer, true)?;
+                // The course's client reads until the close.
+                let _ = writer.shutdown(Both::Write);
+                return Ok(());
+            }
+        }
     }
 }
 
-/// Reads the next request of a client: `GET <name>`; `Ok(None)` when it
-/// closed. Every request is read here, so another request form (the
-/// course's bare name) would be added in this one place.
-fn read_request(reader: &mut BufReader<TcpStream>) -> Result<Option<Request>, FrameError> {
-    Request::read_from(reader)
+/// How long the first request may pause, after some bytes and before any
+/// line end, until what came counts as a bare file name (the course's
+/// client sends `contoh.txt` with no line end and waits for the bytes).
+pub const BARE_NAME_PAUSE: Duration = Duration::from_millis(500);
+
+/// Once a request's first byte came, the whole request must arrive
+/// within this (or `--timeout`, if shorter): no real client needs longer
+/// for one line, and a flood of trickling clients is cut in seconds.
+pub const REQUEST_TIME: Duration = Duration::from_secs(5);
+
+/// A client's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Asked {
+    /// `GET <name>\n`: answered `OK <size>` and the bytes; more requests
+    /// may follow on the connection.
+    Get(String),
+    /// The course's bare name (`contoh.txt`, with or without a line end),
+    /// as a connection's first message: answered with the raw bytes, then
+    /// the server closes (the course's client reads until the close).
+    Bare(String),
+}
+
+/// The connection's reader: whole requests within a deadline.
+type Reader = BufReader<DeadlineReader<TcpStream>>;
+
+/// Reads the next request of a client; `Ok(None)` when it closed. The
+/// whole request must arrive within `within`, not only each read, so a
+/// client trickling a byte now and then is cut off. `first` (the
+/// connection's first request) also accepts the course's bare name
+/// ([`Asked::Bare`]). Every request is read here.
+///
+/// # Errors
+/// [`FrameError::Malformed`] for a request that is not one, or that did
+/// not arrive whole in time (the caller answers `ERROR bad request: ...`);
+/// [`FrameError::TooLarge`] past [`MAX_HEADER`]; a timeout [`FrameError::Io`]
+/// when nothing at all came (the caller just closes).
+fn read_request(
+    reader: &mut Reader,
+    first: bool,
+    within: Duration,
+) -> Result<Option<Asked>, FrameError> {
+    reader.get_mut().start(within);
+    let asked = read_request_bytes(reader, first, within);
+    reader.get_mut().clear();
+    asked
+}
+
+/// The body of [`read_request`], with the deadline set.
+fn read_request_bytes(
+    reader: &mut Reader,
+    first: bool,
+    within: Duration,
+) -> Result<Option<Asked>, FrameError> {
+    let mut deadline = reader.get_ref().deadline();
+    let mut got: Vec<u8> = Vec::new();
+    loop {
+        if got.is_empty() {
+            // Waiting for the first byte: up to `within` (a course client
+            // may connect before its user typed the name).
+        } else if let Some(d) = deadline.as_mut() {
+            // Once it started, the line must end soon.
+            *d = (*d).min(Instant::now() + REQUEST_TIME);
+        }
+        // A name with no line end: wait a short pause for more, not longer.
+        let pausing = first && !got.is_empty() && !could_be_get(&got);
+        let until = match deadline {
+            Some(d) if pausing => Some(d.min(Instant::now() + BARE_NAME_PAUSE)),
+            d => d,
+        };
+        reader.get_mut().set_deadline(until);
+        let chunk = match reader.fill_buf() {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if is_timeout(&e) && pausing && deadline.is_some_and(|d| Instant::now() < d) => {
+                return bare(got).map(Some);
+            }
+            Err(e) if is_timeout(&e) && !got.is_empty() => {
+                return Err(FrameError::Malformed(format!(
+                    "request not complete within {} s of its first byte (got {:?})",
+                    within.min(REQUEST_TIME).as_secs_f64(),
+                    shorten(&String::from_utf8_lossy(&got))
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if chunk.is_empty() {
+            return match got.is_empty() {
+                true => Ok(None),
+                // The course's client may half-close after the name.
+                false if first => bare(got).map(Some),
+                false => Err(FrameError::Truncated {
+                    expected: None,
+                    got: got.len() as u64,
+                }),
+            };
+        }
+        let (take, line_end) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (chunk.len(), false),
+        };
+        got.extend_from_slice(&chunk[..take]);
+        reader.consume(take);
+        if got.len() > MAX_HEADER + 1 {
+            return Err(FrameError::TooLarge { limit: MAX_HEADER });
+        }
+        if line_end {
+            got.pop();
+            if got.last() == Some(&b'\r') {
+                got.pop();
+            }
+            return parse_line(got, first).map(Some);
+        }
+    }
+}
+
+/// Whether the bytes so far can still become `GET ...`.
+fn could_be_get(got: &[u8]) -> bool {
+    let n = got.len().min(4);
+    got[..n] == b"GET "[..n]
+}
+
+/// A whole request line: `GET <name>`, or (first request only) a bare name.
+fn parse_line(line: Vec<u8>, first: bool) -> Result<Asked, FrameError> {
+    let line = String::from_utf8(line)
+        .map_err(|_| FrameError::Malformed("the request is not UTF-8 text".into()))?;
+    match line.strip_prefix("GET ") {
+        Some(name) => Ok(Asked::Get(name.to_string())),
+        None if first => bare(line.into_bytes()),
+        None => Err(FrameError::Malformed(format!(
+            "expected 'GET <name>', got {:?}",
+            shorten(&line)
+        ))),
+    }
+}
+
+/// The course's bare name: the text that came, without surrounding spaces.
+fn bare(got: Vec<u8>) -> Result<Asked, FrameError> {
+    let text = String::from_utf8(got)
+        .map_err(|_| FrameError::Malformed("the request is not UTF-8 text".into()))?;
+    match text.trim() {
+        "" => Err(FrameError::Malformed("empty request".into())),
+        name => Ok(Asked::Bare(name.to_string())),
+    }
 }
 
 /// Answers a request for `name`: finds it inside `dir` and sends
-/// `OK <size>` and the bytes, or `ERROR <reason>` when it cannot.
+/// `OK <size>` and the bytes (`raw`: the bytes alone), or `ERROR <reason>`
+/// when it cannot.
 ///
 /// # Errors
 /// Only socket failures (a refusal is an answer, not an error).
-fn send_file(writer: &mut TcpStream, dir: &Path, name: &str, peer: &str) -> io::Result<()> {
+fn send_file(
+    writer: &mut TcpStream,
+    dir: &Path,
+    name: &str,
+    peer: &str,
+    raw: bool,
+) -> io::Result<()> {
     let path = match resolve_in_dir(dir, name) {
         Ok(p) => p,
         Err(e) => {
@@ -181,7 +345,9 @@ fn send_file(writer: &mut TcpStream, dir: &Path, name: &str, peer: &str) -> io::
     };
     let size = file.metadata()?.len();
     log::info!("{peer}: sending {name} ({size} bytes)");
-    Status::sending(size).write_to(writer)?;
+    if !raw {
+        Status::sending(size).write_to(writer)?;
+    }
     // The write timeout also bounds how slowly a client may read.
     let stall = writer.write_timeout()?;
     send_file_bytes(&mut file, writer, size, stall, |_| ())?;

@@ -3,11 +3,12 @@
 use std::process::ExitCode;
 
 use common::error::{run_main, AppError};
-use tugas3::{live_progress, run_client, ClientConfig, CLIENT};
+use tugas3::{live_progress, prepare_out_dir, run_client, ClientConfig, CLIENT};
 
 fn main() -> ExitCode {
     run_main(&CLIENT, |m| {
         let config = ClientConfig::from_matches(&m)?;
+        prepare_out_dir(&config.out_dir)?;
         let mode = if config.sequential {
             "sequential"
         } else {
