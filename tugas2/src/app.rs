@@ -60,7 +60,7 @@ pub const UDP_FILECLIENT: Command = Command {
         Flag::value(
             "window",
             "N",
-            "128",
+            "512",
             "datagrams in flight before waiting for acks (1..=1024)",
         ),
         Flag::value(
@@ -91,6 +91,16 @@ pub const UDP_FILESERVER: Command = Command {
             "SECS",
             "30",
             "discard a transfer whose sender is silent this many seconds",
+        ),
+        Flag::switch(
+            "plain",
+            "the course's plain mode: every datagram is file bytes (no header, no acks); a sender's file ends when it is silent for --plain-idle",
+        ),
+        Flag::value(
+            "plain-idle",
+            "SECS",
+            "2",
+            "with --plain: the file is complete after this many seconds without a datagram from its sender",
         ),
     ],
 };
@@ -301,6 +311,18 @@ impl FileServerConfig {
             receive: ReceiveOptions {
                 output: PathBuf::from(m.value("output")),
                 idle_timeout: m.timeout()?,
+                plain: if m.is_set("plain") {
+                    let secs: f64 = m.parse("plain-idle")?;
+                    if !(secs.is_finite() && secs > 0.0 && secs <= 3600.0) {
+                        return Err(cli::CliError::Usage(format!(
+                            "invalid value '{secs}' for --plain-idle: expected seconds above 0, up to 3600"
+                        ))
+                        .into());
+                    }
+                    Some(std::time::Duration::from_secs_f64(secs))
+                } else {
+                    None
+                },
                 ..ReceiveOptions::default()
             },
         })

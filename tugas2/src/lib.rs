@@ -40,7 +40,9 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod batch;
 pub mod check;
+pub mod plain;
 pub mod protocol;
 pub mod receiver;
 pub mod relay;

@@ -28,14 +28,25 @@ use common::error::io_cause;
 use common::files::{AtomicFile, Summary};
 use common::stop::{Running, Shutdown};
 
+use crate::plain::{Outcome, PlainFiles};
 use crate::protocol::{chunk_count, chunk_len, Datagram, Message, MAX_DATAGRAM, MAX_WINDOW};
 
 /// Transfers in progress at once; a START beyond this is refused with ERROR.
 pub const MAX_SESSIONS: usize = 16;
-/// In-order DATA datagrams answered by one ACK (delayed acknowledgement,
-/// as TCP does with 2): fewer ACKs, less work on both sides. Anything out
-/// of order, a duplicate or a START is answered at once.
-pub const ACK_EVERY: u32 = 8;
+/// Transfers in progress at once from one sender address (IP and port): a
+/// START beyond this is refused, so one socket cannot take every slot.
+pub const MAX_SESSIONS_PER_PEER: usize = 4;
+/// A transfer that has had its START and no DATA for this long (or the idle
+/// timeout, if shorter) is dropped: a repeated START does not keep it alive.
+pub const START_GRACE: Duration = Duration::from_secs(5);
+/// DATA datagrams answered by one ACK while all is well (delayed
+/// acknowledgement, as TCP does with 2): fewer ACKs, less work on both
+/// sides. A new gap (the first [`URGENT_ACKS`] datagrams after it), a gap
+/// filled, a duplicate or a START is answered at once.
+pub const ACK_EVERY: u32 = 32;
+/// After a gap opens, this many datagrams are each acknowledged at once, so
+/// the sender sees soon that the chunk before them is missing.
+pub const URGENT_ACKS: u32 = 3;
 /// Longest time an ACK is held back waiting for more DATA.
 pub const ACK_DELAY: Duration = Duration::from_millis(1);
 /// How often the receiver wakes to expire silent transfers.
@@ -59,6 +70,13 @@ pub struct ReceiveOptions {
     /// Print a `received X of Y` line every time this share of the file
     /// (0..=1) more has arrived.
     pub progress_step: f64,
+    /// Several datagrams per system call where the OS can ([`crate::batch`]);
+    /// false = one `recv_from` per datagram (the portable path).
+    pub batched: bool,
+    /// `Some(idle)`: the course's plain mode instead of this crate's
+    /// protocol: every datagram is file bytes, with no header; a sender's
+    /// file ends when it has been silent for `idle` ([`crate::plain`]).
+    pub plain: Option<Duration>,
 }
 
 impl Default for ReceiveOptions {
@@ -68,6 +86,8 @@ impl Default for ReceiveOptions {
             idle_timeout: Duration::from_secs(30),
             max_transfers: None,
             progress_step: 0.1,
+            batched: true,
+            plain: None,
         }
     }
 }
@@ -100,8 +120,14 @@ struct Session {
     ack_due: bool,
     /// ...and it should hear about it at once (a gap, a duplicate, START).
     ack_now: bool,
-    /// In-order DATA since the last ACK.
+    /// DATA since the last ACK.
     unacked: u32,
+    /// Highest chunk received so far (+1; 0 = none yet).
+    frontier: u32,
+    /// Datagrams still to acknowledge at once after a new gap.
+    urgent: u32,
+    /// Any DATA has arrived.
+    got_data: bool,
     /// When the ACK due started being held back.
     held_since: Option<Instant>,
     started: Instant,
@@ -159,16 +185,29 @@ pub fn run_server(
         finished: VecDeque::new(),
         stats: ReceiveStats::default(),
         buf: Vec::with_capacity(MAX_DATAGRAM),
+        plain: PlainFiles::default(),
     };
     socket.set_read_timeout(Some(TICK))?;
     crate::enlarge_buffers(socket);
-    let mut packet = [0u8; 65536];
+    let slot = if opts.plain.is_some() {
+        PLAIN_SLOT
+    } else {
+        SLOT
+    };
+    let mut packets = vec![0u8; slot * if opts.batched { crate::batch::BATCH } else { 1 }];
+    let mut got = Vec::new();
     let mut last_sweep = Instant::now();
     let mut last_datagram = Instant::now();
     let mut holding = false; // an ACK is held back: wake up soon to send it
     loop {
-        let received = recv(socket, &mut packet)?;
+        recv(socket, &mut packets, slot, &mut got, opts.batched)?;
         if shutdown.is_stopping() {
+            if !r.plain.is_empty() {
+                log::info!(
+                    "stopping: {} unfinished plain files discarded",
+                    r.plain.len()
+                );
+            }
             if !r.sessions.is_empty() {
                 log::info!(
                     "stopping: {} unfinished transfers discarded",
@@ -177,9 +216,19 @@ pub fn run_server(
             }
             return Ok(r.stats);
         }
-        if let Some((n, peer)) = received {
+        if !got.is_empty() {
             last_datagram = Instant::now();
-            r.handle(&packet[..n], peer, out)?;
+        }
+        for (i, &(n, peer)) in got.iter().enumerate() {
+            let bytes = &packets[i * slot..i * slot + n.min(slot)];
+            if opts.plain.is_some() {
+                let outcome = r
+                    .plain
+                    .on_datagram(peer, bytes, &opts.output, MAX_SESSIONS, out)?;
+                r.count(outcome);
+            } else {
+                r.handle(bytes, peer, out)?;
+            }
         }
         let still_holding = r.send_acks();
         if still_holding != holding {
@@ -189,12 +238,18 @@ pub fn run_server(
         if last_sweep.elapsed() >= TICK {
             last_sweep = Instant::now();
             r.expire(out)?;
+            if let Some(idle) = opts.plain {
+                let (saved, failed) = r.plain.expire(idle, &opts.output, out)?;
+                r.stats.saved += saved;
+                r.stats.failed += failed;
+            }
         }
         if let Some(max) = opts.max_transfers {
             // Like TCP's TIME-WAIT: stay a little to repeat DONE in case the
             // last one was lost, and leave once the senders are quiet.
             if r.stats.saved + r.stats.failed >= max
                 && r.sessions.is_empty()
+                && r.plain.is_empty()
                 && last_datagram.elapsed() >= LINGER
             {
                 return Ok(r.stats);
@@ -219,12 +274,24 @@ where
     })
 }
 
-/// One datagram, or `None` when none came in time. Errors that one peer
-/// can cause (an ICMP "port unreachable" for an ACK to a sender that has
-/// quit) are not errors of the receiver.
-fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>> {
-    match socket.recv_from(buf) {
-        Ok(pair) => Ok(Some(pair)),
+/// Room for one datagram of ours: a longer one is cut, and then too long to decode.
+const SLOT: usize = 2048;
+/// Room for one datagram in plain mode (any UDP payload).
+const PLAIN_SLOT: usize = 65536;
+
+/// Datagrams into `buf` (their lengths and senders in `got`), or none when
+/// none came in time. Errors that one peer can cause (an ICMP "port
+/// unreachable" for an ACK to a sender that has quit) are not errors of the
+/// receiver.
+fn recv(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    slot: usize,
+    got: &mut Vec<(usize, SocketAddr)>,
+    batched: bool,
+) -> io::Result<()> {
+    match crate::batch::recv(socket, buf, slot, got, batched) {
+        Ok(()) => Ok(()),
         Err(e)
             if matches!(
                 e.kind(),
@@ -235,7 +302,8 @@ fn recv(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Option<(usize, SocketA
                     | io::ErrorKind::ConnectionReset
             ) =>
         {
-            Ok(None)
+            got.clear();
+            Ok(())
         }
         Err(e) => Err(e),
     }
@@ -254,9 +322,18 @@ struct Receiver<'a> {
     finished: VecDeque<Finished>,
     stats: ReceiveStats,
     buf: Vec<u8>,
+    plain: PlainFiles,
 }
 
 impl Receiver<'_> {
+    fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Saved => self.stats.saved += 1,
+            Outcome::Failed => self.stats.failed += 1,
+            Outcome::Going => {}
+        }
+    }
+
     fn send(&mut self, peer: SocketAddr, d: &Datagram) {
         d.encode_into(&mut self.buf);
         if let Err(e) = self.socket.send_to(&self.buf, peer) {
@@ -316,15 +393,27 @@ impl Receiver<'_> {
     ) -> io::Result<()> {
         let (peer, id) = key;
         if let Some(s) = self.sessions.get_mut(&key) {
-            s.ack_due = true; // our ACK to START was lost
+            // Our ACK to START was lost: say it again. This does not renew
+            // the idle timer: only DATA does, so a START repeated forever
+            // cannot keep a slot.
+            s.ack_due = true;
             s.ack_now = true;
-            s.last_heard = Instant::now();
             return Ok(());
         }
         let refuse = |r: &mut Self, reason: String| {
             log::warn!("{peer}: refusing transfer {id:08x}: {reason}");
             r.send(peer, &Datagram::new(id, Message::Error { reason }));
         };
+        let from_peer = self.sessions.keys().filter(|(p, _)| *p == peer).count();
+        if from_peer >= MAX_SESSIONS_PER_PEER {
+            refuse(
+                self,
+                format!(
+                    "too many transfers from {peer} ({MAX_SESSIONS_PER_PEER} in progress); finish one first"
+                ),
+            );
+            return Ok(());
+        }
         if self.sessions.len() >= MAX_SESSIONS {
             refuse(
                 self,
@@ -370,6 +459,9 @@ impl Receiver<'_> {
             ack_due: true,
             ack_now: true,
             unacked: 0,
+            frontier: 0,
+            urgent: 0,
+            got_data: false,
             held_since: None,
             started: now,
             last_heard: now,
@@ -406,7 +498,6 @@ impl Receiver<'_> {
             );
             return Ok(());
         };
-        s.last_heard = Instant::now();
         if seq >= s.count || bytes.len() != chunk_len(s.size, s.chunk, seq) {
             self.stats.garbage += 1;
             if quiet_log(self.stats.garbage) {
@@ -417,14 +508,29 @@ impl Receiver<'_> {
             }
             return Ok(());
         }
+        s.last_heard = Instant::now();
+        s.got_data = true;
         s.ack_due = true;
-        if seq != s.cumulative {
-            // Out of order or a duplicate: the sender should know now.
-            s.ack_now = true;
-        }
+        s.unacked += 1;
         if seq < s.cumulative {
+            // A duplicate: the sender missed an ACK; tell it now.
+            s.ack_now = true;
             self.stats.duplicates += 1;
             return Ok(());
+        }
+        if seq > s.frontier {
+            // Chunks between the old frontier and this one are missing.
+            s.urgent = URGENT_ACKS;
+        }
+        if seq + 1 > s.frontier {
+            s.frontier = seq + 1;
+        } else if seq > s.cumulative {
+            // An early chunk that fills a hole (a retransmission).
+            s.ack_now = true;
+        }
+        if s.urgent > 0 && seq > s.cumulative {
+            s.urgent -= 1;
+            s.ack_now = true;
         }
         if seq >= s.cumulative + MAX_WINDOW {
             log::debug!("{peer}: DATA {seq} beyond the window; dropped");
@@ -446,7 +552,6 @@ impl Receiver<'_> {
         // seq == cumulative: write it and every early chunk that now follows.
         let mut result = s.file.write_all(&bytes);
         s.cumulative += 1;
-        s.unacked += 1;
         while result.is_ok() && s.cumulative <= s.highest_early {
             let Some(next) = s.early[(s.cumulative % MAX_WINDOW) as usize].take() else {
                 break;
@@ -574,7 +679,14 @@ impl Receiver<'_> {
         let silent: Vec<(SocketAddr, u32)> = self
             .sessions
             .iter()
-            .filter(|(_, s)| s.last_heard.elapsed() >= limit)
+            .filter(|(_, s)| {
+                let limit = if s.got_data {
+                    limit
+                } else {
+                    limit.min(START_GRACE)
+                };
+                s.last_heard.elapsed() >= limit
+            })
             .map(|(k, _)| *k)
             .collect();
         for key in silent {

@@ -31,7 +31,7 @@ use crate::protocol::{
 use common::error::io_cause;
 
 /// Default number of unacknowledged DATA datagrams in flight.
-pub const DEFAULT_WINDOW: u32 = 128;
+pub const DEFAULT_WINDOW: u32 = 512;
 /// Retransmission timeout before the first round trip is measured.
 pub const INITIAL_RTO: Duration = Duration::from_millis(250);
 /// Smallest retransmission timeout (loopback round trips are microseconds,
@@ -54,6 +54,9 @@ pub struct SendOptions {
     /// Print a `terkirim X of Y` line every time this share of the file
     /// (0..=1) more is acknowledged; 0 prints one per datagram.
     pub progress_step: f64,
+    /// Several datagrams per system call where the OS can ([`crate::batch`]);
+    /// false = one `send`/`recv` per datagram (the portable path).
+    pub batched: bool,
 }
 
 impl Default for SendOptions {
@@ -63,6 +66,7 @@ impl Default for SendOptions {
             chunk: MAX_CHUNK as u16,
             give_up: Duration::from_secs(30),
             progress_step: 0.1,
+            batched: true,
         }
     }
 }
@@ -224,6 +228,11 @@ pub fn send_reader(
         last_heard: Instant::now(),
         timer_start: Instant::now(),
         buf: Vec::with_capacity(crate::protocol::MAX_DATAGRAM),
+        batched: opts.batched,
+        read_timeout: None,
+        inbox: vec![0u8; INBOX * INBOX_SLOT],
+        got: Vec::new(),
+        acked_marks: Vec::new(),
         progress: ProgressLines::new(size, opts.progress_step, chunk),
     };
     let start = Instant::now();
@@ -244,6 +253,7 @@ pub fn send_reader(
 
 /// One DATA datagram in the window.
 struct Slot {
+    /// The whole DATA datagram, header included.
     bytes: Vec<u8>,
     /// Order of the latest transmission of this chunk (1, 2, 3, ... across all sends).
     tx: u64,
@@ -278,7 +288,52 @@ struct Sender<'a, R> {
     /// When the retransmission timer last (re)started.
     timer_start: Instant,
     buf: Vec<u8>,
+    batched: bool,
+    /// The socket's read timeout as last set (setting it is a system call).
+    read_timeout: Option<Duration>,
+    /// Room for [`INBOX`] received datagrams.
+    inbox: Vec<u8>,
+    got: Vec<(usize, SocketAddr)>,
+    /// Acknowledged byte counts after each ACK that moved them, for the
+    /// progress lines (one receive call may take several ACKs).
+    acked_marks: Vec<u64>,
     progress: ProgressLines,
+}
+
+/// Datagrams (ACKs) the sender takes in one receive call when batching.
+const INBOX: usize = 16;
+const INBOX_SLOT: usize = crate::protocol::MAX_DATAGRAM + 1;
+
+/// Sends `list` in order on the connected `socket`, as few calls as the OS
+/// allows; returns how many were sent. A datagram the OS refuses for want
+/// of buffers (ENOBUFS and the like) counts as sent and lost, as on a
+/// network: the retransmission rules deal with it.
+fn send_list(
+    socket: &UdpSocket,
+    peer: SocketAddr,
+    list: &[&[u8]],
+    batched: bool,
+) -> Result<u64, SendError> {
+    let mut i = 0;
+    while i < list.len() {
+        match crate::batch::send(socket, &list[i..], batched) {
+            Ok(n) => i += n.max(1),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                return Err(SendError::Refused(peer))
+            }
+            // The local send buffer is full: not sent; try again.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => {
+                log::debug!("send to {peer} failed: {}", io_cause(&e));
+                i += 1;
+            }
+        }
+    }
+    Ok(list.len() as u64)
 }
 
 /// What the receiver's latest datagram means for the sender.
@@ -343,14 +398,14 @@ impl<R: Read> Sender<'_, R> {
             self.fill_window()?;
             let left = (self.last_heard + self.give_up).saturating_duration_since(Instant::now());
             let wait = self.retransmit_expired()?.min(left);
-            match self.receive(wait)? {
-                Event::Done => {
-                    self.progress.finish(out)?;
-                    return Ok(());
-                }
-                Event::Accepted | Event::Nothing => {}
+            let event = self.receive(wait)?;
+            for acked in self.acked_marks.drain(..) {
+                self.progress.report(acked, out)?;
             }
-            self.progress.report(self.acked_bytes(), out)?;
+            if let Event::Done = event {
+                self.progress.finish(out)?;
+                return Ok(());
+            }
             self.check_give_up()?;
         }
     }
@@ -372,30 +427,8 @@ impl<R: Read> Sender<'_, R> {
     }
 
     fn send_buf(&mut self) -> Result<(), SendError> {
-        loop {
-            match self.socket.send(&self.buf) {
-                Ok(_) => {
-                    self.sent += 1;
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    return Err(SendError::Refused(self.peer))
-                }
-                // The local send buffer is full: the datagram was not sent; try again.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) => {}
-                // ENOBUFS and the like: the datagram is lost, as on a network;
-                // the retransmission timer will deal with it.
-                Err(e) => {
-                    log::debug!("send to {} failed: {}", self.peer, io_cause(&e));
-                    self.sent += 1;
-                    return Ok(());
-                }
-            }
-        }
+        self.sent += send_list(self.socket, self.peer, &[&self.buf], false)?;
+        Ok(())
     }
 
     /// Sends new chunks while the window has room.
@@ -404,20 +437,24 @@ impl<R: Read> Sender<'_, R> {
         // oldest missing chunk: while a lost chunk is being resent, chunks
         // after it keep the ACKs coming (which also reveal a resent chunk
         // lost again). The receiver's buffer bounds the distance.
+        let first_new = self.slots.len();
         while self.next < self.count
             && self.in_flight < self.window
             && self.next - self.base < MAX_WINDOW
         {
             let len = chunk_len(self.size, self.chunk, self.next);
-            let mut bytes = vec![0u8; len];
-            self.source.read_exact(&mut bytes).map_err(|e| {
-                if e.kind() == io::ErrorKind::UnexpectedEof {
-                    SendError::BadFile("the file got shorter while it was being sent".into())
-                } else {
-                    SendError::Io(e)
-                }
-            })?;
-            let seq = self.next;
+            let mut bytes = Vec::with_capacity(crate::protocol::HEADER_LEN + len);
+            encode_data(self.id, self.next, &[], &mut bytes);
+            bytes.resize(crate::protocol::HEADER_LEN + len, 0);
+            self.source
+                .read_exact(&mut bytes[crate::protocol::HEADER_LEN..])
+                .map_err(|e| {
+                    if e.kind() == io::ErrorKind::UnexpectedEof {
+                        SendError::BadFile("the file got shorter while it was being sent".into())
+                    } else {
+                        SendError::Io(e)
+                    }
+                })?;
             if self.slots.is_empty() {
                 self.timer_start = Instant::now(); // first chunk in flight
             }
@@ -431,25 +468,33 @@ impl<R: Read> Sender<'_, R> {
                 resent: false,
                 acked: false,
             });
-            self.transmit(seq)?;
         }
+        let indices: Vec<usize> = (first_new..self.slots.len()).collect();
+        self.transmit(&indices)
+    }
+
+    /// Sends the slots at `indices` (in one batch where the OS can).
+    fn transmit(&mut self, indices: &[usize]) -> Result<(), SendError> {
+        if indices.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<&[u8]> = indices.iter().map(|&i| &self.slots[i].bytes[..]).collect();
+        self.sent += send_list(self.socket, self.peer, &list, self.batched)?;
         Ok(())
     }
 
-    fn transmit(&mut self, seq: u32) -> Result<(), SendError> {
-        let slot = &self.slots[(seq - self.base) as usize];
-        encode_data(self.id, seq, &slot.bytes, &mut self.buf);
-        self.send_buf()
-    }
-
-    fn retransmit(&mut self, index: usize) -> Result<(), SendError> {
-        self.tx_counter += 1;
-        let slot = &mut self.slots[index];
-        slot.tx = self.tx_counter;
-        slot.sent_at = Instant::now();
-        slot.resent = true;
-        self.retransmissions += 1;
-        self.transmit(self.base + index as u32)
+    /// Sends the slots at `indices` again.
+    fn retransmit(&mut self, indices: &[usize]) -> Result<(), SendError> {
+        let now = Instant::now();
+        for &index in indices {
+            self.tx_counter += 1;
+            let slot = &mut self.slots[index];
+            slot.tx = self.tx_counter;
+            slot.sent_at = now;
+            slot.resent = true;
+            self.retransmissions += 1;
+        }
+        self.transmit(indices)
     }
 
     /// The retransmission timer (one for the whole window, as in TCP): it
@@ -471,7 +516,7 @@ impl<R: Read> Sender<'_, R> {
         if now < deadline {
             return Ok((deadline - now).max(Duration::from_millis(1)));
         }
-        self.retransmit(first)?;
+        self.retransmit(&[first])?;
         // A timeout means the estimate was too low or the path got worse:
         // back off (RFC 6298 5.5) until the path delivers again.
         self.rtt.back_off();
@@ -479,13 +524,27 @@ impl<R: Read> Sender<'_, R> {
         Ok(self.rtt.rto())
     }
 
-    /// Waits up to `wait` for one datagram from the receiver and acts on it.
+    /// Waits up to `wait` for datagrams from the receiver (with batching:
+    /// every one already queued, up to [`INBOX`]) and acts on them.
     fn receive(&mut self, wait: Duration) -> Result<Event, SendError> {
-        let mut buf = [0u8; crate::protocol::MAX_DATAGRAM + 1];
-        self.socket
-            .set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
-        let n = match self.socket.recv(&mut buf) {
-            Ok(n) => n,
+        // Whole milliseconds, so the timeout changes (a system call) rarely.
+        let wait = Duration::from_millis(wait.as_millis().clamp(1, 60_000) as u64);
+        if self.read_timeout != Some(wait) {
+            self.socket.set_read_timeout(Some(wait))?;
+            self.read_timeout = Some(wait);
+        }
+        let slots = if self.batched { INBOX } else { 1 };
+        let mut inbox = std::mem::take(&mut self.inbox);
+        let mut got = std::mem::take(&mut self.got);
+        let received = crate::batch::recv(
+            self.socket,
+            &mut inbox[..slots * INBOX_SLOT],
+            INBOX_SLOT,
+            &mut got,
+            self.batched,
+        );
+        let mut result = match received {
+            Ok(()) => Ok(Event::Nothing),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -494,14 +553,41 @@ impl<R: Read> Sender<'_, R> {
                         | io::ErrorKind::Interrupted
                 ) =>
             {
-                return Ok(Event::Nothing)
+                got.clear();
+                Ok(Event::Nothing)
             }
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                return Err(SendError::Refused(self.peer))
+                got.clear();
+                Err(SendError::Refused(self.peer))
             }
-            Err(e) => return Err(SendError::Io(e)),
+            Err(e) => {
+                got.clear();
+                Err(SendError::Io(e))
+            }
         };
-        let d = match Datagram::decode(&buf[..n]) {
+        for (i, &(n, _)) in got.iter().enumerate() {
+            let bytes = &inbox[i * INBOX_SLOT..i * INBOX_SLOT + n.min(INBOX_SLOT)];
+            match self.on_datagram(bytes) {
+                Ok(Event::Nothing) => {}
+                Ok(Event::Accepted) => {
+                    if matches!(result, Ok(Event::Nothing)) {
+                        result = Ok(Event::Accepted);
+                    }
+                }
+                other => {
+                    result = other;
+                    break;
+                }
+            }
+        }
+        self.inbox = inbox;
+        self.got = got;
+        result
+    }
+
+    /// Acts on one datagram from the receiver.
+    fn on_datagram(&mut self, bytes: &[u8]) -> Result<Event, SendError> {
+        let d = match Datagram::decode(bytes) {
             Ok(d) => d,
             Err(e) => {
                 log::warn!("ignoring a datagram from {}: {e}", self.peer);
@@ -572,6 +658,9 @@ impl<R: Read> Sender<'_, R> {
             self.note_delivered(tx, sent_at, resent, now);
             sacked_new = true;
         }
+        if self.base != base_before {
+            self.acked_marks.push(self.acked_bytes());
+        }
         if self.base != base_before || sacked_new {
             // The path delivers again: stop backing off even if every chunk
             // acknowledged was a retransmission (no RTT sample from those).
@@ -580,13 +669,13 @@ impl<R: Read> Sender<'_, R> {
         }
         // Early retransmission: a chunk sent well before one that has
         // arrived is lost (a late one would have beaten the ones after it).
-        for i in 0..self.slots.len() {
-            let slot = &self.slots[i];
-            if !slot.acked && slot.tx + REORDER_THRESHOLD <= self.highest_acked_tx {
-                self.retransmit(i)?;
-            }
-        }
-        Ok(())
+        let lost: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| {
+                let slot = &self.slots[i];
+                !slot.acked && slot.tx + REORDER_THRESHOLD <= self.highest_acked_tx
+            })
+            .collect();
+        self.retransmit(&lost)
     }
 
     fn note_acked(&mut self, slot: &Slot, now: Instant) {

@@ -60,6 +60,154 @@ pub fn recv_buffer_size(socket: &UdpSocket) -> io::Result<usize> {
     Ok(usize::try_from(value).unwrap_or(0))
 }
 
+/// Sends the first datagrams of `datagrams` on the connected `socket` in one
+/// `sendmmsg` call; returns how many went (at least one, or the error).
+///
+/// # Errors
+/// As `send`: the first datagram could not be sent.
+#[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+pub fn send_many(socket: &UdpSocket, datagrams: &[&[u8]]) -> io::Result<usize> {
+    let n = datagrams.len().min(1024); // UIO_MAXIOV
+    let mut iovs: Vec<libc::iovec> = datagrams[..n]
+        .iter()
+        .map(|d| libc::iovec {
+            iov_base: d.as_ptr() as *mut libc::c_void,
+            iov_len: d.len(),
+        })
+        .collect();
+    let mut msgs: Vec<libc::mmsghdr> = iovs
+        .iter_mut()
+        .map(|iov| {
+            // SAFETY: mmsghdr is plain old data; all-zero is a valid empty header.
+            let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            h.msg_hdr.msg_iov = iov;
+            h.msg_hdr.msg_iovlen = 1;
+            h
+        })
+        .collect();
+    // SAFETY: `msgs` holds `n` headers, each pointing at one iovec of
+    // `iovs`, each describing a live borrowed slice of `datagrams`; all
+    // outlive the call. No address is given: the socket is connected.
+    let rc = unsafe { libc::sendmmsg(socket.as_raw_fd(), msgs.as_mut_ptr(), n as libc::c_uint, 0) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rc as usize)
+}
+
+/// Receives up to `buf.len() / slot` datagrams in one `recvmmsg` call:
+/// waits (within the socket's read timeout) for the first, then takes what
+/// is already queued. Datagram `i` is in `buf[i * slot..]`; its length and
+/// sender are pushed to `got` (cleared first). A datagram longer than
+/// `slot` is cut to `slot` bytes.
+///
+/// # Errors
+/// As `recv_from` (a timeout is `WouldBlock`).
+#[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+pub fn recv_many(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    slot: usize,
+    got: &mut Vec<(usize, std::net::SocketAddr)>,
+) -> io::Result<()> {
+    got.clear();
+    let n = (buf.len() / slot).clamp(1, 1024);
+    // SAFETY: sockaddr_storage is plain old data; zero is a valid value.
+    let mut addrs: Vec<libc::sockaddr_storage> = vec![unsafe { std::mem::zeroed() }; n];
+    let mut iovs: Vec<libc::iovec> = buf
+        .chunks_mut(slot)
+        .take(n)
+        .map(|c| libc::iovec {
+            iov_base: c.as_mut_ptr().cast(),
+            iov_len: c.len(),
+        })
+        .collect();
+    let mut msgs: Vec<libc::mmsghdr> = iovs
+        .iter_mut()
+        .zip(addrs.iter_mut())
+        .map(|(iov, addr)| {
+            // SAFETY: as in send_many.
+            let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            h.msg_hdr.msg_iov = iov;
+            h.msg_hdr.msg_iovlen = 1;
+            h.msg_hdr.msg_name = (addr as *mut libc::sockaddr_storage).cast();
+            h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as _;
+            h
+        })
+        .collect();
+    // SAFETY: every header points at one iovec over a disjoint part of
+    // `buf` and at one sockaddr_storage of `addrs`, with their true sizes;
+    // all outlive the call. The kernel writes only inside them.
+    let rc = unsafe {
+        libc::recvmmsg(
+            socket.as_raw_fd(),
+            msgs.as_mut_ptr(),
+            msgs.len() as libc::c_uint,
+            libc::MSG_WAITFORONE,
+            std::ptr::null_mut(),
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    for (m, addr) in msgs.iter().zip(&addrs).take(rc as usize) {
+        if let Some(from) = socket_addr(addr) {
+            got.push((m.msg_len as usize, from));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+fn socket_addr(s: &libc::sockaddr_storage) -> Option<std::net::SocketAddr> {
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
+    match libc::c_int::from(s.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which it is large and aligned enough for.
+            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(
+                SocketAddrV4::new(
+                    Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
+                    u16::from_be(a.sin_port),
+                )
+                .into(),
+            )
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(
+                SocketAddrV6::new(
+                    Ipv6Addr::from(a.sin6_addr.s6_addr),
+                    u16::from_be(a.sin6_port),
+                    a.sin6_flowinfo,
+                    a.sin6_scope_id,
+                )
+                .into(),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Moves the calling thread into the network namespace at `path`
+/// (`/run/netns/NAME`, made by `ip netns add`): every socket it opens from
+/// then on lives there. Used by the benchmark's lossy-cable mode (root).
+///
+/// # Errors
+/// If the file cannot be opened or `setns` refuses (not root).
+#[cfg(target_os = "linux")]
+pub fn enter_net_namespace(path: &std::path::Path) -> io::Result<()> {
+    let file = std::fs::File::open(path)?;
+    // SAFETY: `file` is an open namespace file for the whole call; setns
+    // only changes this thread's network namespace.
+    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,6 +48,7 @@ fn lossy_transfer_between_two_network_namespaces() {
         idle_timeout: Duration::from_secs(20),
         max_transfers: Some(1),
         progress_step: 0.25,
+        ..ReceiveOptions::default()
     };
     let receiving = thread::spawn(move || {
         receiver::run_server(&socket, &opts, &Shutdown::new(), &mut std::io::sink())

@@ -138,7 +138,7 @@ fn help_shows_every_flag_with_its_default() {
                 "--file PATH",
                 "[default: bart.png]",
                 "--window N",
-                "[default: 128]",
+                "[default: 512]",
                 "--timeout SECS",
                 "[default: 30]",
             ][..],
@@ -150,6 +150,9 @@ fn help_shows_every_flag_with_its_default() {
                 "[default: data.out]",
                 "--timeout SECS",
                 "[default: 5005]",
+                "--plain",
+                "--plain-idle SECS",
+                "[default: 2]",
             ][..],
         ),
     ] {

@@ -478,3 +478,90 @@ fn send_file_reads_from_disk_and_reports_a_missing_file() {
         "{missing:?}"
     );
 }
+
+#[test]
+fn lossy_link_on_the_portable_path_one_datagram_per_call() {
+    // The same bad link with batching off on both sides: the path every
+    // OS without sendmmsg/recvmmsg takes.
+    let dir = TempDir::new("portable");
+    let rx = spawn_receiver(tugas2::receiver::ReceiveOptions {
+        batched: false,
+        ..receive_options(&dir)
+    });
+    let relay = Relay::spawn(
+        rx.addr,
+        LossConfig {
+            drop_percent: 10,
+            duplicate_percent: 5,
+            reorder_percent: 10,
+            seed: 99,
+        },
+    )
+    .unwrap();
+    let data = every_byte_value(1024 * 1024 + 3);
+    let opts = SendOptions {
+        batched: false,
+        ..send_options()
+    };
+    let (result, out) = send_bytes(relay.addr(), "portable.bin", &data, &opts);
+    let report = result.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert_eq!(fs::read(dir.path().join("data.out")).unwrap(), data);
+    let stats = relay.stats();
+    assert!(
+        stats.dropped > 50 && stats.duplicated > 20 && stats.reordered > 20,
+        "{stats:?}"
+    );
+    assert!(report.retransmissions > 0, "{report:?}");
+}
+
+#[test]
+fn a_real_transfer_completes_while_another_socket_floods_starts() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let dir = TempDir::new("flood");
+    let rx = spawn_receiver(receive_options(&dir));
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let flooder = {
+        let stop = Arc::clone(&stop);
+        let count = Arc::clone(&count);
+        let to = rx.addr;
+        std::thread::spawn(move || {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let mut sent = 0u64;
+            // A new transfer id each time (and the same one again), far
+            // faster than 16 a second; bounded in case the test hangs.
+            while !stop.load(Ordering::Relaxed) && sent < 2_000_000 {
+                let id = (sent % 64) as u32 + 1_000;
+                let start = tugas2::protocol::Datagram::new(
+                    id,
+                    tugas2::protocol::Message::Start {
+                        size: 1 << 30,
+                        chunk: 1024,
+                        name: "flood".into(),
+                    },
+                );
+                let _ = s.send_to(&start.encode(), to);
+                sent += 1;
+                count.store(sent, Ordering::Relaxed);
+                if sent % 64 == 0 {
+                    std::thread::yield_now();
+                }
+            }
+            sent
+        })
+    };
+    // The flood is under way before the real client starts.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count.load(Ordering::Relaxed) < 1_000 {
+        assert!(Instant::now() < deadline, "the flooder never got going");
+        std::thread::yield_now();
+    }
+    let data = every_byte_value(300 * 1024);
+    let (result, out) = send_bytes(rx.addr, "fair.bin", &data, &send_options());
+    stop.store(true, Ordering::Relaxed);
+    let floods = flooder.join().unwrap();
+    result.unwrap_or_else(|e| panic!("{e} (after {floods} flooding STARTs)\n{out}"));
+    assert!(floods > 16, "the flood sent only {floods} STARTs");
+    assert_eq!(fs::read(dir.path().join("data.out")).unwrap(), data);
+}

@@ -27,7 +27,16 @@ const BENCH: Command = Command {
     flags: &[
         Flag::value("size-mib", "MIB", "64", "file size in MiB"),
         Flag::value("runs", "N", "3", "runs per case (the median is reported)"),
-        Flag::value("window", "N", "128", "sender window (datagrams in flight)"),
+        Flag::value("window", "N", "512", "sender window (datagrams in flight)"),
+        Flag::switch(
+            "portable",
+            "also measure the portable path (one datagram per system call) on loopback",
+        ),
+        Flag::switch(
+            "netns",
+            "instead: two network namespaces joined by a veth cable that drops --loss % each way (nftables; root), tugas2 against a TCP copy",
+        ),
+        Flag::value("loss", "PERCENT", "10", "with --netns: packets dropped on the cable, each way"),
     ],
 };
 
@@ -35,6 +44,8 @@ struct Run {
     secs: f64,
     retransmissions: u64,
     sent: u64,
+    /// Datagrams the relay dropped (both ways), where a relay was used.
+    lost: u64,
 }
 
 fn main() -> ExitCode {
@@ -42,11 +53,17 @@ fn main() -> ExitCode {
         let size = m.parse::<u64>("size-mib")? * 1024 * 1024;
         let runs: usize = m.parse::<usize>("runs")?.max(1);
         let window: u32 = m.parse("window")?;
-        bench(size, runs, window).map_err(|e| AppError::io("benchmark failed", &e).into())
+        if m.is_set("netns") {
+            let loss: u32 = m.parse("loss")?;
+            return lossy_cable::bench(size, runs, window, loss.min(100))
+                .map_err(|e| AppError::io("lossy-cable benchmark failed", &e).into());
+        }
+        bench(size, runs, window, m.is_set("portable"))
+            .map_err(|e| AppError::io("benchmark failed", &e).into())
     })
 }
 
-fn bench(size: u64, runs: usize, window: u32) -> io::Result<()> {
+fn bench(size: u64, runs: usize, window: u32, portable: bool) -> io::Result<()> {
     let dir = std::env::temp_dir().join(format!("tugas2-bench-{}", std::process::id()));
     fs::create_dir_all(&dir)?;
     let input = dir.join("input.bin");
@@ -69,8 +86,8 @@ fn bench(size: u64, runs: usize, window: u32) -> io::Result<()> {
         load_average()
     );
     println!(
-        "{:<34} {:>10} {:>16} {:>14}",
-        "case", "MB/s", "retransmissions", "datagrams"
+        "{:<34} {:>10} {:>16} {:>14} {:>8}",
+        "case", "MB/s", "retransmissions", "datagrams", "dropped"
     );
     let tcp: Vec<Run> = (0..runs)
         .map(|_| tcp_copy(&input, size))
@@ -78,9 +95,15 @@ fn bench(size: u64, runs: usize, window: u32) -> io::Result<()> {
     print_row("TCP copy on loopback (reference)", &tcp, size);
 
     let direct: Vec<Run> = (0..runs)
-        .map(|_| udp_send(rx_addr, &input, &output, window))
+        .map(|_| udp_send(rx_addr, &input, &output, window, true))
         .collect::<io::Result<_>>()?;
     print_row("UDP, loopback, 0% loss", &direct, size);
+    if portable {
+        let one_by_one: Vec<Run> = (0..runs)
+            .map(|_| udp_send(rx_addr, &input, &output, window, false))
+            .collect::<io::Result<_>>()?;
+        print_row("UDP, loopback, portable sender", &one_by_one, size);
+    }
 
     for (label, drop) in [
         ("UDP, relay, 0% loss", 0),
@@ -96,7 +119,9 @@ fn bench(size: u64, runs: usize, window: u32) -> io::Result<()> {
                     ..LossConfig::default()
                 },
             )?;
-            results.push(udp_send(relay.addr(), &input, &output, window)?);
+            let mut run = udp_send(relay.addr(), &input, &output, window, true)?;
+            run.lost = relay.stats().dropped;
+            results.push(run);
         }
         print_row(label, &results, size);
     }
@@ -104,11 +129,18 @@ fn bench(size: u64, runs: usize, window: u32) -> io::Result<()> {
     Ok(())
 }
 
-fn udp_send(to: SocketAddr, input: &Path, output: &Path, window: u32) -> io::Result<Run> {
+fn udp_send(
+    to: SocketAddr,
+    input: &Path,
+    output: &Path,
+    window: u32,
+    batched: bool,
+) -> io::Result<Run> {
     let socket = sender::connect_socket(to)?;
     let opts = SendOptions {
         window,
         progress_step: 1.0,
+        batched,
         ..SendOptions::default()
     };
     let start = Instant::now();
@@ -122,6 +154,7 @@ fn udp_send(to: SocketAddr, input: &Path, output: &Path, window: u32) -> io::Res
         secs,
         retransmissions: report.retransmissions,
         sent: report.sent,
+        lost: 0,
     })
 }
 
@@ -144,6 +177,7 @@ fn tcp_copy(input: &Path, size: u64) -> io::Result<Run> {
         secs: start.elapsed().as_secs_f64(),
         retransmissions: 0,
         sent: 0,
+        lost: 0,
     })
 }
 
@@ -151,9 +185,11 @@ fn print_row(label: &str, runs: &[Run], size: u64) {
     let mut rates: Vec<f64> = runs.iter().map(|r| size as f64 / 1e6 / r.secs).collect();
     let mut retrans: Vec<u64> = runs.iter().map(|r| r.retransmissions).collect();
     let mut sent: Vec<u64> = runs.iter().map(|r| r.sent).collect();
+    let mut lost: Vec<u64> = runs.iter().map(|r| r.lost).collect();
     rates.sort_by(|a, b| a.total_cmp(b));
     retrans.sort();
     sent.sort();
+    lost.sort();
     let mid = runs.len() / 2;
     let spread = format!("({:.0}..{:.0})", rates[0], rates[rates.len() - 1]);
     let datagrams = if sent[mid] == 0 {
@@ -161,9 +197,14 @@ fn print_row(label: &str, runs: &[Run], size: u64) {
     } else {
         sent[mid].to_string()
     };
+    let lost = if lost[mid] == 0 {
+        "-".to_string()
+    } else {
+        lost[mid].to_string()
+    };
     println!(
-        "{label:<34} {:>10.1} {:>16} {:>14}   MB/s range {spread}",
-        rates[mid], retrans[mid], datagrams
+        "{label:<34} {:>10.1} {:>16} {:>14} {:>8}   MB/s range {spread}",
+        rates[mid], retrans[mid], datagrams, lost
     );
     let _ = io::stdout().flush();
 }
@@ -202,6 +243,185 @@ fn same_contents(a: &Path, b: &Path) -> io::Result<bool> {
         if ba[..n] != bb[..n] {
             return Ok(false);
         }
+    }
+}
+
+/// `--netns`: the same file across a real (virtual) cable that loses
+/// packets, with tugas2's protocol and with a plain TCP copy. Needs root,
+/// `ip` (iproute2) and `nft` (nftables): the kernel here has no `tc
+/// netem`, so an nftables rule on each end's egress drops at random.
+#[cfg(target_os = "linux")]
+mod lossy_cable {
+    use super::*;
+    use std::process::{Command as Process, Stdio};
+
+    const IP_A: &str = "10.78.0.1";
+    const IP_B: &str = "10.78.0.2";
+
+    /// Two namespaces and the cable between them; deleted on drop.
+    struct Cable {
+        ns: [String; 2],
+    }
+
+    impl Cable {
+        fn up(loss: u32) -> io::Result<Cable> {
+            let pid = std::process::id();
+            let cable = Cable {
+                ns: [format!("t2b-a-{pid}"), format!("t2b-b-{pid}")],
+            };
+            let dev = [format!("t2a{pid}"), format!("t2b{pid}")];
+            for ns in &cable.ns {
+                run("ip", &["netns", "add", ns], "")?;
+            }
+            run(
+                "ip",
+                &[
+                    "link", "add", &dev[0], "type", "veth", "peer", "name", &dev[1],
+                ],
+                "",
+            )?;
+            for (i, addr) in [(0, IP_A), (1, IP_B)] {
+                let (ns, dev) = (&cable.ns[i], &dev[i]);
+                run("ip", &["link", "set", dev, "netns", ns], "")?;
+                run(
+                    "ip",
+                    &["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev],
+                    "",
+                )?;
+                run("ip", &["-n", ns, "link", "set", "lo", "up"], "")?;
+                run("ip", &["-n", ns, "link", "set", dev, "up"], "")?;
+                let rules = format!(
+                    "table netdev loss {{\n  chain out {{\n    type filter hook egress device \"{dev}\" priority 0; policy accept;\n    numgen random mod 100 < {loss} counter drop\n  }}\n}}\n"
+                );
+                run("ip", &["netns", "exec", ns, "nft", "-f", "-"], &rules)?;
+            }
+            Ok(cable)
+        }
+
+        /// Runs `f` on a thread inside namespace `i` (0 = A, 1 = B).
+        fn spawn_in<T: Send + 'static>(
+            &self,
+            i: usize,
+            f: impl FnOnce() -> io::Result<T> + Send + 'static,
+        ) -> std::thread::JoinHandle<io::Result<T>> {
+            let path = PathBuf::from(format!("/run/netns/{}", self.ns[i]));
+            std::thread::spawn(move || {
+                tugas2::sys::enter_net_namespace(&path)?;
+                f()
+            })
+        }
+
+        fn run_in<T: Send + 'static>(
+            &self,
+            i: usize,
+            f: impl FnOnce() -> io::Result<T> + Send + 'static,
+        ) -> io::Result<T> {
+            self.spawn_in(i, f)
+                .join()
+                .map_err(|_| io::Error::other("thread panicked"))?
+        }
+    }
+
+    impl Drop for Cable {
+        fn drop(&mut self) {
+            for ns in &self.ns {
+                let _ = run("ip", &["netns", "del", ns], ""); // takes its end of the cable along
+            }
+        }
+    }
+
+    fn run(cmd: &str, args: &[&str], input: &str) -> io::Result<()> {
+        let mut child = Process::new(cmd)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot run {cmd}: {e}")))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes())?;
+        }
+        let out = child.wait_with_output()?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(io::Error::other(format!(
+            "{cmd} {}: {} (root, iproute2 and nftables needed)",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+
+    pub fn bench(size: u64, runs: usize, window: u32, loss: u32) -> io::Result<()> {
+        let dir = std::env::temp_dir().join(format!("tugas2-netns-{}", std::process::id()));
+        fs::create_dir_all(&dir)?;
+        let input = dir.join("input.bin");
+        write_pseudo_random(&input, size)?;
+        let output = dir.join("data.out");
+        let cable = Cable::up(loss)?;
+        println!(
+            "file: {} MiB across a veth cable dropping {loss}% each way (nftables), window {window}, {runs} runs, load average {}",
+            size / (1024 * 1024),
+            load_average()
+        );
+        println!(
+            "{:<34} {:>10} {:>16} {:>14} {:>8}",
+            "case", "MB/s", "retransmissions", "datagrams", "dropped"
+        );
+        let mut tcp = Vec::new();
+        for _ in 0..runs {
+            let listener = cable.run_in(0, || TcpListener::bind((IP_A, 0)))?;
+            let addr = listener.local_addr()?;
+            let reader = std::thread::spawn(move || -> io::Result<u64> {
+                let (mut s, _) = listener.accept()?;
+                io::copy(&mut s, &mut io::sink())
+            });
+            let start = Instant::now();
+            let file = input.clone();
+            cable.run_in(1, move || {
+                let mut stream = TcpStream::connect(addr)?;
+                io::copy(&mut fs::File::open(&file)?, &mut stream)?;
+                stream.shutdown(std::net::Shutdown::Write)
+            })?;
+            let got = reader
+                .join()
+                .map_err(|_| io::Error::other("reader panicked"))??;
+            if got != size {
+                return Err(io::Error::other("TCP copy came short"));
+            }
+            tcp.push(Run {
+                secs: start.elapsed().as_secs_f64(),
+                retransmissions: 0,
+                sent: 0,
+                lost: 0,
+            });
+        }
+        print_row("TCP copy across the lossy cable", &tcp, size);
+        let socket = cable.run_in(0, || UdpSocket::bind((IP_A, 0)))?;
+        let rx_addr = socket.local_addr()?;
+        let opts = ReceiveOptions {
+            output: output.clone(),
+            progress_step: 1.0,
+            ..ReceiveOptions::default()
+        };
+        let _receiver = receiver::start_server(socket, opts, io::sink())?;
+        let mut udp = Vec::new();
+        for _ in 0..runs {
+            let (file, out) = (input.clone(), output.clone());
+            udp.push(cable.run_in(1, move || udp_send(rx_addr, &file, &out, window, true))?);
+        }
+        print_row("tugas2 UDP across the lossy cable", &udp, size);
+        drop(cable);
+        fs::remove_dir_all(&dir)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod lossy_cable {
+    pub fn bench(_: u64, _: usize, _: u32, _: u32) -> std::io::Result<()> {
+        Err(std::io::Error::other(
+            "--netns needs Linux network namespaces",
+        ))
     }
 }
 

@@ -125,6 +125,7 @@ pub fn receive_options(dir: &TempDir) -> ReceiveOptions {
         idle_timeout: Duration::from_secs(10),
         max_transfers: None,
         progress_step: 0.1,
+        ..ReceiveOptions::default()
     }
 }
 
