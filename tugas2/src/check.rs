@@ -58,8 +58,26 @@ pub const CHECK: Command = Command {
         check::TIMEOUT,
         check::JSON,
         check::SKIP_PROTOCOL,
+        Flag::value(
+            "output-file",
+            "PATH",
+            "",
+            "the file the receiver writes (for a receiver of the course's plain datagrams: the check compares it with what it sent)",
+        ),
     ],
 };
+
+/// The assignment's sentence the file requirements come from.
+const CITE_FILE: &str =
+    "Menangkap paket menggunakan wireshark pada udp_fileclient.py pada jaringan lokal (127.0.0.1, port 5005).";
+/// The assignment's sentence requirement 1 comes from.
+const CITE_SIMPLE: &str =
+    "Menangkap paket menggunakan wireshark pada udp_simpel.py pada jaringan lokal (127.0.0.1, port 5005).";
+/// The convention names the check reports.
+pub const OURS: &str = "this workspace's file protocol (START/DATA/ACK/DONE, tugas2/README.md)";
+/// The course's `udp_fileclient.py` convention.
+pub const PLAIN: &str =
+    "the course's plain datagrams (udp_fileclient.py: the file's bytes, one per datagram, no header, no answer)";
 
 /// Size of the file of requirements 2 and 3: three datagrams.
 pub const FILE_SIZE: usize = 2500;
@@ -78,6 +96,13 @@ pub fn test_file(len: usize) -> Vec<u8> {
 /// Runs every Tugas 2 requirement against the receiver of `c`'s options;
 /// `count` is how many "ini angka N" datagrams requirement 1 sends.
 pub fn run(c: &mut Checker, count: u64) {
+    run_with(c, count, None);
+}
+
+/// [`run`], and for a receiver that never answers our START (the course's
+/// plain convention), the test file sent as bare one-byte datagrams and
+/// compared with `output_file` (the file that receiver writes) when given.
+pub fn run_with(c: &mut Checker, count: u64, output_file: Option<std::path::PathBuf>) {
     c.note(
         "the course's udp_server never answers: requirement 1 can only see that something \
          listens (no ICMP port unreachable); check its console for the printed datagrams",
@@ -88,22 +113,37 @@ pub fn run(c: &mut Checker, count: u64) {
              our udp_fileserver; --skip-protocol skips them (use it for a udp_server)",
         );
     }
-    c.check(
+    c.require(
+        "numbers-reach-port",
         format!(
             "datagrams \"ini angka 1\"..\"ini angka {count}\" reach the port (no ICMP port unreachable)"
         ),
+        CITE_SIMPLE,
         |o| numbers_are_not_refused(o, count),
     );
     let mut transfer: Option<Transfer> = None;
+    let mut silent = false;
     c.protocol_check(
         format!("the START of a small file ({FILE_SIZE} bytes) is acknowledged (ACK 0)"),
         |o| {
             let mut t = Transfer::new(o, "check-kecil.bin", test_file(FILE_SIZE))?;
-            t.start()?;
+            if let Err(f) = t.start() {
+                silent = f.reason.starts_with("timed out");
+                // A receiver that never answered has nothing to abort (and a
+                // plain one would take the ERROR as file bytes).
+                t.abort_on_drop = !silent;
+                return Err(f);
+            }
             transfer = Some(t);
             Ok(())
         },
     );
+    if transfer.is_some() {
+        c.convention(OURS);
+    } else if silent {
+        c.convention(PLAIN);
+        plain_file(c, output_file);
+    }
     c.protocol_check(
         format!(
             "the file's DATA datagrams are acknowledged and the transfer completes (DONE {})",
@@ -123,7 +163,7 @@ pub fn run(c: &mut Checker, count: u64) {
             for g in garbage() {
                 t.peer
                     .send(&g, "a garbage datagram")
-                    .map_err(nothing_listens)?;
+                    .map_err(|f| nothing_listens(o, f))?;
             }
             t.start()?;
             t.data_until_done()
@@ -131,29 +171,94 @@ pub fn run(c: &mut Checker, count: u64) {
     );
 }
 
+/// The course's convention: the test file as bare one-byte datagrams, then
+/// (with `--output-file`) the receiver's file must become identical.
+fn plain_file(c: &mut Checker, output_file: Option<std::path::PathBuf>) {
+    let Some(path) = output_file else {
+        c.note(
+            "the receiver did not answer our START: if it takes the course's plain datagrams, \
+             give --output-file PATH (the file it writes) and the check sends it a file that way \
+             and compares",
+        );
+        return;
+    };
+    c.require(
+        "plain-file-arrives",
+        format!(
+            "a {PLAIN_SIZE}-byte file sent as the course's plain datagrams (one byte each) arrives byte for byte in {}",
+            path.display()
+        ),
+        CITE_FILE,
+        |o| {
+            let data = test_file(PLAIN_SIZE);
+            let mut peer = o.udp_with_timeout(o.timeout)?;
+            for (i, b) in data.iter().enumerate() {
+                peer.send(&[*b], "a plain datagram")
+                    .map_err(|f| nothing_listens(o, f))?;
+                if i % 64 == 63 {
+                    thread::yield_now(); // the course's client is slower still
+                }
+            }
+            // The receiver decides by itself when the file is over (an idle
+            // timeout): wait for the file, within the step's timeout.
+            let deadline = Instant::now() + o.timeout;
+            let mut last = None;
+            while Instant::now() < deadline && !o.run.budget_spent() {
+                match std::fs::read(&path) {
+                    Ok(got) if got == data => return Ok(()),
+                    Ok(got) => last = Some(got.len()),
+                    Err(_) => {}
+                }
+                thread::sleep(Duration::from_millis(50)); // polling the file, bounded
+            }
+            Err(Failure::new(match last {
+                Some(n) => format!(
+                    "{} holds {n} bytes that are not the {PLAIN_SIZE} sent (after {})",
+                    path.display(),
+                    check::secs(o.timeout)
+                ),
+                None => format!(
+                    "{} did not appear within {}",
+                    path.display(),
+                    check::secs(o.timeout)
+                ),
+            }))
+        },
+    );
+}
+
+/// Size of the plain-convention test file (one datagram per byte).
+pub const PLAIN_SIZE: usize = 600;
+
 /// Requirement 1: sends the numbers through a connected socket and waits
 /// [`ICMP_WAIT`] (at most the timeout) for a "connection refused".
 fn numbers_are_not_refused(o: &CheckOptions, count: u64) -> Result<(), Failure> {
     let wait = o.timeout.min(ICMP_WAIT);
-    let mut peer = UdpPeer::connect(&o.host, o.port(), wait)?;
+    let mut peer = o.udp_with_timeout(wait)?;
     for i in 1..=count.max(1) {
         if i > 1 {
             // Room for an ICMP error of the previous datagram to come back.
             thread::sleep(Duration::from_millis(20));
         }
         peer.send(simple::message(i).as_bytes(), "the datagram")
-            .map_err(nothing_listens)?;
+            .map_err(|f| nothing_listens(o, f))?;
     }
     match peer.recv(2048, "an answer") {
         // Answering is allowed (an echo, say); silence is what the course's server does.
         Ok(_) => Ok(()),
         Err(f) if f.reason.starts_with("timed out") => Ok(()),
-        Err(f) => Err(nothing_listens(f)),
+        Err(f) => Err(nothing_listens(o, f)),
     }
 }
 
-fn nothing_listens(mut f: Failure) -> Failure {
+/// A refused send or receive means nothing listens: the run's "cannot
+/// reach" line (exit 3) unless the receiver answered before.
+fn nothing_listens(o: &CheckOptions, mut f: Failure) -> Failure {
     if f.reason.contains("refused") {
+        o.run.mark_unreachable(
+            &format!("{}:{}", o.host, o.port()),
+            "ICMP port unreachable (connection refused)",
+        );
         f.reason = "nothing listens on that UDP port: the host answered ICMP port unreachable \
                     (connection refused)"
             .to_string();
@@ -182,6 +287,8 @@ struct Transfer {
     name: String,
     data: Vec<u8>,
     timeout: Duration,
+    opts: CheckOptions,
+    abort_on_drop: bool,
 }
 
 /// What a reply means to the step waiting for it.
@@ -195,11 +302,13 @@ impl Transfer {
     fn new(o: &CheckOptions, name: &str, data: Vec<u8>) -> Result<Transfer, Failure> {
         let per_attempt = o.timeout / ATTEMPTS;
         Ok(Transfer {
-            peer: UdpPeer::connect(&o.host, o.port(), per_attempt.max(Duration::from_millis(1)))?,
+            peer: o.udp_with_timeout(per_attempt.max(Duration::from_millis(1)))?,
             id: new_transfer_id(),
             name: name.to_string(),
             data,
             timeout: o.timeout,
+            opts: o.clone(),
+            abort_on_drop: true,
         })
     }
 
@@ -275,7 +384,7 @@ impl Transfer {
             for d in datagrams {
                 self.peer
                     .send(d, &format!("the datagrams before {what}"))
-                    .map_err(nothing_listens)?;
+                    .map_err(|f| nothing_listens(&self.opts, f))?;
             }
             loop {
                 if Instant::now() >= deadline || reads >= MAX_READS {
@@ -285,7 +394,7 @@ impl Transfer {
                 let bytes = match self.peer.recv(2048, what) {
                     Ok(b) => b,
                     Err(f) if f.reason.starts_with("timed out") => break, // send again
-                    Err(f) => return Err(nothing_listens(f)),
+                    Err(f) => return Err(nothing_listens(&self.opts, f)),
                 };
                 let reply = match Datagram::decode(&bytes) {
                     Ok(d) => d,
@@ -329,6 +438,9 @@ impl Drop for Transfer {
     /// Tells the receiver an unfinished transfer is over (best effort), so
     /// it does not wait for it until its idle timeout.
     fn drop(&mut self) {
+        if !self.abort_on_drop {
+            return;
+        }
         let abort = Datagram::new(
             self.id,
             Message::Error {

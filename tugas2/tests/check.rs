@@ -255,3 +255,70 @@ fn flags_default_to_the_course_port() {
     assert!(CHECK.help().contains("[default: 5005]"));
     assert!(CHECK.parse(["--bogus".to_string()]).is_err());
 }
+
+#[test]
+fn nothing_listening_is_unreachable_exit_3() {
+    let port = closed_udp_port();
+    let r = check(port, SHORT, false);
+    assert_eq!(r.exit_code, 3, "{}", r.text());
+    let line = r.unreachable.clone().unwrap_or_default();
+    assert!(line.starts_with("cannot reach the server"), "{line}");
+}
+
+#[test]
+fn our_protocol_is_named_as_the_convention_found() {
+    let dir = TempDir::new("conv");
+    let rx = spawn_receiver(receive_options(&dir));
+    let r = check(rx.addr.port(), PATIENT, false);
+    assert_eq!(
+        r.convention.as_deref(),
+        Some(tugas2::check::OURS),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn a_receiver_of_the_courses_plain_datagrams_is_recognised_and_its_file_checked() {
+    let dir = TempDir::new("plaincheck");
+    let rx = spawn_receiver(tugas2::receiver::ReceiveOptions {
+        plain: Some(Duration::from_millis(300)),
+        ..receive_options(&dir)
+    });
+    let output = dir.path().join("data.out");
+    let opts = CheckOptions {
+        timeout: Duration::from_secs(3),
+        ..CheckOptions::local(rx.addr.port(), PATIENT)
+    };
+    let path = output.clone();
+    let r = run_check(opts, move |c| tugas2::check::run_with(c, 5, Some(path)));
+    assert_eq!(
+        r.convention.as_deref(),
+        Some(tugas2::check::PLAIN),
+        "{}",
+        r.text()
+    );
+    let plain = r
+        .find("plain datagrams (one byte each)")
+        .expect("the plain requirement");
+    assert!(!plain.failed(), "{}", r.text());
+    // A receiver that writes the wrong bytes fails it.
+    let dir2 = TempDir::new("plainwrong");
+    let port = fake(|_, _, _| true); // never answers, never writes
+    let wrong = dir2.path().join("nothing.out");
+    std::fs::write(&wrong, b"not the file").unwrap();
+    let opts = CheckOptions {
+        timeout: Duration::from_millis(500),
+        ..CheckOptions::local(port, SHORT)
+    };
+    let r = run_check(opts, move |c| tugas2::check::run_with(c, 5, Some(wrong)));
+    let plain = r
+        .find("plain datagrams (one byte each)")
+        .expect("the plain requirement");
+    assert!(plain.failed(), "{}", r.text());
+    assert!(
+        plain.reason.as_deref().unwrap().contains("holds 12 bytes"),
+        "{}",
+        r.text()
+    );
+}

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     common::check::main(&tugas2::check::CHECK, |c, m| {
         let count: u64 = m.parse("count")?;
-        tugas2::check::run(c, count);
+        let output = m.value("output-file");
+        let output = (!output.is_empty()).then(|| std::path::PathBuf::from(output));
+        tugas2::check::run_with(c, count, output);
         Ok(())
     })
 }
