@@ -289,6 +289,20 @@ mod lossy_cable {
                     "",
                 )?;
                 run("ip", &["-n", ns, "link", "set", "lo", "up"], "")?;
+                // One packet per skb on the cable: a GSO "super-packet" of
+                // 64 KiB would otherwise be dropped (or kept) as one, and
+                // TCP would see a tenth of the losses.
+                run(
+                    "ip",
+                    &["-n", ns, "link", "set", dev, "gso_max_segs", "1"],
+                    "",
+                )?;
+                run(
+                    "ip",
+                    &["-n", ns, "link", "set", dev, "gro_max_size", "1500"],
+                    "",
+                )
+                .or_else(|_| Ok::<(), io::Error>(()))?;
                 run("ip", &["-n", ns, "link", "set", dev, "up"], "")?;
                 let rules = format!(
                     "table netdev loss {{\n  chain out {{\n    type filter hook egress device \"{dev}\" priority 0; policy accept;\n    numgen random mod 100 < {loss} counter drop\n  }}\n}}\n"
