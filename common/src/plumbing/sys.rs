@@ -74,6 +74,20 @@ mod unix {
         }
     }
 
+    /// Moves the calling thread into the network namespace `ns` (an open
+    /// `/var/run/netns/NAME` or `/proc/PID/ns/net`), for the testkit's two
+    /// hosts.
+    #[cfg(all(target_os = "linux", any(test, feature = "testkit")))]
+    pub fn enter_network_namespace(ns: &std::fs::File) -> io::Result<()> {
+        // SAFETY: `ns` is an open namespace file for the whole call; setns
+        // only changes this thread's network namespace.
+        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
     /// The set holding SIGINT (Ctrl-C) and SIGTERM (`kill`).
     fn stop_signals() -> libc::sigset_t {
         // SAFETY: sigemptyset fully initialises the zeroed set it is given,

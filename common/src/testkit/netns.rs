@@ -181,19 +181,8 @@ impl Drop for TwoHosts {
 
 #[cfg(target_os = "linux")]
 fn enter(path: &str) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    extern "C" {
-        fn setns(fd: i32, nstype: i32) -> i32;
-    }
-    const CLONE_NEWNET: i32 = 0x4000_0000;
     let file = std::fs::File::open(path)?;
-    // SAFETY: `file` is an open namespace file for the whole call; setns
-    // only changes this thread's network namespace.
-    let rc = unsafe { setns(file.as_raw_fd(), CLONE_NEWNET) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    crate::plumbing::sys::enter_network_namespace(&file)
 }
 
 #[cfg(not(target_os = "linux"))]
