@@ -91,6 +91,10 @@ fn child_server() {
 /// left behind, and the next start removes it, without a partial
 /// `hasil.txt`.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs to ask whether a process runs, which common::files cannot on Windows (there it removes only day-old temp files)"
+)]
 fn killed_mid_upload_leaves_no_file_after_restart() {
     common::logging::init_for_tests();
     let dir = temp_dir("killed");
