@@ -207,8 +207,11 @@ fn later_steps_run_on_every_answering_port_and_say_when_one_died() {
     let once = TcpListener::bind("127.0.0.1:0").unwrap();
     let dies = once.local_addr().unwrap().port();
     thread::spawn(move || {
-        // Echoes one client, then the "server" is gone.
-        if let Ok((s, _)) = once.accept() {
+        // Echoes one client, then the "server" is gone: the listener closes
+        // at once, so a later connect is refused (not queued and then reset).
+        let accepted = once.accept();
+        drop(once);
+        if let Ok((s, _)) = accepted {
             answer_each_read(s, |d| d.to_vec());
         }
     });
