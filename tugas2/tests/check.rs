@@ -57,7 +57,7 @@ fn our_fileserver_passes_every_requirement_and_saves_the_file() {
     assert_eq!(r.passed, 4, "{}", r.text());
     assert!(
         r.text()
-            .ends_with("\n4 of 4 required passed; 0 extras (0 passed)\n"),
+            .ends_with("\n3 of 3 required passed; 1 extra (1 passed)\n"),
         "{}",
         r.text()
     );
@@ -86,7 +86,7 @@ fn our_udp_server_passes_with_skip_protocol_and_prints_the_numbers() {
     });
     let r = check(port, PATIENT, true);
     assert!(r.all_passed(), "{}", r.text());
-    assert_eq!((r.passed, r.skipped), (1, 3), "{}", r.text());
+    assert_eq!((r.passed, r.skipped), (1, 1), "{}", r.text());
     let printed = printer.join().unwrap();
     for i in 1..=5 {
         assert!(
@@ -103,22 +103,55 @@ fn our_udp_server_passes_with_skip_protocol_and_prints_the_numbers() {
 }
 
 #[test]
-fn a_printing_server_fails_the_file_protocol_by_timeout() {
+fn a_printing_server_is_taken_for_the_plain_convention_and_not_failed_without_its_file() {
+    // Never answers: the course's udp_server, or a plain file receiver.
     let port = fake(|_, _, _| true);
     let r = finishes_within(Duration::from_secs(5), || check(port, SHORT, false));
-    assert_eq!(r.failures(), [START, DONE, GARBAGE], "{}", r.text());
-    let o = r.find("START").unwrap();
-    assert_eq!(
-        o.reason.as_deref(),
-        Some("timed out after 0.3s waiting for the ACK of START (sent 3 times)")
+    assert_eq!(r.exit_code, 0, "{}", r.text());
+    assert_eq!(r.convention.as_deref(), Some(tugas2::check::PLAIN));
+    assert!(r.failures().is_empty(), "{}", r.text());
+    assert!(r.find("START").is_none(), "{}", r.text());
+    let plain = r.by_id("plain-file-arrives").expect("the plain line");
+    assert_eq!(plain.status, common::check::Status::Skip, "{}", r.text());
+    assert!(
+        plain.reason.as_deref().unwrap().contains("--output-file"),
+        "{}",
+        r.text()
     );
     assert!(
-        o.sent.as_deref().unwrap().starts_with("\"PJ\\x01\\x01"),
-        "{o:?}"
+        r.text()
+            .contains("1 of 1 required passed; 0 extras (0 passed); 1 skipped"),
+        "{}",
+        r.text()
     );
-    assert_eq!(
-        r.find("DATA datagrams").unwrap().reason.as_deref(),
-        Some("not tried: the START was not acknowledged (see above)")
+}
+
+#[test]
+fn a_receiver_that_writes_every_datagram_into_one_file_passes_the_plain_line() {
+    // Appends every datagram it gets (the numbers, our STARTs, the file).
+    let dir = TempDir::new("appender");
+    let path = dir.path().join("hasil.bin");
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = s.local_addr().unwrap().port();
+    let file = path.clone();
+    thread::spawn(move || {
+        use std::io::Write;
+        let mut out = std::fs::File::create(&file).unwrap();
+        let mut buf = [0u8; 65536];
+        while let Ok((n, _)) = s.recv_from(&mut buf) {
+            out.write_all(&buf[..n]).unwrap();
+        }
+    });
+    let opts = CheckOptions {
+        timeout: Duration::from_secs(3),
+        ..CheckOptions::local(port, PATIENT)
+    };
+    let r = run_check(opts, move |c| tugas2::check::run_with(c, 5, Some(path)));
+    assert_eq!(r.exit_code, 0, "{}", r.text());
+    assert!(
+        !r.by_id("plain-file-arrives").unwrap().failed(),
+        "{}",
+        r.text()
     );
 }
 

@@ -987,6 +987,31 @@ impl Checker {
         }
     }
 
+    /// A required requirement that was not tried, listed as `SKIP` with
+    /// `reason` (not counted: e.g. what cannot be judged without a flag).
+    pub fn skip(
+        &mut self,
+        id: &str,
+        text: impl Into<String>,
+        cite: &str,
+        reason: impl Into<String>,
+    ) {
+        let id = self.unique_id(id);
+        let convention = self.report.convention.clone();
+        self.record(Outcome {
+            id,
+            kind: Kind::Required,
+            requirement: text.into(),
+            citation: Some(cite.to_string()),
+            status: Status::Skip,
+            reason: Some(reason.into()),
+            sent: None,
+            got: None,
+            millis: 0,
+            convention,
+        });
+    }
+
     fn unique_id(&mut self, id: &str) -> String {
         let base = if id.is_empty() { "requirement" } else { id };
         let mut id = base.to_string();
