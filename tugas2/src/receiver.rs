@@ -31,7 +31,8 @@ use common::stop::{Running, Shutdown};
 use crate::plain::{Outcome, PlainFiles};
 use crate::protocol::{chunk_count, chunk_len, Datagram, Message, MAX_DATAGRAM, MAX_WINDOW};
 
-/// Transfers in progress at once; a START beyond this is refused with ERROR.
+/// Transfers in progress at once; a START beyond this takes the slot of a
+/// transfer that has sent no DATA yet, or is refused with ERROR.
 pub const MAX_SESSIONS: usize = 16;
 /// Transfers in progress at once from one sender address (IP and port): a
 /// START beyond this is refused, so one socket cannot take every slot.
@@ -415,11 +416,41 @@ impl Receiver<'_> {
             return Ok(());
         }
         if self.sessions.len() >= MAX_SESSIONS {
-            refuse(
-                self,
-                format!("receiver busy ({MAX_SESSIONS} transfers in progress); try again later"),
+            // Full: a transfer that has sent nothing since its START gives
+            // its slot up, so STARTs from many sockets cannot lock real
+            // senders out (a real one sends DATA one round trip after its
+            // START and cannot be chosen then).
+            let Some(idle) = self.waiting_for_data() else {
+                refuse(
+                    self,
+                    format!(
+                        "receiver busy ({MAX_SESSIONS} transfers in progress); try again later"
+                    ),
+                );
+                return Ok(());
+            };
+            self.sessions.remove(&idle);
+            let reason = format!(
+                "transfer dropped: no DATA since its START while the receiver was full \
+                 ({MAX_SESSIONS} transfers); start again"
             );
-            return Ok(());
+            log::warn!("{}: {reason}", idle.0);
+            writeln!(
+                out,
+                "transfer from {} dropped for a new one: it sent no data",
+                idle.0
+            )?;
+            self.send(
+                idle.0,
+                &Datagram::new(
+                    idle.1,
+                    Message::Error {
+                        reason: reason.clone(),
+                    },
+                ),
+            );
+            self.stats.failed += 1;
+            self.finish(idle, Err(reason));
         }
         let Some(count) = chunk_count(size, chunk) else {
             refuse(self, format!("file too large ({size} bytes)"));
@@ -633,6 +664,18 @@ impl Receiver<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The transfer to drop when the table is full and a new START comes:
+    /// one that has had no DATA yet, from the sender holding the most
+    /// transfers, the oldest of those; `None` when every transfer is moving.
+    fn waiting_for_data(&self) -> Option<(SocketAddr, u32)> {
+        let held_by = |peer: SocketAddr| self.sessions.keys().filter(|(p, _)| *p == peer).count();
+        self.sessions
+            .iter()
+            .filter(|(_, s)| !s.got_data)
+            .max_by_key(|((peer, _), s)| (held_by(*peer), std::cmp::Reverse(s.started)))
+            .map(|(key, _)| *key)
     }
 
     fn finish(&mut self, key: (SocketAddr, u32), outcome: Result<u32, String>) {

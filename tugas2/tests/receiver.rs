@@ -98,9 +98,35 @@ fn too_many_transfers_at_once_are_refused_politely() {
         assert_eq!(a.id, id);
         assert!(matches!(a.msg, Message::Ack { .. }), "{a:?}");
     }
+    // While they have all sent nothing since START, a new START takes the
+    // slot of the oldest one of a sender holding the most (id 1), which is
+    // told so.
     let late = raw();
-    send(&late, rx.addr, 999, start(10_000));
+    send(&late, rx.addr, 998, start(10_000));
     let a = answer(&late);
+    assert_eq!(a.id, 998);
+    assert!(matches!(a.msg, Message::Ack { .. }), "{a:?}");
+    let dropped = answer(&senders[0]);
+    assert_eq!(dropped.id, 1);
+    assert!(
+        matches!(&dropped.msg, Message::Error { reason } if reason.contains("transfer dropped")),
+        "{dropped:?}"
+    );
+    // Once every transfer is moving, a new START is refused.
+    let first_chunk = || Message::Data {
+        seq: 0,
+        bytes: vec![0; 1024],
+    };
+    for id in 2..=MAX_SESSIONS as u32 {
+        let s = &senders[(id as usize - 1) / MAX_SESSIONS_PER_PEER];
+        send(s, rx.addr, id, first_chunk());
+        assert_eq!(answer(s).id, id);
+    }
+    send(&late, rx.addr, 998, first_chunk());
+    assert_eq!(answer(&late).id, 998);
+    let later = raw();
+    send(&later, rx.addr, 999, start(10_000));
+    let a = answer(&later);
     assert_eq!(a.id, 999);
     assert!(
         matches!(&a.msg, Message::Error { reason } if reason.contains("busy")),

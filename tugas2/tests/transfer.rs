@@ -516,6 +516,19 @@ fn lossy_link_on_the_portable_path_one_datagram_per_call() {
 
 #[test]
 fn a_real_transfer_completes_while_another_socket_floods_starts() {
+    real_transfer_during_a_start_flood(1);
+}
+
+#[test]
+fn a_real_transfer_completes_while_sixteen_sockets_flood_starts() {
+    // 16 sockets could hold every slot (4 each) were a transfer that sends
+    // no DATA not the first to give its slot up.
+    real_transfer_during_a_start_flood(16);
+}
+
+/// STARTs with new transfer ids from `sockets` sockets, far faster than 16
+/// a second, while a real 300 KiB transfer runs: it must complete.
+fn real_transfer_during_a_start_flood(sockets: usize) {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use std::sync::Arc;
     let dir = TempDir::new("flood");
@@ -527,10 +540,12 @@ fn a_real_transfer_completes_while_another_socket_floods_starts() {
         let count = Arc::clone(&count);
         let to = rx.addr;
         std::thread::spawn(move || {
-            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let socks: Vec<_> = (0..sockets)
+                .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+                .collect();
             let mut sent = 0u64;
-            // A new transfer id each time (and the same one again), far
-            // faster than 16 a second; bounded in case the test hangs.
+            // A new transfer id each time (and the same one again); bounded
+            // in case the test hangs.
             while !stop.load(Ordering::Relaxed) && sent < 2_000_000 {
                 let id = (sent % 64) as u32 + 1_000;
                 let start = tugas2::protocol::Datagram::new(
@@ -541,7 +556,7 @@ fn a_real_transfer_completes_while_another_socket_floods_starts() {
                         name: "flood".into(),
                     },
                 );
-                let _ = s.send_to(&start.encode(), to);
+                let _ = socks[sent as usize % sockets].send_to(&start.encode(), to);
                 sent += 1;
                 count.store(sent, Ordering::Relaxed);
                 if sent % 64 == 0 {
