@@ -7,21 +7,41 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::check::{CheckOptions, Report};
+use common::check::{CheckOptions, Kind, Report, EXIT_FAILED, EXIT_PASSED};
 use common::testkit::check::{
     fake_server, fake_server_one_at_a_time, finishes_within, holding_server, parse_options,
     run_check, PATIENT, SHORT,
 };
 use tugas6::check::{run, Reply, CHECK};
 
-const BODY: &str = "GET / HTTP/1.0 gets the body \"<h1>SERVER HTTP</h1>\"";
-const VALID: &str =
-    "the response is valid HTTP (status line, headers, blank line, Content-Length = body length)";
-const CONCURRENT: &str = "20 connections at once are all answered (multithreaded)";
-const SPLIT: &str = "a request sent in small segments works";
-const BARE_LF: &str = "a request ended by \"\\n\\n\" (telnet style) works";
-const HEAD: &str = "HEAD / gets the head and no body";
-const NOT_FOUND: &str = "an unknown path gets 404";
+// The requirements' ids: required, then extras.
+const BODY: &str = "body";
+const TELNET: &str = "telnet";
+const CONCURRENT: &str = "multithreaded";
+const VALID: &str = "valid-http";
+const EXACT: &str = "exact-body";
+const SPLIT: &str = "small-segments";
+const BARE_LF: &str = "bare-newlines";
+const HEAD: &str = "head";
+const NOT_FOUND: &str = "not-found";
+
+/// The ids of the requirements that failed, extras included.
+fn failed(r: &Report) -> Vec<&str> {
+    r.requirements
+        .iter()
+        .filter(|o| o.failed())
+        .map(|o| o.id.as_str())
+        .collect()
+}
+
+/// The reason of requirement `id`'s failure.
+fn reason<'a>(r: &'a Report, id: &str) -> &'a str {
+    r.by_id(id)
+        .unwrap_or_else(|| panic!("no requirement {id}: {}", r.text()))
+        .reason
+        .as_deref()
+        .unwrap_or("")
+}
 
 fn check(port: u16, timeout: Duration) -> Report {
     run_check(CheckOptions::local(port, timeout), run)
@@ -76,12 +96,32 @@ fn our_server_passes_every_requirement() {
     let addr = server.addr();
     let r = check(addr.port(), PATIENT);
     assert!(r.all_passed(), "{}", r.text());
-    assert_eq!(r.passed, 7, "{}", r.text());
+    let ids: Vec<&str> = r.requirements.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [BODY, TELNET, CONCURRENT, VALID, EXACT, SPLIT, BARE_LF, HEAD, NOT_FOUND]
+    );
     assert!(
         r.text()
-            .ends_with("\n4 of 4 required passed; 3 extras (3 passed)\n"),
+            .ends_with("\n3 of 3 required passed; 6 extras (6 passed)\n"),
         "{}",
         r.text()
+    );
+    // Each required line cites its sentence of ASSIGNMENTS.md (Tugas 6).
+    for o in &r.requirements {
+        assert_eq!(
+            o.citation.is_some(),
+            o.kind == Kind::Required,
+            "{}: {:?}",
+            o.id,
+            o.citation
+        );
+    }
+    assert_eq!(
+        r.by_id(BODY).unwrap().citation.as_deref(),
+        Some(
+            "Jika tanda akhir request diterima, maka balaslah dengan string “<h1>SERVER HTTP</h1>”"
+        )
     );
 }
 
@@ -91,20 +131,140 @@ fn a_correct_course_style_server_passes_too() {
     assert!(r.all_passed(), "{}", r.text());
 }
 
+/// The course's `server_thread_http.py` style: a thread per connection
+/// reads (32 bytes at a time) until what it has ends in `\r\n`, answers
+/// HTTP/1.0 with no Content-Length and `\r\n\r\n` appended after the
+/// body, whatever the path, and closes; anything but GET gets 400.
+fn course_style(mut s: TcpStream) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut rcv = Vec::new();
+    let mut buf = [0u8; 32];
+    while !rcv.ends_with(b"\r\n") {
+        match s.read(&mut buf) {
+            Ok(n) if n > 0 && rcv.len() < 8192 => rcv.extend_from_slice(&buf[..n]),
+            _ => return,
+        }
+    }
+    let answer: &[u8] = if rcv.starts_with(b"GET ") {
+        b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>SERVER HTTP</h1>\r\n\r\n"
+    } else {
+        b"HTTP/1.0 400 Bad Request\r\n\r\n\r\n\r\n"
+    };
+    let _ = s.write_all(answer);
+}
+
+#[test]
+fn a_course_style_server_without_content_length_passes_every_required_line() {
+    let port = fake_server(course_style);
+    let timeout = Duration::from_secs(2);
+    let r = check(port, timeout);
+    assert!(r.required.all_passed(), "{}", r.text());
+    assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
+    assert_eq!(
+        failed(&r),
+        [VALID, EXACT, BARE_LF, HEAD, NOT_FOUND],
+        "{}",
+        r.text()
+    );
+    assert!(r
+        .text()
+        .ends_with("\n3 of 3 required passed; 6 extras (1 passed)\n"));
+    // The strict HTTP details are told in the extras.
+    assert_eq!(
+        reason(&r, VALID),
+        "no Content-Length header: the body ends only where the server closes, \
+         and the 4 bytes \"\\r\\n\\r\\n\" before the close count as body"
+    );
+    assert_eq!(
+        reason(&r, EXACT),
+        "the body is 24 bytes long instead of 20 (no Content-Length: read until the server \
+         closed: \"<h1>SERVER HTTP</h1>\\r\\n\\r\\n\")"
+    );
+    // --strict: the extras grade too.
+    let mut o = CheckOptions::local(port, timeout);
+    o.strict = true;
+    let r = run_check(o, run);
+    assert_eq!(r.exit_code, EXIT_FAILED, "{}", r.text());
+    assert_eq!(r.first_graded_failure().map(|o| o.id.as_str()), Some(VALID));
+}
+
+#[test]
+fn a_server_with_content_length_and_trailing_crlf_fails_only_extras() {
+    // As the course's http.py of Tugas 8 answers: a Content-Length, and
+    // server_thread_http.py's "\r\n\r\n" after the body all the same.
+    let port = threaded(|line| {
+        let mut out = good(line);
+        out.extend_from_slice(b"\r\n\r\n");
+        out
+    });
+    let r = check(port, PATIENT);
+    // (HEAD gets the "\r\n\r\n" after its head, as a body.)
+    assert_eq!(failed(&r), [VALID, HEAD], "{}", r.text());
+    assert_eq!(
+        reason(&r, VALID),
+        "Content-Length is 20 but the body has 24 bytes"
+    );
+    assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
+}
+
+#[test]
+fn a_course_style_server_serving_one_connection_at_a_time_fails_multithreaded() {
+    // It answers at the first "\r\n": half a request line keeps it
+    // waiting, so the other connections wait too.
+    let port = fake_server_one_at_a_time(course_style);
+    let r = check(port, Duration::from_secs(1));
+    assert_eq!(
+        failed(&r)
+            .into_iter()
+            .filter(|id| r.by_id(id).unwrap().kind == Kind::Required)
+            .collect::<Vec<_>>(),
+        [CONCURRENT],
+        "{}",
+        r.text()
+    );
+    assert!(
+        reason(&r, CONCURRENT).starts_with(
+            "timed out after 1s waiting for the response on connection 20 while 19 others wait"
+        ),
+        "{}",
+        r.text()
+    );
+}
+
 #[test]
 fn wrong_body_fails_every_body_requirement() {
     let port =
         threaded(|_| b"HTTP/1.0 200 OK\r\nContent-Length: 19\r\n\r\n<h1>SERVER HTTP<h1>".to_vec());
     let r = check(port, PATIENT);
     assert_eq!(
-        r.failures(),
-        [BODY, CONCURRENT, SPLIT, BARE_LF, HEAD, NOT_FOUND],
+        failed(&r),
+        [BODY, TELNET, CONCURRENT, EXACT, SPLIT, BARE_LF, HEAD, NOT_FOUND],
         "{}",
         r.text()
     );
     assert_eq!(
-        r.find("gets the body").unwrap().reason.as_deref(),
-        Some("the body differs at byte 16 of 20 (expected \"/\", got \"h\")")
+        reason(&r, BODY),
+        "the body differs at byte 16 of 20 (expected \"/\", got \"h\")"
+    );
+    assert_eq!(r.exit_code, EXIT_FAILED);
+}
+
+#[test]
+fn a_longer_page_holding_the_body_passes_the_required_lines() {
+    let port = threaded(|_| {
+        let page = "<html><body><h1>SERVER HTTP</h1></body></html>\n";
+        format!(
+            "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{page}",
+            page.len()
+        )
+        .into_bytes()
+    });
+    let r = check(port, PATIENT);
+    assert_eq!(failed(&r), [EXACT, HEAD, NOT_FOUND], "{}", r.text());
+    assert!(
+        reason(&r, EXACT).starts_with("the body differs at byte 2 of 20"),
+        "{}",
+        r.text()
     );
 }
 
@@ -112,11 +272,15 @@ fn wrong_body_fails_every_body_requirement() {
 fn body_only_without_http_head_passes_the_body_but_not_valid_http() {
     let port = threaded(|_| b"<h1>SERVER HTTP</h1>".to_vec());
     let r = check(port, PATIENT);
-    assert_eq!(r.failures(), [VALID, HEAD, NOT_FOUND], "{}", r.text());
+    assert_eq!(failed(&r), [VALID, HEAD, NOT_FOUND], "{}", r.text());
     assert_eq!(
-        r.find("valid HTTP").unwrap().reason.as_deref(),
-        Some("the response does not start with a status line \"HTTP/1.0 200 OK\"")
+        reason(&r, VALID),
+        "the response does not start with a status line \"HTTP/1.0 200 OK\""
     );
+    // The course's body-only answer with "\r\n\r\n" after it, too.
+    let port = threaded(|_| b"<h1>SERVER HTTP</h1>\r\n\r\n".to_vec());
+    let r = check(port, PATIENT);
+    assert_eq!(failed(&r), [VALID, EXACT, HEAD, NOT_FOUND], "{}", r.text());
 }
 
 #[test]
@@ -128,10 +292,10 @@ fn missing_or_wrong_content_length_fails_only_valid_http() {
         out
     });
     let r = check(port, PATIENT);
-    assert_eq!(r.failures(), [VALID], "{}", r.text());
+    assert_eq!(failed(&r), [VALID], "{}", r.text());
     assert_eq!(
-        r.find("valid HTTP").unwrap().reason.as_deref(),
-        Some("no Content-Length header")
+        reason(&r, VALID),
+        "no Content-Length header: the body ends only where the server closes"
     );
     let port = threaded(|line| {
         let text = String::from_utf8(good(line)).unwrap();
@@ -139,10 +303,10 @@ fn missing_or_wrong_content_length_fails_only_valid_http() {
             .into_bytes()
     });
     let r = check(port, PATIENT);
-    assert_eq!(r.failures(), [VALID], "{}", r.text());
+    assert_eq!(failed(&r), [VALID], "{}", r.text());
     assert_eq!(
-        r.find("valid HTTP").unwrap().reason.as_deref(),
-        Some("Content-Length is 25 but the body has 20 bytes")
+        reason(&r, VALID),
+        "Content-Length is 25 but the body has 20 bytes"
     );
 }
 
@@ -155,23 +319,19 @@ fn single_threaded_server_fails_only_concurrency() {
         }
     });
     let r = check(port, PATIENT);
-    assert_eq!(r.failures(), [CONCURRENT], "{}", r.text());
+    assert_eq!(failed(&r), [CONCURRENT], "{}", r.text());
     assert!(
-        r.find(CONCURRENT)
-            .unwrap()
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with(
-                "timed out after 5s waiting for the response on connection 20 while 19 others wait"
-            ),
+        reason(&r, CONCURRENT).starts_with(
+            "timed out after 5s waiting for the response on connection 20 while 19 others wait"
+        ),
         "{}",
         r.text()
     );
 }
 
 #[test]
-fn a_server_that_needs_crlf_fails_only_the_bare_newline_request() {
+fn a_server_that_needs_crlf_passes_every_required_line() {
+    // The assignment fixes "\r\n\r\n": a bare "\n\n" is only an extra.
     let port = fake_server(|mut s| {
         let mut head = Vec::new();
         let mut byte = [0u8; 1];
@@ -189,7 +349,9 @@ fn a_server_that_needs_crlf_fails_only_the_bare_newline_request() {
         let _ = s.write_all(&good(&line));
     });
     let r = check(port, SHORT.max(Duration::from_secs(1)));
-    assert_eq!(r.failures(), [BARE_LF], "{}", r.text());
+    assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
+    assert_eq!(failed(&r), [BARE_LF], "{}", r.text());
+    assert_eq!(r.by_id(BARE_LF).unwrap().kind, Kind::Extra);
 }
 
 #[test]
@@ -198,8 +360,8 @@ fn a_server_that_drops_the_connection_fails_everything() {
     let r = check(port, SHORT);
     assert_eq!(r.passed, 0, "{}", r.text());
     assert_eq!(
-        r.find("gets the body").unwrap().reason.as_deref(),
-        Some("the server closed the connection without sending the response")
+        reason(&r, BODY),
+        "the server closed the connection without sending the response"
     );
 }
 
@@ -209,12 +371,7 @@ fn garbage_and_silence_fail_fast_without_hanging() {
     let r = check(garbage, SHORT);
     assert_eq!(r.passed, 0, "{}", r.text());
     assert!(
-        r.find("gets the body")
-            .unwrap()
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("the body differs at byte 0 of 20"),
+        reason(&r, BODY).starts_with("the body differs at byte 0 of 20"),
         "{}",
         r.text()
     );
@@ -222,8 +379,8 @@ fn garbage_and_silence_fail_fast_without_hanging() {
     let r = finishes_within(Duration::from_secs(10), || check(port, SHORT));
     assert_eq!(r.passed, 0, "{}", r.text());
     assert_eq!(
-        r.find("gets the body").unwrap().reason.as_deref(),
-        Some("timed out after 0.3s waiting for the response")
+        reason(&r, BODY),
+        "timed out after 0.3s waiting for the response"
     );
 }
 
@@ -237,12 +394,7 @@ fn endless_stream_is_bounded() {
     let r = check(port, PATIENT);
     assert_eq!(r.passed, 0, "{}", r.text());
     assert!(
-        r.find("gets the body")
-            .unwrap()
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("more than 1048576 bytes"),
+        reason(&r, BODY).starts_with("more than 1048576 bytes"),
         "{}",
         r.text()
     );

@@ -5,38 +5,55 @@
 //! ```text
 //! cargo run -p tugas8 --bin check                                 # 127.0.0.1:10002
 //! cargo run -p tugas8 --bin check -- --host 10.0.0.5 --port 10002 --timeout 10
+//! cargo run -p tugas8 --bin check -- --strict                     # the extras count too
 //! ```
 //!
-//! Requirements, in order of importance, in the assignment's words where
-//! it has them:
+//! The assignment's requirements (each citing its sentence of
+//! ASSIGNMENTS.md, Tugas 8; they grade), in order of importance:
 //!
-//! 1. `GET /sending.html` answers 200 with Content-Type `text/html`;
-//! 2. the page has a form with `method="post"` and an input named `kirim`;
-//! 3. a urlencoded POST `kirim=ISILAH` gets back a page with "ISILAH"
-//!    (and not the starter server's "kosong");
-//! 4. that page shows the request's header lines (each name with its value:
-//!    a distinctive `X-Check`, `Content-Type:
+//! 1. `page`: `GET /sending.html` answers 200 (the page the browser opens);
+//! 2. `form`: the page has a form with `method="post"` and an input named
+//!    `kirim`;
+//! 3. `isilah`: a urlencoded POST `kirim=ISILAH` gets back a page with
+//!    "ISILAH" (and not the starter server's "kosong");
+//! 4. `headers`: that page shows the request's header lines (each name with
+//!    its value: a distinctive `X-Check`, `Content-Type:
 //!    application/x-www-form-urlencoded`, `User-Agent`, `Host`, ...);
-//! 5. the value is percent-decoded: `kirim=halo+dunia%21` shows
-//!    "halo dunia!";
-//! 6. a body that arrives in several TCP segments is read whole (by its
-//!    Content-Length, not by one `recv`);
-//! 7. responses are valid HTTP: a status line, and a Content-Length that
-//!    matches the body, or chunks (the request says `Connection: close`,
-//!    so the server closes after the body);
-//! 8. a path-traversal GET (`/../../etc/passwd`, `%2e%2e`, an encoded
-//!    slash, an absolute path) does not return `/etc/passwd`,
-//!    `C:\Windows\win.ini` or a file the check planted in the temp folder
-//!    (`common::check::outside`; a note lists them);
-//! 9. several connections at once: five requests are answered while
-//!    another client is still sending its request;
-//! 10. safety, beyond the assignment: a submitted `<script>` does not come
-//!     back as HTML: escaped, removed, not in a `text/html` page, or the
-//!     POST refused (any status passes; only a live `<script>` fails).
+//! 5. `decoded`: the value is shown as typed, percent-decoded:
+//!    `kirim=halo+dunia%21` shows "halo dunia!";
+//! 6. `others-served`: while one client has sent only half of its request
+//!    line, five other clients are answered (a browser keeps more than one
+//!    connection open, some idle: a server that waits on one client alone
+//!    hangs the page). This line judges only the five others; the slow
+//!    client's own answer is the `slow-client` extra.
+//!
+//! Each request is sent in one piece (one TCP segment), as a browser sends
+//! a small form. Beyond the assignment, the extras (reported as `(extra)`,
+//! counted apart, graded only with `--strict`):
+//!
+//! - `content-type`: the page comes with Content-Type `text/html`;
+//! - `split-body`: a POST body that arrives in several TCP segments is read
+//!   whole (by its Content-Length, not by one `recv`);
+//! - `valid-http`: responses are valid HTTP: a Content-Length that matches
+//!   the body (nothing after it, as the course's `\r\n\r\n` after the
+//!   body is), or chunks (the request says `Connection: close`, so the
+//!   server closes after the body);
+//! - `slow-client`: a request whose request line comes in two parts, half
+//!   then the rest a moment later, is answered 200 (a server that takes one
+//!   `recv` for the request answers the half);
+//! - `traversal`: safety: a path-traversal GET (`/../../etc/passwd`,
+//!   `%2e%2e`, an encoded slash, an absolute path) does not return
+//!   `/etc/passwd`, `C:\Windows\win.ini` or a file the check planted in the
+//!   temp folder (`common::check::outside`; a note lists them);
+//! - `script`: safety: a submitted `<script>` does not come back as HTML:
+//!   escaped, removed, not in a `text/html` page, or the POST refused (any
+//!   status passes; only a live `<script>` fails).
 //!
 //! `--page` and `--field` name the form page and its field if a server
 //! uses others. Every response is read with a deadline (`--timeout`) and a
-//! size cap, by its Content-Length, as chunks, or until the server closes.
+//! size cap, by its Content-Length, as chunks, or until the server closes
+//! (then a body with the course's `\r\n\r\n` after it still holds the
+//! value the required lines look for).
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -71,8 +88,27 @@ pub const CHECK: Command = Command {
 /// Largest response body read (bytes).
 pub const MAX_BODY: usize = 4 << 20;
 
-/// Connections that ask at the same time in the concurrency requirement.
+/// Connections answered while one client is slow (`others-served`).
 pub const AT_ONCE: usize = 5;
+
+/// How long the `slow-client` extra waits between the two halves of its
+/// request line.
+pub const SLOW_PAUSE: Duration = Duration::from_millis(100);
+
+/// The sentence of ASSIGNMENTS.md (Tugas 8) behind the form page.
+pub const CITE_PAGE: &str = "Bukalah browser arahkan ke http://127.0.0.1:10002/sending.html, \
+     isilah dengan sesuatu dan kirim";
+/// The sentence behind the form on it.
+pub const CITE_FORM: &str = "sending.html merupakan file dengan format HTML yang dapat digunakan \
+     untuk mengambil input dari client dan mengirimkannya ke server";
+/// The sentence behind the value sent back.
+pub const CITE_ISILAH: &str = "misalkan mengisi “ISILAH” maka server akan mereply dengan \
+     “ISILAH” juga , dan bukan ‘kosong’";
+/// The sentence behind the header lines sent back.
+pub const CITE_HEADERS: &str =
+    "Modifikasilah agar server dapat membalas dengan isi: semua header yang dikirim dari browser";
+/// The sentence behind the value as typed.
+pub const CITE_TYPED: &str = "Yang anda isikan di form pada saat mengisi pada poin nomor 5";
 
 /// The form page and its field.
 #[derive(Debug, Clone)]
@@ -242,30 +278,31 @@ fn shows_header(page: &str, name: &str, value: &str) -> bool {
     false
 }
 
-/// Runs every Tugas 8 requirement against the server of `c`'s options.
+/// Runs every Tugas 8 requirement against the server of `c`'s options:
+/// the required ones, then the extras.
 pub fn run(c: &mut Checker, s: &Setup) {
     let n = nonce();
     let page = s.page.as_str();
     let field = s.field.as_str();
+    // Files that exist outside any served folder on Unix and on Windows,
+    // and one planted here for a server on this machine.
+    let probes = common::check::outside::Probes::new();
+    c.note(probes.describe());
 
-    c.check(
-        format!("GET {page} answers 200 with Content-Type text/html"),
+    c.require(
+        "page",
+        format!("GET {page} answers 200 (the form page)"),
+        CITE_PAGE,
         |o| {
             let what = format!("GET {page}");
             let (conn, r) = exchange(o, &request(o, "GET", page, &[], b""), &what)?;
-            expect_200(&conn, &r, &what)?;
-            match r.header("content-type") {
-                Some(ct) if ct.to_ascii_lowercase().starts_with("text/html") => Ok(()),
-                Some(ct) => Err(conn.fail(format!(
-                    "Content-Type is {:?}, expected text/html",
-                    shorten(ct)
-                ))),
-                None => Err(conn.fail("no Content-Type header (expected text/html)")),
-            }
+            expect_200(&conn, &r, &what)
         },
     );
-    c.check(
+    c.require(
+        "form",
         format!("{page} has a form with method post and an input named {field}"),
+        CITE_FORM,
         |o| {
             let what = format!("GET {page}");
             let (conn, r) = exchange(o, &request(o, "GET", page, &[], b""), &what)?;
@@ -292,8 +329,10 @@ pub fn run(c: &mut Checker, s: &Setup) {
             Ok(())
         },
     );
-    c.check(
+    c.require(
+        "isilah",
         format!("a POST {field}=ISILAH gets back a page with ISILAH (not \"kosong\")"),
+        CITE_ISILAH,
         |o| {
             let (conn, r) = post(o, s, &format!("{field}=ISILAH"), &[])?;
             let text = r.text();
@@ -308,8 +347,10 @@ pub fn run(c: &mut Checker, s: &Setup) {
             }
         },
     );
-    c.check(
+    c.require(
+        "headers",
         "the POST answer shows the request's header lines (X-Check, Content-Type, User-Agent, Host, ...)",
+        CITE_HEADERS,
         |o| {
             let check_value = format!("progjar-{n}");
             let (conn, r) = post(
@@ -344,8 +385,10 @@ pub fn run(c: &mut Checker, s: &Setup) {
             }
         },
     );
-    c.check(
+    c.require(
+        "decoded",
         format!("the value is percent-decoded: {field}=halo+dunia%21 shows \"halo dunia!\""),
+        CITE_TYPED,
         |o| {
             let (conn, r) = post(o, s, &format!("{field}=halo+dunia%21"), &[])?;
             let text = r.text();
@@ -360,7 +403,33 @@ pub fn run(c: &mut Checker, s: &Setup) {
             }
         },
     );
-    c.check_extra(
+    c.require(
+        "others-served",
+        format!(
+            "several connections at once: {AT_ONCE} requests are answered while another client is still sending"
+        ),
+        CITE_PAGE,
+        |o| others_served(o, page),
+    );
+
+    c.extra(
+        "content-type",
+        format!("GET {page} comes with Content-Type text/html"),
+        |o| {
+            let what = format!("GET {page}");
+            let (conn, r) = exchange(o, &request(o, "GET", page, &[], b""), &what)?;
+            match r.header("content-type") {
+                Some(ct) if ct.to_ascii_lowercase().starts_with("text/html") => Ok(()),
+                Some(ct) => Err(conn.fail(format!(
+                    "Content-Type is {:?}, expected text/html",
+                    shorten(ct)
+                ))),
+                None => Err(conn.fail("no Content-Type header (expected text/html)")),
+            }
+        },
+    );
+    c.extra(
+        "split-body",
         "a POST body that arrives in several TCP segments is read whole",
         |o| {
             let value = format!("TERPISAH-{n}");
@@ -395,55 +464,19 @@ pub fn run(c: &mut Checker, s: &Setup) {
             }
         },
     );
-    c.check(
+    c.extra(
+        "valid-http",
         "responses are valid HTTP (status line, Content-Length matching the body)",
-        |o| {
-            let get = request(o, "GET", page, &[], b"");
-            let body = format!("{field}=ISILAH");
-            let post = request(
-                o,
-                "POST",
-                page,
-                &[("Content-Type", "application/x-www-form-urlencoded")],
-                body.as_bytes(),
-            );
-            for (req, what) in [(get, format!("GET {page}")), (post, format!("POST {page}"))] {
-                let mut conn = o.connect()?;
-                conn.send(&req, &what)?;
-                let response = format!("the response to {what}");
-                let mut r = READER.read_head(&mut conn, &response)?;
-                let chunked = r.is_chunked();
-                if !chunked && r.content_length().map_err(|e| conn.fail(e))?.is_none() {
-                    return Err(conn.fail(format!(
-                        "no Content-Length header in the response to {what}"
-                    )));
-                }
-                // Chunks are valid HTTP/1.1 too: they say where the body ends.
-                READER.read_body(&mut conn, &mut r, &response)?;
-                let length = r.body.len();
-                READER.read_close(&mut conn, &mut r, &response)?;
-                let extra = r.extra;
-                if extra > 0 {
-                    return Err(conn.fail(format!(
-                        "{extra} more bytes came after the {length} that {} announces \
-                         (response to {what})",
-                        if chunked {
-                            "the last chunk"
-                        } else {
-                            "Content-Length"
-                        }
-                    )));
-                }
-            }
-            Ok(())
-        },
+        |o| valid_http(o, s),
     );
-    // Files that exist outside any served folder on Unix and on Windows,
-    // and one planted here for a server on this machine.
-    let probes = common::check::outside::Probes::new();
-    c.note(probes.describe());
-    c.check(
-        "a path-traversal GET does not return /etc/passwd",
+    c.extra(
+        "slow-client",
+        format!("a request whose request line comes in two parts is answered (GET {page})"),
+        |o| slow_client(o, page),
+    );
+    c.extra(
+        "traversal",
+        "safety: a path-traversal GET does not return /etc/passwd",
         |o| {
             for probe in &probes.list {
                 for path in probe.url_paths() {
@@ -461,61 +494,9 @@ pub fn run(c: &mut Checker, s: &Setup) {
             Ok(())
         },
     );
-    c.check(
-        format!("several connections at once: {AT_ONCE} requests are answered while another client is still sending"),
-        |o| {
-            let what = format!("GET {page}");
-            let req = request(o, "GET", page, &[], b"");
-            // The slow client: half the request line, no line end yet (a
-            // server that answers at the first \r\n must wait too).
-            let cut = req.iter().position(|&b| b == b'\r').unwrap_or(2) / 2;
-            let mut slow = o.connect()?;
-            slow.send(&req[..cut], "the beginning of a request")?;
-            let mut others = Vec::new();
-            for _ in 0..AT_ONCE {
-                let mut conn = o.connect()?;
-                conn.send(&req, &what)?;
-                others.push(conn);
-            }
-            let results: Vec<Result<(), Failure>> = thread::scope(|scope| {
-                let handles: Vec<_> = others
-                    .into_iter()
-                    .map(|mut conn| {
-                        let what = &what;
-                        scope.spawn(move || {
-                            let r = read_response(&mut conn, what)?;
-                            expect_200(&conn, &r, what)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| Err(Failure::new("the reading thread failed")))
-                    })
-                    .collect()
-            });
-            for (i, result) in results.into_iter().enumerate() {
-                result.map_err(|mut f| {
-                    f.reason = format!(
-                        "connection {} of {AT_ONCE} (another client's request still incomplete): {}",
-                        i + 1,
-                        f.reason
-                    );
-                    f
-                })?;
-            }
-            let sent = slow.send(&req[cut..], "the rest of the request");
-            // If the server answered the first part already, judge that.
-            let r = match (read_response(&mut slow, &format!("{what} sent in two parts")), sent) {
-                (Ok(r), _) => r,
-                (Err(_), Err(f)) | (Err(f), Ok(())) => return Err(f),
-            };
-            expect_200(&slow, &r, &what)
-        },
-    );
-    c.check_extra(
-        "safety (beyond the assignment): a submitted <script> does not come back as HTML (escaped or removed)",
+    c.extra(
+        "script",
+        "safety: a submitted <script> does not come back as HTML (escaped or removed)",
         |o| {
             // Softer than the others: any status will do (a server that
             // refuses the POST reflects nothing).
@@ -538,6 +519,148 @@ pub fn run(c: &mut Checker, s: &Setup) {
             }
         },
     );
+}
+
+/// The `valid-http` extra: a GET and a POST each answered with a
+/// Content-Length (or chunks) that says where the body ends, nothing
+/// after the body before the close.
+fn valid_http(o: &CheckOptions, s: &Setup) -> Result<(), Failure> {
+    let page = s.page.as_str();
+    let get = request(o, "GET", page, &[], b"");
+    let body = format!("{}=ISILAH", s.field);
+    let post = request(
+        o,
+        "POST",
+        page,
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    );
+    for (req, what) in [(get, format!("GET {page}")), (post, format!("POST {page}"))] {
+        let mut conn = o.connect()?;
+        conn.send(&req, &what)?;
+        let response = format!("the response to {what}");
+        let mut r = READER.read_head(&mut conn, &response)?;
+        let chunked = r.is_chunked();
+        if !chunked && r.content_length().map_err(|e| conn.fail(e))?.is_none() {
+            return Err(conn.fail(format!(
+                "no Content-Length header in the response to {what}"
+            )));
+        }
+        // Chunks are valid HTTP/1.1 too: they say where the body ends.
+        READER.read_body(&mut conn, &mut r, &response)?;
+        let length = r.body.len();
+        READER.read_close(&mut conn, &mut r, &response)?;
+        let extra = r.extra;
+        if extra > 0 {
+            return Err(conn.fail(format!(
+                "{extra} more bytes came after the {length} that {} announces \
+                 (response to {what})",
+                if chunked {
+                    "the last chunk"
+                } else {
+                    "Content-Length"
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Where the slow clients cut a request: half of its request line, before
+/// any line end (so a server that answers at the first `\r\n` waits too).
+fn half_request_line(req: &[u8]) -> usize {
+    (req.iter().position(|&b| b == b'\r').unwrap_or(2) / 2).max(1)
+}
+
+/// The `others-served` requirement: one client sends half a request line
+/// and stays; [`AT_ONCE`] others send whole requests and must each get
+/// 200. Only the others are judged (the slow one is `slow-client`).
+fn others_served(o: &CheckOptions, page: &str) -> Result<(), Failure> {
+    let what = format!("GET {page}");
+    let req = request(o, "GET", page, &[], b"");
+    let cut = half_request_line(&req);
+    let mut slow = o.connect()?;
+    slow.send(&req[..cut], "the beginning of a request (the slow client)")?;
+    let mut others = Vec::new();
+    for i in 0..AT_ONCE {
+        let mut conn = o.connect().map_err(|mut f| {
+            f.reason = format!(
+                "connection {} of {AT_ONCE} while another client is still sending: {}",
+                i + 1,
+                f.reason
+            );
+            f
+        })?;
+        conn.send(&req, &what)?;
+        others.push(conn);
+    }
+    let results: Vec<Result<(), Failure>> = thread::scope(|scope| {
+        let handles: Vec<_> = others
+            .into_iter()
+            .map(|mut conn| {
+                let what = &what;
+                scope.spawn(move || {
+                    let r = read_response(&mut conn, what)?;
+                    expect_200(&conn, &r, what)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Failure::new("the reading thread failed")))
+            })
+            .collect()
+    });
+    drop(slow);
+    for (i, result) in results.into_iter().enumerate() {
+        result.map_err(|mut f| {
+            f.reason = format!(
+                "connection {} of {AT_ONCE} (another client's request still incomplete): {}",
+                i + 1,
+                f.reason
+            );
+            f
+        })?;
+    }
+    Ok(())
+}
+
+/// The `slow-client` extra: half a request line, a pause
+/// ([`SLOW_PAUSE`]), the rest; the answer must be 200 with the form page.
+fn slow_client(o: &CheckOptions, page: &str) -> Result<(), Failure> {
+    let what = format!("GET {page}");
+    let req = request(o, "GET", page, &[], b"");
+    let cut = half_request_line(&req);
+    let mut slow = o.connect()?;
+    slow.send(&req[..cut], "the first half of the request line")?;
+    thread::sleep(SLOW_PAUSE);
+    let sent = slow.send(&req[cut..], "the rest of the request");
+    let part = String::from_utf8_lossy(&req[..cut]).into_owned();
+    let asked = format!(
+        "{what} sent in two parts ({part:?}, then the rest {} ms later)",
+        SLOW_PAUSE.as_millis()
+    );
+    // A server that answered the first part already closed: judge that
+    // answer if it came.
+    let r = match (read_response(&mut slow, &asked), sent) {
+        (Ok(r), _) => r,
+        (Err(_), Err(f)) | (Err(f), Ok(())) => return Err(f),
+    };
+    if r.status() == Some(200) && r.text().to_ascii_lowercase().contains("<form") {
+        Ok(())
+    } else if r.status() == Some(200) {
+        Err(slow.fail(format!(
+            "the slow client's answer to {asked} is not the form page (no <form>)"
+        )))
+    } else {
+        Err(slow.fail(format!(
+            "the slow client got {:?} to {asked}: read the request up to its empty line (\\r\\n\\r\\n), \
+             not one recv",
+            shorten(r.first_line())
+        )))
+    }
 }
 
 #[cfg(test)]

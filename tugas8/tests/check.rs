@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use common::check::{CheckOptions, Report};
+use common::check::{CheckOptions, Kind, Report, EXIT_FAILED, EXIT_PASSED};
 use common::stop::Running;
 use common::testkit::check::{
     fake_server, fake_server_one_at_a_time, finishes_within, parse_options, run_check, silent,
@@ -20,19 +20,28 @@ use tugas8::{form, html, server, Config};
 /// expected message says "after 2s", and that test waits it out).
 const PATIENT: Duration = Duration::from_secs(2);
 
-const GET: &str = "GET /sending.html answers 200 with Content-Type text/html";
-const FORM: &str = "/sending.html has a form with method post and an input named kirim";
-const ISILAH: &str = "a POST kirim=ISILAH gets back a page with ISILAH (not \"kosong\")";
-const HEADERS: &str =
-    "the POST answer shows the request's header lines (X-Check, Content-Type, User-Agent, Host, ...)";
-const DECODED: &str = "the value is percent-decoded: kirim=halo+dunia%21 shows \"halo dunia!\"";
-const SPLIT: &str = "a POST body that arrives in several TCP segments is read whole";
-const VALID: &str = "responses are valid HTTP (status line, Content-Length matching the body)";
-const TRAVERSAL: &str = "a path-traversal GET does not return /etc/passwd";
-const AT_ONCE: &str =
-    "several connections at once: 5 requests are answered while another client is still sending";
-const SCRIPT: &str =
-    "safety (beyond the assignment): a submitted <script> does not come back as HTML (escaped or removed)";
+// The requirements' ids: required, then extras.
+const PAGE: &str = "page";
+const FORM: &str = "form";
+const ISILAH: &str = "isilah";
+const HEADERS: &str = "headers";
+const DECODED: &str = "decoded";
+const AT_ONCE: &str = "others-served";
+const CONTENT_TYPE: &str = "content-type";
+const SPLIT: &str = "split-body";
+const VALID: &str = "valid-http";
+const SLOW: &str = "slow-client";
+const TRAVERSAL: &str = "traversal";
+const SCRIPT: &str = "script";
+
+/// The ids of the requirements that failed, extras included.
+fn failed(r: &Report) -> Vec<&str> {
+    r.requirements
+        .iter()
+        .filter(|o| o.failed())
+        .map(|o| o.id.as_str())
+        .collect()
+}
 
 fn check(port: u16, timeout: Duration) -> Report {
     run_check(CheckOptions::local(port, timeout), |c| {
@@ -76,6 +85,14 @@ enum Fault {
     Traversal,
     /// The value goes into the page unescaped.
     Unescaped,
+    /// One `read` is the whole request (head and body), as a server that
+    /// handles a browser's single-segment form with one `recv`.
+    OneSegment,
+    /// The course's `server_thread_http.py`: `\r\n\r\n` after the body,
+    /// which the Content-Length does not count.
+    TrailingCrlf,
+    /// No Content-Type header.
+    NoContentType,
 }
 
 /// A small HTTP server with `fault`: reads a head, a body by
@@ -88,15 +105,15 @@ fn mini(fault: Fault) -> u16 {
     }
 }
 
-fn serve_one(s: TcpStream, fault: Fault) {
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let mut out = s.try_clone().unwrap();
+/// Reads the head line by line, then the body by its Content-Length (or
+/// with one `read`, for [`Fault::OneRead`]).
+fn by_lines(s: TcpStream, fault: Fault) -> Option<(Vec<String>, Vec<u8>)> {
     let mut r = BufReader::new(s);
     let mut lines = Vec::new();
     loop {
         let mut line = String::new();
         if !matches!(r.read_line(&mut line), Ok(1..)) {
-            return;
+            return None;
         }
         let line = line.trim_end().to_string();
         if line.is_empty() {
@@ -115,8 +132,43 @@ fn serve_one(s: TcpStream, fault: Fault) {
         let n = r.read(&mut body).unwrap_or(0);
         body.truncate(n);
     } else if r.read_exact(&mut body).is_err() {
-        return;
+        return None;
     }
+    Some((lines, body))
+}
+
+/// One `read` of up to 64 KiB is the request: the head lines up to the
+/// first empty line, and what follows as the body (all of it is head
+/// when there is no empty line yet).
+fn one_segment(mut s: TcpStream) -> Option<(Vec<String>, Vec<u8>)> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = match s.read(&mut buf) {
+        Ok(n) if n > 0 => n,
+        _ => return None,
+    };
+    let got = &buf[..n];
+    let (head, body) = match got.windows(4).position(|w| w == b"\r\n\r\n") {
+        Some(i) => (&got[..i], got[i + 4..].to_vec()),
+        None => (got, Vec::new()),
+    };
+    let lines = String::from_utf8_lossy(head)
+        .split("\r\n")
+        .map(str::to_string)
+        .collect();
+    Some((lines, body))
+}
+
+fn serve_one(s: TcpStream, fault: Fault) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut out = s.try_clone().unwrap();
+    let request = if fault == Fault::OneSegment {
+        one_segment(s)
+    } else {
+        by_lines(s, fault)
+    };
+    let Some((lines, body)) = request else {
+        return;
+    };
     let mut words = lines[0].split(' ');
     let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     let page = if method == "POST" {
@@ -146,10 +198,15 @@ fn serve_one(s: TcpStream, fault: Fault) {
     };
     let status = if method == "POST" && fault == Fault::NoPost {
         "501 Not Implemented"
+    } else if method != "POST" && path != "/sending.html" && fault != Fault::Traversal {
+        "404 Not Found"
     } else {
         "200 OK"
     };
-    let mut head = format!("HTTP/1.0 {status}\r\nContent-Type: text/html\r\n");
+    let mut head = format!("HTTP/1.0 {status}\r\n");
+    if fault != Fault::NoContentType {
+        head.push_str("Content-Type: text/html\r\n");
+    }
     if fault == Fault::Chunked {
         let mut out_bytes = format!("HTTP/1.1 {status}\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").into_bytes();
         for chunk in page.chunks(50) {
@@ -169,10 +226,18 @@ fn serve_one(s: TcpStream, fault: Fault) {
     head.push_str("Connection: close\r\n\r\n");
     let _ = out.write_all(head.as_bytes());
     let _ = out.write_all(&page);
+    if fault == Fault::TrailingCrlf {
+        let _ = out.write_all(b"\r\n\r\n");
+    }
 }
 
-fn reason<'a>(r: &'a Report, requirement: &str) -> &'a str {
-    r.find(requirement).unwrap().reason.as_deref().unwrap_or("")
+/// The reason of requirement `id`'s failure.
+fn reason<'a>(r: &'a Report, id: &str) -> &'a str {
+    r.by_id(id)
+        .unwrap_or_else(|| panic!("no requirement {id}: {}", r.text()))
+        .reason
+        .as_deref()
+        .unwrap_or("")
 }
 
 #[test]
@@ -181,18 +246,41 @@ fn our_server_passes_every_requirement() {
     let port = server.addr().port();
     let r = check(port, Duration::from_secs(10));
     assert!(r.all_passed(), "{}", r.text());
-    let names: Vec<&str> = r
-        .requirements
-        .iter()
-        .map(|o| o.requirement.as_str())
-        .collect();
+    let ids: Vec<&str> = r.requirements.iter().map(|o| o.id.as_str()).collect();
     assert_eq!(
-        names,
-        [GET, FORM, ISILAH, HEADERS, DECODED, SPLIT, VALID, TRAVERSAL, AT_ONCE, SCRIPT]
+        ids,
+        [
+            PAGE,
+            FORM,
+            ISILAH,
+            HEADERS,
+            DECODED,
+            AT_ONCE,
+            CONTENT_TYPE,
+            SPLIT,
+            VALID,
+            SLOW,
+            TRAVERSAL,
+            SCRIPT
+        ]
     );
     assert!(r
         .text()
-        .ends_with("\n8 of 8 required passed; 2 extras (2 passed)\n"));
+        .ends_with("\n6 of 6 required passed; 6 extras (6 passed)\n"));
+    // Each required line cites its sentence of ASSIGNMENTS.md (Tugas 8).
+    for o in &r.requirements {
+        assert_eq!(
+            o.citation.is_some(),
+            o.kind == Kind::Required,
+            "{}: {:?}",
+            o.id,
+            o.citation
+        );
+    }
+    assert_eq!(
+        r.by_id(ISILAH).unwrap().citation.as_deref(),
+        Some("misalkan mengisi “ISILAH” maka server akan mereply dengan “ISILAH” juga , dan bukan ‘kosong’")
+    );
 }
 
 #[test]
@@ -208,10 +296,53 @@ fn a_chunked_server_passes_too() {
 }
 
 #[test]
+fn a_server_reading_the_form_in_one_segment_passes_every_required_line() {
+    let r = check(mini(Fault::OneSegment), PATIENT);
+    assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
+    assert!(r.required.all_passed(), "{}", r.text());
+    // Only the extras that send a request in pieces fail.
+    assert_eq!(failed(&r), [SPLIT, SLOW], "{}", r.text());
+    // The slow client's own answer is told apart from the others'.
+    assert_eq!(
+        reason(&r, SLOW),
+        "the slow client got \"HTTP/1.0 404 Not Found\" to GET /sending.html sent in two parts \
+         (\"GET /sending.\", then the rest 100 ms later): read the request up to its empty line \
+         (\\r\\n\\r\\n), not one recv"
+    );
+}
+
+#[test]
+fn the_course_style_trailing_crlf_fails_only_valid_http_an_extra() {
+    let r = check(mini(Fault::TrailingCrlf), PATIENT);
+    assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
+    assert_eq!(failed(&r), [VALID], "{}", r.text());
+    assert_eq!(
+        reason(&r, VALID),
+        format!(
+            "4 more bytes came after the {} that Content-Length announces \
+             (response to GET /sending.html)",
+            FORM_PAGE.len()
+        )
+    );
+}
+
+#[test]
+fn a_server_without_content_type_fails_only_that_extra() {
+    let r = check(mini(Fault::NoContentType), PATIENT);
+    assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
+    assert_eq!(failed(&r), [CONTENT_TYPE], "{}", r.text());
+    assert_eq!(
+        reason(&r, CONTENT_TYPE),
+        "no Content-Type header (expected text/html)"
+    );
+}
+
+#[test]
 fn the_kosong_starter_server_fails_the_post_requirements() {
     let r = check(mini(Fault::Kosong), PATIENT);
+    assert_eq!(r.exit_code, EXIT_FAILED, "{}", r.text());
     assert_eq!(
-        r.failures(),
+        failed(&r),
         [ISILAH, HEADERS, DECODED, SPLIT],
         "{}",
         r.text()
@@ -235,7 +366,7 @@ fn the_kosong_starter_server_fails_the_post_requirements() {
 fn a_server_refusing_post_fails_the_post_requirements_not_the_softer_one() {
     let r = check(mini(Fault::NoPost), PATIENT);
     assert_eq!(
-        r.failures(),
+        failed(&r),
         [ISILAH, HEADERS, DECODED, SPLIT],
         "{}",
         r.text()
@@ -249,7 +380,7 @@ fn a_server_refusing_post_fails_the_post_requirements_not_the_softer_one() {
 #[test]
 fn an_undecoding_server_fails_only_the_decoding() {
     let r = check(mini(Fault::Undecoded), PATIENT);
-    assert_eq!(r.failures(), [DECODED], "{}", r.text());
+    assert_eq!(failed(&r), [DECODED], "{}", r.text());
     assert_eq!(
         reason(&r, DECODED),
         "the value is shown as sent, \"halo+dunia%21\": `+` is a space and %21 is `!`"
@@ -257,9 +388,10 @@ fn an_undecoding_server_fails_only_the_decoding() {
 }
 
 #[test]
-fn a_server_taking_one_read_as_the_body_fails_the_split() {
+fn a_server_taking_one_read_as_the_body_fails_only_the_split_extra() {
     let r = check(mini(Fault::OneRead), PATIENT);
-    assert_eq!(r.failures(), [SPLIT], "{}", r.text());
+    assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
+    assert_eq!(failed(&r), [SPLIT], "{}", r.text());
     // The server answers after the first piece and closes; the answer is
     // judged if it can still be read (a reset may destroy it).
     let why = reason(&r, SPLIT);
@@ -274,7 +406,7 @@ fn a_server_taking_one_read_as_the_body_fails_the_split() {
 #[test]
 fn a_server_without_content_length_fails_only_valid_http() {
     let r = check(mini(Fault::NoLength), PATIENT);
-    assert_eq!(r.failures(), [VALID], "{}", r.text());
+    assert_eq!(failed(&r), [VALID], "{}", r.text());
     assert_eq!(
         reason(&r, VALID),
         "no Content-Length header in the response to GET /sending.html"
@@ -284,7 +416,7 @@ fn a_server_without_content_length_fails_only_valid_http() {
 #[test]
 fn a_server_with_a_wrong_content_length_fails_valid_http() {
     let r = check(mini(Fault::ShortLength), PATIENT);
-    assert_eq!(r.failures(), [VALID], "{}", r.text());
+    assert_eq!(failed(&r), [VALID], "{}", r.text());
     assert_eq!(
         reason(&r, VALID),
         format!(
@@ -298,7 +430,7 @@ fn a_server_with_a_wrong_content_length_fails_valid_http() {
 #[test]
 fn a_single_threaded_server_fails_only_several_at_once() {
     let r = check(mini(Fault::SingleThreaded), PATIENT);
-    assert_eq!(r.failures(), [AT_ONCE], "{}", r.text());
+    assert_eq!(failed(&r), [AT_ONCE], "{}", r.text());
     assert!(
         reason(&r, AT_ONCE).starts_with(
             "connection 1 of 5 (another client's request still incomplete): timed out after 2s \
@@ -310,9 +442,12 @@ fn a_single_threaded_server_fails_only_several_at_once() {
 }
 
 #[test]
-fn a_server_that_serves_any_path_fails_traversal() {
-    let r = check(mini(Fault::Traversal), PATIENT);
-    assert_eq!(r.failures(), [TRAVERSAL], "{}", r.text());
+fn a_server_that_serves_any_path_fails_the_traversal_extra() {
+    let port = mini(Fault::Traversal);
+    let r = check(port, PATIENT);
+    assert_eq!(failed(&r), [TRAVERSAL], "{}", r.text());
+    assert_eq!(r.by_id(TRAVERSAL).unwrap().kind, Kind::Extra);
+    assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
     // The first probe is the system file of the OS the check runs on.
     let first = if cfg!(windows) {
         format!(
@@ -326,21 +461,31 @@ fn a_server_that_serves_any_path_fails_traversal() {
         )
     };
     assert!(reason(&r, TRAVERSAL).starts_with(&first), "{}", r.text());
+    // --strict: the extras grade too.
+    let mut o = CheckOptions::local(port, PATIENT);
+    o.strict = true;
+    let r = run_check(o, |c| run(c, &Setup::default()));
+    assert_eq!(r.exit_code, EXIT_FAILED, "{}", r.text());
+    assert_eq!(
+        r.first_graded_failure().map(|o| o.id.as_str()),
+        Some(TRAVERSAL)
+    );
 }
 
 #[test]
 fn an_unescaping_server_fails_only_the_safety_check() {
     let r = check(mini(Fault::Unescaped), PATIENT);
-    assert_eq!(r.failures(), [SCRIPT], "{}", r.text());
+    assert_eq!(failed(&r), [SCRIPT], "{}", r.text());
+    assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
 }
 
 #[test]
 fn a_silent_server_fails_everything_by_timeout_quickly() {
     let port = fake_server(silent);
     let r = finishes_within(Duration::from_secs(8), || check(port, SHORT));
-    assert_eq!((r.passed, r.failed), (0, 10), "{}", r.text());
+    assert_eq!((r.passed, r.failed), (0, 12), "{}", r.text());
     assert!(
-        reason(&r, GET).starts_with(
+        reason(&r, PAGE).starts_with(
             "timed out after 0.3s waiting for the response to GET /sending.html \
              (status line and headers, then \\r\\n\\r\\n)"
         ),
@@ -353,8 +498,8 @@ fn a_silent_server_fails_everything_by_timeout_quickly() {
 fn a_server_that_closes_at_once_fails_everything() {
     let port = fake_server(drop);
     let r = check(port, SHORT);
-    assert_eq!((r.passed, r.failed), (0, 10), "{}", r.text());
-    let why = reason(&r, GET);
+    assert_eq!((r.passed, r.failed), (0, 12), "{}", r.text());
+    let why = reason(&r, PAGE);
     assert!(
         why.starts_with("the server closed the connection without sending the response")
             || why.contains("connection reset")
@@ -372,7 +517,7 @@ fn a_server_that_streams_forever_is_a_bounded_failure() {
     let r = finishes_within(Duration::from_secs(20), || check(port, PATIENT));
     assert_eq!(r.passed, 0, "{}", r.text());
     assert!(
-        reason(&r, GET).starts_with(
+        reason(&r, PAGE).starts_with(
             "more than 4194304 bytes of the body of the response to GET /sending.html"
         ),
         "{}",
