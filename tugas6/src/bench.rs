@@ -419,59 +419,7 @@ pub fn run_burst(config: &BenchConfig) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The burst probe: opens `connections` connections to `addr` at once
-/// (from four threads; they send nothing), then, with all of them
-/// connected, times one more client's `request` until the whole head of
-/// its answer has come. Returns that time and the answer's status line.
-///
-/// # Errors
-/// A connect or read error (the open-files limit must be above
-/// `connections`).
-pub fn burst_latency(
-    addr: std::net::SocketAddr,
-    connections: usize,
-    request: &[u8],
-) -> io::Result<(Duration, String)> {
-    use std::io::{Read, Write};
-    use std::net::TcpStream;
-    const OPENERS: usize = 4;
-    let per = connections.div_ceil(OPENERS);
-    let openers: Vec<_> = (0..OPENERS)
-        .map(|i| {
-            let n = per.min(connections.saturating_sub(i * per));
-            std::thread::spawn(move || {
-                (0..n)
-                    .map(|_| TcpStream::connect(addr))
-                    .collect::<io::Result<Vec<_>>>()
-            })
-        })
-        .collect();
-    let mut held = Vec::with_capacity(connections);
-    for opener in openers {
-        held.extend(opener.join().expect("opener thread panicked")?);
-    }
-    let started = std::time::Instant::now();
-    let mut probe = TcpStream::connect(addr)?;
-    probe.set_read_timeout(Some(Duration::from_secs(30)))?;
-    probe.write_all(request)?;
-    let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = probe.read(&mut buf)?;
-        if n == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    let took = started.elapsed();
-    drop(held);
-    let status = String::from_utf8_lossy(&head)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .to_string();
-    Ok((took, status))
-}
+pub use common::bench::burst_latency;
 
 /// How to get `ab` when it is missing.
 pub const INSTALL_HINT: &str = "ab is part of Apache's tools: Debian/Ubuntu: \

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::cli::{Flag, Matches};
 use crate::error::{AppError, MainError};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// `--size-mib MIB`: the size of a file benchmark's test file.
 pub const SIZE_MIB: Flag = Flag::value("size-mib", "MIB", "1024", "size of the test file in MiB");
@@ -342,6 +342,113 @@ pub fn scratch_dir(tag: &str) -> io::Result<PathBuf> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// The burst probe of the thread-per-connection servers: opens
+/// `connections` connections to `addr` at once (from four threads; they
+/// send nothing), then, with all of them connected, times one more
+/// client's `request` until the first line of its answer has come.
+/// Returns that time and the line (`HTTP/1.1 200 OK`, `OK 12`).
+///
+/// # Errors
+/// A connect or read error (the open-files limit must be above
+/// `connections`), or a close before a whole line.
+pub fn burst_latency(
+    addr: std::net::SocketAddr,
+    connections: usize,
+    request: &[u8],
+) -> io::Result<(Duration, String)> {
+    const OPENERS: usize = 4;
+    let per = connections.div_ceil(OPENERS);
+    let openers: Vec<_> = (0..OPENERS)
+        .map(|i| {
+            let n = per.min(connections.saturating_sub(i * per));
+            thread::spawn(move || {
+                (0..n)
+                    .map(|_| TcpStream::connect(addr))
+                    .collect::<io::Result<Vec<_>>>()
+            })
+        })
+        .collect();
+    let mut held = Vec::with_capacity(connections);
+    for opener in openers {
+        held.extend(opener.join().expect("opener thread panicked")?);
+    }
+    let started = Instant::now();
+    let mut probe = TcpStream::connect(addr)?;
+    probe.set_read_timeout(Some(Duration::from_secs(30)))?;
+    probe.write_all(request)?;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !answer.contains(&b'\n') {
+        let n = probe.read(&mut buf)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let took = started.elapsed();
+    drop(held);
+    let line = String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    Ok((took, line))
+}
+
+/// `--burst N`: the burst probe instead of the usual table.
+pub const BURST: Flag = Flag::value(
+    "burst",
+    "N",
+    "0",
+    "instead of the table: open N connections at once, then time one more client's request",
+);
+
+/// Runs the burst probe `runs` times, each on a fresh server from
+/// `start` (no threads left idle by the last run): the request alone
+/// first (the reference), then after `connections` at once. Prints each
+/// run to stderr and the medians, with the load average, to stdout.
+///
+/// # Errors
+/// A server that cannot start, or the probe's errors ([`burst_latency`]).
+pub fn run_burst<F>(
+    label: &str,
+    connections: usize,
+    runs: usize,
+    request: &[u8],
+    mut start: F,
+) -> Result<(), AppError>
+where
+    F: FnMut() -> io::Result<crate::stop::Running>,
+{
+    let load_before = load_average();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (mut alone, mut burst) = (Vec::new(), Vec::new());
+    for run in 1..=runs.max(1) {
+        let server = start().map_err(|e| AppError::io("cannot start the server", &e))?;
+        let (a, _) = burst_latency(server.addr(), 0, request)
+            .map_err(|e| AppError::io("the request alone", &e))?;
+        let (b, line) = burst_latency(server.addr(), connections, request)
+            .map_err(|e| AppError::io(format!("burst of {connections} connections"), &e))?;
+        server.stop();
+        eprintln!(
+            "  {label} run {run}: alone {:.2} ms, after the burst {:.1} ms ({line})",
+            ms(a),
+            ms(b)
+        );
+        alone.push(ms(a));
+        burst.push(ms(b));
+    }
+    println!(
+        "{label}: after {connections} connections at once, a new client's request answered in {:.1} ms \
+         (median of {}; the same request alone: {:.2} ms); load average before {load_before}, after {}",
+        median(&burst),
+        burst.len(),
+        median(&alone),
+        load_average()
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,10 +2,12 @@
 //! Fetches a 1 GiB file (`--size-mib`) from the real server running in
 //! this process, several times, next to a plain file -> TCP -> file copy
 //! and a memory-to-memory loopback copy measured in the same run.
+//! `--burst N` instead: N connections at once, then one more client's
+//! `GET` timed (how fast the thread-per-connection server takes a burst).
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::bench::{FileBench, RUNS, SIZE_MIB};
+use common::bench::{run_burst, FileBench, BURST, RUNS, SIZE_MIB};
 use common::cli::Command;
 use common::error::{run_main, AppError};
 use common::net;
@@ -15,11 +17,15 @@ const BENCH: Command = Command {
     name: "bench",
     about: "Tugas 1b download benchmark over loopback.",
     args: "",
-    flags: &[SIZE_MIB, RUNS],
+    flags: &[SIZE_MIB, RUNS, BURST],
 };
 
 fn main() -> ExitCode {
     run_main(&BENCH, |m| {
+        let burst: usize = m.parse("burst")?;
+        if burst > 0 {
+            return burst_probe(burst, m.parse("runs")?);
+        }
         let bench = FileBench::prepare("tugas1b-bench", &m, "served/big.bin")?;
         let listener = net::bind("127.0.0.1", 0)?;
         let config = Config {
@@ -39,4 +45,22 @@ fn main() -> ExitCode {
         server.stop();
         Ok(())
     })
+}
+
+/// `--burst N`: a small file asked for after N connections arrived at once.
+fn burst_probe(connections: usize, runs: usize) -> Result<(), common::error::MainError> {
+    log::set_max_level(log::LevelFilter::Warn);
+    let dir = common::bench::scratch_dir("tugas1b-burst")
+        .map_err(|e| AppError::io("cannot make a temp folder", &e))?;
+    std::fs::write(dir.join("contoh.txt"), "PEMROGRAMAN JARINGAN\n")
+        .map_err(|e| AppError::io("cannot write the test file", &e))?;
+    let result = run_burst("tugas1b", connections, runs, b"GET contoh.txt\n", || {
+        let config = Config {
+            dir: dir.clone(),
+            timeout: Duration::from_secs(30),
+        };
+        start_server(std::net::TcpListener::bind("127.0.0.1:0")?, config)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(result?)
 }

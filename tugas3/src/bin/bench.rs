@@ -1,11 +1,13 @@
 //! Concurrent vs sequential downloads: `cargo run -p tugas3 --release --bin bench`.
 //! Eight 64 MiB files (`--files`, `--size-mib`) from the real server in
 //! this process, all at once and then one by one, several rounds.
+//! `--burst N` instead: N connections at once, then one more client's
+//! `GET` timed (how fast the thread-per-client server takes a burst).
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::bench::{load_average, make_file, median, peak_rss_kib};
+use common::bench::{load_average, make_file, median, peak_rss_kib, run_burst, BURST};
 use common::cli::{Command, Flag};
 use common::error::{run_main, AppError};
 use common::files::mb_per_s;
@@ -20,6 +22,7 @@ const BENCH: Command = Command {
         Flag::value("files", "N", "8", "how many files"),
         Flag::value("size-mib", "MIB", "64", "size of each file"),
         Flag::value("runs", "N", "3", "rounds of each mode"),
+        BURST,
     ],
 };
 
@@ -27,6 +30,10 @@ fn main() -> ExitCode {
     run_main(&BENCH, |m| {
         log::set_max_level(log::LevelFilter::Warn);
         let (count, runs): (usize, usize) = (m.parse("files")?, m.parse("runs")?);
+        let burst: usize = m.parse("burst")?;
+        if burst > 0 {
+            return burst_probe(burst, runs);
+        }
         let size = m.parse::<u64>("size-mib")? << 20;
         let err = |what: &'static str| move |e: std::io::Error| AppError::io(what, &e);
         let root = std::env::temp_dir().join(format!("tugas3-bench-{}", std::process::id()));
@@ -92,4 +99,21 @@ fn main() -> ExitCode {
         let _ = std::fs::remove_dir_all(&root);
         Ok(())
     })
+}
+
+/// `--burst N`: a small file asked for after N connections arrived at once.
+fn burst_probe(connections: usize, runs: usize) -> Result<(), common::error::MainError> {
+    let dir = common::bench::scratch_dir("tugas3-burst")
+        .map_err(|e| AppError::io("cannot make a temp folder", &e))?;
+    std::fs::write(dir.join("contoh.txt"), "PEMROGRAMAN JARINGAN\n")
+        .map_err(|e| AppError::io("cannot write the test file", &e))?;
+    let result = run_burst("tugas3", connections, runs, b"GET contoh.txt\n", || {
+        let config = Config {
+            dir: dir.clone(),
+            timeout: Duration::from_secs(30),
+        };
+        start_server(std::net::TcpListener::bind("127.0.0.1:0")?, config)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(result?)
 }
