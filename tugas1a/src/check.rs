@@ -14,31 +14,39 @@
 //!   `OK ...` (or `ERROR ...`) answer; recognised by its `OK`;
 //! - raw bytes, then the client closes (no name, no answer);
 //! - a first line (the file's name), then the bytes until the close;
-//! - a fixed 1024-byte name field (the name padded with spaces), then the
-//!   bytes until the close.
+//! - the name first in a fixed 1024-byte block (padded with spaces), then
+//!   the bytes until the close; also what a server that reads the name
+//!   with one `recv(1024)` takes whatever the timing.
 //!
 //! Only our protocol says from the network that the file arrived. For any
 //! other server give `--output-file PATH`, the file the server writes (the
-//! student's `hasil.txt`): the check then reads it after each upload
-//! (polling until `--timeout`, as the server may write a moment after the
-//! close), recognises the convention from what landed there (all the bytes
-//! sent: raw; without the first line: a name line; without the first 1024
-//! bytes: a name field; each probe on a fresh connection, ours first, as
-//! every other kind of server takes it without harm) and compares the file
-//! byte for byte. A server that appends to the file instead of replacing
-//! it is accepted too. Without `--output-file` a server that does not speak
-//! our protocol cannot be judged: the arrival line fails and says so,
-//! rather than passing what was not seen.
+//! student's `hasil.txt`): after each upload the check reads it (polling
+//! until `--timeout`, as the server may write a moment after the close;
+//! it stops early once the file settled on something else) and recognises
+//! the convention from what landed there. The first try is our upload
+//! (header and text), which every other kind of server takes without harm:
+//! the whole of it in the file is a raw server, the text without the header
+//! line a name-line server (then the name block is tried: a server that
+//! takes it too reads the name with one `recv`, and gets it); else, on a
+//! fresh connection, the name block and a new text. The check then
+//! compares the file byte for byte. A server that appends to the file
+//! instead of replacing it is accepted too. Without `--output-file` a
+//! server that does not answer our `OK` cannot be judged: the arrival line
+//! fails and says so, rather than passing what was not seen. When nothing
+//! is recognised, the failure says what each try sent, what came back and
+//! what the file then held.
 //!
 //! Required (the assignment: "client.py membaca file.txt, kemudian isi dari
 //! file tersebut dikirimkan ke server. Pada server file dibaca, ditampilkan
 //! pada konsole, dan ditulis kedalam file hasil.txt"):
 //!
-//! 1. `connect`: the server accepts a TCP connection;
-//! 2. `text-arrives`: file.txt's content (a text of about 1.6 KiB, unique to
-//!    each upload so an older file cannot pass) arrives byte for byte in the
-//!    output file (our protocol without `--output-file`: the server answers
-//!    `OK`);
+//! 1. `connect`: the server accepts a TCP connection (kept for the first
+//!    upload, so a server that takes one client and exits is still judged
+//!    on it);
+//! 2. `text-arrives`: file.txt's content (a text of about 1.7 KiB, longer
+//!    than a name block, and new in each upload so that an older file never
+//!    passes) arrives byte for byte in the output file (our protocol without
+//!    `--output-file`: the server answers `OK`);
 //! 3. `finishes`: an upload's connection ends cleanly once the client has
 //!    sent everything (the server closes, with or without an answer; a reset
 //!    fails) and the server is still running after it: the next upload
@@ -392,8 +400,8 @@ fn fail_with(conn: &Conn, ex: &Exchange, reason: String) -> Failure {
 pub fn ended_cleanly(conn: &Conn, o: &CheckOptions, ex: &Exchange) -> Result<(), Failure> {
     let reason = match &ex.end {
         End::Closed => return Ok(()),
-        End::Reset => "the server reset the connection (RST) instead of closing it: it crashed \
-                       or closed the socket with the upload unread"
+        End::Reset => "the server reset the connection (RST) instead of closing it: it \
+                       crashed or exited, or closed the socket with bytes unread"
             .to_string(),
         End::TimedOut if o.run.budget_spent() => format!(
             "{} while waiting for the server to close the connection",
@@ -563,10 +571,9 @@ pub fn recognise(
             &ex,
             format!(
                 "not judged: the server did not answer this workspace's 'OK ...' (it got \
-                 'FILE <size> <name>\\n' and the text, and answered {}), so it takes uploads \
-                 its own way, and the file it writes cannot be seen from the network; give \
-                 --output-file PATH (the file it writes, e.g. its hasil.txt) and the check \
-                 recognises the convention and compares the file byte for byte",
+                 'FILE <size> <name>\\n' and the text and answered {}), and the file it writes \
+                 cannot be seen from the network: give --output-file PATH (that file, e.g. its \
+                 hasil.txt) to recognise its convention and compare the file byte for byte",
                 ex.shown()
             ),
         ));
@@ -733,9 +740,9 @@ fn not_judged() -> Failure {
 }
 
 /// Adds to a failure on `what`, a step after an upload the server took,
-/// that the server died or stopped listening (when it refused or reset).
+/// that the server died or stopped listening (when it refused).
 fn after_uploads(mut f: Failure, what: &str) -> Failure {
-    if f.reason.starts_with("cannot connect") || f.reason.contains("reset") {
+    if f.reason.starts_with("cannot connect") {
         f.reason = format!(
             "{} (on {what}, after the server had taken an upload in this check: it died \
              or stopped listening)",
@@ -757,10 +764,10 @@ pub fn run_with(c: &mut Checker, output: Option<PathBuf>) {
     let output = output.as_deref();
     let skip_ours = c.options().skip_protocol;
     c.note(
-        "the check recognises the upload convention: this workspace's protocol by its 'OK' \
-         answer; with --output-file, from what lands in the file: raw bytes then close, a \
-         name line first, or a 1024-byte name field first; that the server shows the file on \
-         its console cannot be seen from the network: look at its console",
+        "upload conventions recognised: this workspace's protocol, by its 'OK' answer; with \
+         --output-file, from what lands in the file: raw bytes then close, a name line first, \
+         a 1024-byte name block first; the console (ditampilkan pada konsole) cannot be seen \
+         from the network: look at the server's console",
     );
     match output {
         None => c.note(
@@ -840,7 +847,14 @@ pub fn run_with(c: &mut Checker, output: Option<PathBuf>) {
         c.note("--skip-protocol: this workspace's protocol details are not checked");
     }
     if ours && !skip_ours {
-        c.extra("empty", "an upload of an empty file gets OK", |o| {
+        let empty = match output {
+            Some(path) => format!(
+                "an upload of an empty file gets OK and empties {}",
+                path.display()
+            ),
+            None => "an upload of an empty file gets OK".to_string(),
+        };
+        c.extra("empty", empty, |o| {
             let f = found.ok_or_else(not_judged)?;
             upload_arrives(o, f, output, "kosong.txt", b"")
         });
