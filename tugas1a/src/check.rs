@@ -656,7 +656,7 @@ pub fn recognise(
 fn field_probe(o: &CheckOptions, path: &Path, up: &mut Uploads) -> Result<bool, String> {
     let text = up.text();
     let before = read_output(path);
-    let tried = format!("sent a {NAME_FIELD}-byte name field and the text");
+    let tried = format!("sent a {NAME_FIELD}-byte name block and the text");
     let mut conn = o.connect().map_err(|f| format!("{tried}: {}", f.reason))?;
     send_upload(&mut conn, Convention::NameField, "file.txt", &text)
         .map_err(|f| format!("{tried}: {}", f.reason))?;
@@ -666,7 +666,7 @@ fn field_probe(o: &CheckOptions, path: &Path, up: &mut Uploads) -> Result<bool, 
         seen => Err(format!(
             "{tried}, got back {}, and {}",
             ex.shown(),
-            describe_seen(o, path, &seen, &[("a name field and the bytes", &text)])
+            describe_seen(o, path, &seen, &[("a name block and the bytes", &text)])
         )),
     }
 }
