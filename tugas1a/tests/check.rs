@@ -23,7 +23,7 @@ use tugas1a::check::{output_file, run_with, Convention, CHECK, CITE_WRITE, NAME_
 /// A timeout for checks that are meant to fail a file line: each try
 /// waits this long for the file, so it is shorter than [`PATIENT`], but
 /// long enough for the steps that pass on a loaded machine.
-const MIDDLE: Duration = Duration::from_secs(1);
+const MIDDLE: Duration = Duration::from_secs(2);
 
 fn check(port: u16, timeout: Duration, output: Option<&Path>) -> Report {
     check_opts(CheckOptions::local(port, timeout), output)
