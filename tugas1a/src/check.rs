@@ -540,7 +540,7 @@ fn common_prefix(a: &[u8], b: &[u8]) -> usize {
 /// Recognises the server's convention with a first upload of file.txt's
 /// content and confirms that it arrived (the `text-arrives` line): ours
 /// (on `first`, the connection of the `connect` line, if it is there),
-/// then a name field. See the module doc.
+/// then a name block. See the module doc.
 ///
 /// # Errors
 /// Nothing recognised, the file differs, or (no `output`) a server that
@@ -705,29 +705,6 @@ pub fn upload_arrives(
             &ex,
             describe_seen(o, path, &seen, &[("what was sent", data)]),
         )),
-    }
-}
-
-/// Uploads `data` as `name` with our protocol, half-closes, and requires `OK`.
-///
-/// # Errors
-/// Anything but an `OK ...` answer within the timeout.
-pub fn upload_ok(
-    conn: &mut Conn,
-    o: &CheckOptions,
-    name: &str,
-    data: &[u8],
-) -> Result<(), Failure> {
-    send_upload(conn, Convention::Ours, name, data)?;
-    let ex = read_to_close(conn, o);
-    if ex.is_ok() {
-        Ok(())
-    } else {
-        Err(fail_with(
-            conn,
-            &ex,
-            format!("expected 'OK ...', got {}", ex.shown()),
-        ))
     }
 }
 
