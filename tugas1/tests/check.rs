@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
-use common::check::{CheckOptions, Report, Status};
+use common::check::{CheckOptions, Kind, Report, Status, EXIT_PASSED};
 use common::net;
 use common::testkit::check::{
     closed_port, fake_server, fake_server_one_at_a_time, finishes_within, parse_options, run_check,
@@ -174,6 +174,18 @@ fn single_threaded_server_fails_only_two_clients_at_once() {
              (the first is still open)"
         )
     );
+    // That line is an extra: every required line passed, each citing the
+    // assignment, and the exit code says so.
+    let two = r.by_id("two-clients").unwrap();
+    assert_eq!((two.kind, two.status), (Kind::Extra, Status::Fail));
+    assert_eq!(r.required.passed, r.required.total, "{}", r.text());
+    assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
+    for o in r.requirements.iter().filter(|o| o.kind == Kind::Required) {
+        assert!(o.citation.is_some(), "{} cites nothing", o.id);
+    }
+    assert!(r
+        .text()
+        .ends_with("5 of 5 required passed; 1 extra (0 passed)\n"));
 }
 
 #[test]

@@ -1,34 +1,80 @@
-//! The grader's check against our own upload server (all pass) and against
-//! deliberately broken servers (the right requirement fails, fast).
+//! The grader's check against our own upload server (all pass), against
+//! fake student servers of each upload convention (the required lines
+//! pass with `--output-file`), and against broken servers (the right
+//! requirement fails, by id, fast).
 
+use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::check::{CheckOptions, Report, Status};
+use common::check::{CheckOptions, Kind, Report, Status, EXIT_FAILED, EXIT_PASSED};
 use common::net;
 use common::stop::Running;
 use common::testkit::check::{
     closed_port, fake_server, finishes_within, parse_options, run_check, stream_forever, PATIENT,
     SHORT,
 };
-use tugas1a::check::{run, CHECK};
+use tugas1a::check::{output_file, run_with, Convention, CHECK, CITE_WRITE, NAME_FIELD};
 
-fn check(port: u16, timeout: Duration, skip_protocol: bool) -> Report {
-    let opts = CheckOptions {
-        skip_protocol,
-        ..CheckOptions::local(port, timeout)
-    };
-    run_check(opts, run)
+/// A timeout for checks that are meant to fail a file line: each try
+/// waits this long for the file, so it is shorter than [`PATIENT`], but
+/// long enough for the steps that pass on a loaded machine.
+const MIDDLE: Duration = Duration::from_secs(2);
+
+fn check(port: u16, timeout: Duration, output: Option<&Path>) -> Report {
+    check_opts(CheckOptions::local(port, timeout), output)
+}
+
+fn check_opts(opts: CheckOptions, output: Option<&Path>) -> Report {
+    let output = output.map(Path::to_path_buf);
+    run_check(opts, |c| run_with(c, output))
+}
+
+fn status(r: &Report, id: &str) -> Status {
+    r.by_id(id)
+        .unwrap_or_else(|| panic!("no requirement {id}:\n{}", r.text()))
+        .status
+}
+
+fn reason<'r>(r: &'r Report, id: &str) -> &'r str {
+    r.by_id(id)
+        .and_then(|o| o.reason.as_deref())
+        .unwrap_or_else(|| panic!("{id} has no reason:\n{}", r.text()))
+}
+
+/// The ids of the required lines, in order.
+const REQUIRED: [&str; 3] = ["connect", "text-arrives", "finishes"];
+
+/// Requires every required line to pass and the convention to be `want`.
+#[track_caller]
+fn assert_required_pass(r: &Report, want: Convention) {
+    for id in REQUIRED {
+        assert_eq!(status(r, id), Status::Pass, "{id}:\n{}", r.text());
+    }
+    assert_eq!(r.required.total, 3, "{}", r.text());
+    assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
+    let convention = r.convention.as_deref().unwrap_or_default();
+    assert!(
+        convention.starts_with(&want.describe()),
+        "{convention:?} is not {want:?}:\n{}",
+        r.text()
+    );
+}
+
+/// A fresh output file path (the file is not there yet).
+fn output(tag: &str) -> PathBuf {
+    common::testkit::temp_dir(tag).join("hasil.txt")
 }
 
 /// Our server, saving into a fresh temp folder; returns it (stopped when
 /// dropped), its port and the saved file's path.
-fn our_server() -> (Running, u16, std::path::PathBuf) {
+fn our_server() -> (Running, u16, PathBuf) {
     common::logging::init_for_tests();
-    let dir = common::testkit::temp_dir("tugas1a-check");
-    let output = dir.join("hasil.txt");
+    let output = output("tugas1a-check");
     let listener = net::bind("127.0.0.1", 0).unwrap();
     let port = listener.local_addr().unwrap().port();
     let config = tugas1a::Config {
@@ -39,51 +85,326 @@ fn our_server() -> (Running, u16, std::path::PathBuf) {
     (server, port, output)
 }
 
+/// A course-style server on its own thread per client: `take` gets the
+/// connection and returns the file's bytes, which go to `path` (replaced).
+fn writing_server<F>(path: &Path, take: F) -> u16
+where
+    F: Fn(&mut TcpStream) -> Vec<u8> + Send + Sync + 'static,
+{
+    let path = path.to_path_buf();
+    fake_server(move |mut s| {
+        let data = take(&mut s);
+        fs::write(&path, data).unwrap();
+    })
+}
+
+/// Raw bytes until the client closes.
+fn raw(s: &mut TcpStream) -> Vec<u8> {
+    let mut data = Vec::new();
+    let _ = s.read_to_end(&mut data);
+    data
+}
+
 #[test]
-fn our_server_passes_every_requirement() {
+fn our_server_passes_everything_with_and_without_the_output_file() {
     let (_server, port, output) = our_server();
-    let r = check(port, Duration::from_secs(10), false);
+    let r = check(port, PATIENT, Some(&output));
     assert!(r.all_passed(), "{}", r.text());
-    assert_eq!((r.passed, r.skipped), (8, 0), "{}", r.text());
-    // The last requirement uploaded file.txt: that is what the server kept.
+    assert_required_pass(&r, Convention::Ours);
     assert_eq!(
-        std::fs::read(&output).unwrap(),
-        tugas1a::check::TEXT.as_bytes()
+        (r.required.total, r.extras.total, r.extras.passed),
+        (3, 5, 5),
+        "{}",
+        r.text()
     );
+    // The last upload (after the broken one) is what the server kept.
+    let kept = fs::read(&output).unwrap();
+    assert!(kept.starts_with(tugas1a::check::base_text().as_bytes()));
+    assert!(String::from_utf8_lossy(&kept).contains("-- unggahan"));
+    let text = r.text();
+    assert!(text.contains("PASS  (extra) a truncated upload"), "{text}");
     assert!(
-        r.notes[0].contains("'FILE <size> <name>\\n'"),
-        "{:?}",
-        r.notes
+        text.contains(&format!("arrives byte for byte in {}", output.display())),
+        "{text}"
     );
-}
 
-#[test]
-fn skip_protocol_lists_skips_and_checks_the_rest() {
-    // A course-style server: reads until the client is done, says nothing, closes.
-    let port = fake_server(|mut s| {
-        let mut all = Vec::new();
-        let _ = s.read_to_end(&mut all);
-    });
-    let r = check(port, PATIENT, true);
+    // Without the file, the OK answer is what the arrival is judged on.
+    let r = check(port, PATIENT, None);
     assert!(r.all_passed(), "{}", r.text());
-    assert_eq!((r.passed, r.skipped), (2, 6), "{}", r.text());
-    let skip = r.find("truncated upload").unwrap();
-    assert_eq!(skip.status, Status::Skip);
-    assert!(r.text().contains("SKIP  upload of an empty file gets OK: assumes this workspace's protocol (--skip-protocol)"));
-    // Without the switch the same server fails the uploads (closing on a
-    // truncated upload or a bad header is an acceptable refusal).
-    let r = check(port, PATIENT, false);
-    assert_eq!(r.passed, 4, "{}", r.text());
-    assert_eq!(r.failures().len(), 4, "{}", r.text());
+    assert_required_pass(&r, Convention::Ours);
+    assert!(r.notes.iter().any(|n| n.contains("no --output-file")));
+    assert!(r
+        .find("file.txt's content")
+        .unwrap()
+        .requirement
+        .contains("confirmed by the server's 'OK'"));
+}
+
+#[test]
+fn every_required_line_cites_the_assignment() {
+    let (_server, port, _output) = our_server();
+    let r = check(port, PATIENT, None);
+    for o in &r.requirements {
+        match o.kind {
+            Kind::Required => assert!(o.citation.is_some(), "{} has no citation", o.id),
+            Kind::Extra => assert!(o.citation.is_none()),
+        }
+    }
     assert_eq!(
-        r.find("text file").unwrap().reason.as_deref(),
-        Some("the server closed the connection without sending the 'OK ...' answer")
+        r.by_id("text-arrives").unwrap().citation.as_deref(),
+        Some(CITE_WRITE)
     );
 }
 
 #[test]
-fn server_that_says_ok_to_everything_fails_the_truncated_upload() {
-    // Answers OK as soon as the header line arrives, whatever follows.
+fn raw_bytes_then_close_is_recognised_and_the_file_compared() {
+    let output = output("tugas1a-raw");
+    let port = writing_server(&output, raw);
+    let r = check(port, PATIENT, Some(&output));
+    assert_required_pass(&r, Convention::Raw);
+    // A raw server takes any bytes: the binary arrives too, and it keeps
+    // serving after a broken upload. Our protocol's details are not asked.
+    assert_eq!(status(&r, "binary"), Status::Pass, "{}", r.text());
+    assert_eq!(status(&r, "after-broken"), Status::Pass, "{}", r.text());
+    assert!(r.by_id("truncated").is_none() && r.by_id("empty").is_none());
+    assert!(r.all_passed(), "{}", r.text());
+    assert!(fs::read(&output)
+        .unwrap()
+        .starts_with(b"PEMROGRAMAN JARINGAN TEKNIK INFORMATIKA\n"));
+}
+
+#[test]
+fn a_name_line_first_is_recognised() {
+    let output = output("tugas1a-name-line");
+    let port = writing_server(&output, |s| {
+        let mut r = BufReader::new(s);
+        let mut name = Vec::new();
+        r.read_until(b'\n', &mut name).unwrap();
+        let mut data = Vec::new();
+        let _ = r.read_to_end(&mut data);
+        data
+    });
+    let r = check(port, PATIENT, Some(&output));
+    assert_required_pass(&r, Convention::NameLine);
+    assert!(r.all_passed(), "{}", r.text());
+}
+
+#[test]
+fn a_fixed_1024_byte_name_field_first_is_recognised() {
+    let output = output("tugas1a-name-field");
+    let port = writing_server(&output, |s| {
+        let mut name = vec![0u8; NAME_FIELD];
+        if s.read_exact(&mut name).is_err() {
+            return Vec::new(); // a short upload: no file content
+        }
+        raw(s)
+    });
+    let r = check(port, PATIENT, Some(&output));
+    assert_required_pass(&r, Convention::NameField);
+    assert!(r.all_passed(), "{}", r.text());
+}
+
+#[test]
+fn a_name_read_with_one_recv_is_sent_as_a_name_field() {
+    // `name = conn.recv(1024)`: whatever the first read returns is the
+    // name. A name line works only when it arrives alone; a 1024-byte
+    // field always does, so the check settles on that.
+    let output = output("tugas1a-name-recv");
+    let port = writing_server(&output, |s| {
+        let mut name = [0u8; 1024];
+        let _ = s.read(&mut name);
+        raw(s)
+    });
+    let r = check(port, PATIENT, Some(&output));
+    assert_required_pass(&r, Convention::NameField);
+    assert!(r.all_passed(), "{}", r.text());
+}
+
+#[test]
+fn a_server_that_appends_to_its_file_is_recognised() {
+    let output = output("tugas1a-append");
+    fs::write(&output, b"isi lama dari hasil.txt\n").unwrap();
+    let path = output.clone();
+    let port = fake_server(move |mut s| {
+        let data = raw(&mut s);
+        let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&data).unwrap();
+    });
+    let r = check(port, PATIENT, Some(&output));
+    assert_required_pass(&r, Convention::Raw);
+    assert!(
+        r.convention.as_deref().unwrap().contains("appends"),
+        "{}",
+        r.text()
+    );
+    assert!(r.all_passed(), "{}", r.text());
+    assert!(fs::read(&output)
+        .unwrap()
+        .starts_with(b"isi lama dari hasil.txt\n"));
+}
+
+#[test]
+fn a_server_that_loses_bytes_fails_the_arrival() {
+    // Raw bytes, but the last 10 never reach the file.
+    let output = output("tugas1a-lossy");
+    let port = writing_server(&output, |s| {
+        let mut data = raw(s);
+        data.truncate(data.len().saturating_sub(10));
+        data
+    });
+    let r = finishes_within(Duration::from_secs(20), || {
+        check(port, MIDDLE, Some(&output))
+    });
+    assert_eq!(status(&r, "text-arrives"), Status::Fail, "{}", r.text());
+    assert_eq!(status(&r, "connect"), Status::Pass);
+    assert_eq!(r.exit_code, EXIT_FAILED);
+    assert!(r.convention.is_none(), "{}", r.text());
+    let why = reason(&r, "text-arrives");
+    assert!(why.starts_with("no upload convention recognised"), "{why}");
+    // The grader sees how near it came: the raw reading, 10 bytes short.
+    assert!(why.contains("(as raw bytes, the file is "), "{why}");
+    assert!(why.contains("bytes long instead of"), "{why}");
+    assert!(r
+        .text()
+        .contains(&format!("ASSIGNMENTS.md: \"{CITE_WRITE}\"")));
+}
+
+#[test]
+fn a_server_that_never_writes_the_file_fails_the_arrival() {
+    let output = output("tugas1a-nowrite");
+    // Reads everything, prints it (here: nothing), closes, saves nothing.
+    let port = fake_server(|mut s| {
+        let _ = raw(&mut s);
+    });
+    let r = finishes_within(Duration::from_secs(20), || {
+        check(port, MIDDLE, Some(&output))
+    });
+    assert_eq!(r.failures().len(), 3, "{}", r.text());
+    assert_eq!(status(&r, "text-arrives"), Status::Fail);
+    assert!(
+        reason(&r, "text-arrives").contains(&format!("{} did not appear", output.display())),
+        "{}",
+        r.text()
+    );
+    // The exchange itself is fine; the extras cannot be judged.
+    assert_eq!(status(&r, "finishes"), Status::Pass, "{}", r.text());
+    assert!(reason(&r, "binary").starts_with("not judged"));
+    assert_eq!(r.exit_code, EXIT_FAILED);
+}
+
+#[test]
+fn a_silent_server_without_the_output_file_is_not_judged_and_not_passed() {
+    let output = output("tugas1a-silent");
+    let port = writing_server(&output, raw);
+    let r = check(port, PATIENT, None);
+    assert_eq!(status(&r, "text-arrives"), Status::Fail, "{}", r.text());
+    let why = reason(&r, "text-arrives");
+    assert!(
+        why.starts_with("not judged: the server did not answer"),
+        "{why}"
+    );
+    assert!(why.contains("give --output-file PATH"), "{why}");
+    assert_eq!(status(&r, "finishes"), Status::Pass, "{}", r.text());
+    assert_eq!(r.exit_code, EXIT_FAILED);
+    assert!(r.convention.is_none());
+    // With the file the same server passes.
+    let r = check(port, PATIENT, Some(&output));
+    assert_required_pass(&r, Convention::Raw);
+}
+
+#[test]
+fn a_server_that_resets_the_connection_fails_the_exchange() {
+    // Writes the whole file, then closes with the upload's last byte still
+    // unread: the kernel resets the connection (as a crashing server's does).
+    let output = output("tugas1a-reset");
+    let path = output.clone();
+    let port = fake_server(move |mut s| {
+        let mut data = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            // Look at what arrived without taking it; take it unless it ends
+            // the upload (every test text ends with " --\n").
+            let n = match s.peek(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let ends = [data.as_slice(), &buf[..n]].concat().ends_with(b" --\n");
+            let take = if ends { n - 1 } else { n };
+            s.read_exact(&mut buf[..take]).unwrap();
+            data.extend_from_slice(&buf[..take]);
+            if ends {
+                data.push(b'\n');
+                fs::write(&path, &data).unwrap();
+                return; // one byte unread: a reset
+            }
+        }
+        fs::write(&path, &data).unwrap();
+    });
+    let r = check(port, PATIENT, Some(&output));
+    assert_eq!(status(&r, "text-arrives"), Status::Pass, "{}", r.text());
+    assert_eq!(status(&r, "finishes"), Status::Fail, "{}", r.text());
+    assert!(
+        reason(&r, "finishes").starts_with("the server reset the connection (RST)"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.exit_code, EXIT_FAILED);
+}
+
+/// A server without an accept loop around its handler: it takes `uploads`
+/// clients (raw bytes into `path`), then it is gone.
+fn dying_server(path: &Path, uploads: usize) -> u16 {
+    let path = path.to_path_buf();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for _ in 0..uploads {
+            if let Ok((mut s, _)) = listener.accept() {
+                let data = raw(&mut s);
+                fs::write(&path, data).unwrap();
+            }
+        }
+        drop(listener);
+    });
+    port
+}
+
+#[test]
+fn a_server_that_dies_after_the_upload_fails_the_exchange() {
+    // One client: its one upload is judged (the connection of the first
+    // line is kept for it), and the exchange fails: the server is gone.
+    // Two clients: the exchange's own first upload finishes, the next one
+    // finds the server gone.
+    for uploads in [1, 2] {
+        let output = output("tugas1a-dying");
+        let port = dying_server(&output, uploads);
+        let r = check(port, PATIENT, Some(&output));
+        assert_eq!(status(&r, "connect"), Status::Pass, "{}", r.text());
+        assert_eq!(status(&r, "text-arrives"), Status::Pass, "{}", r.text());
+        assert_eq!(status(&r, "finishes"), Status::Fail, "{}", r.text());
+        // Refused; or, when the check came between the close of the
+        // upload and that of the listener, queued and then reset.
+        let why = reason(&r, "finishes");
+        let on = if uploads == 1 {
+            "on this upload"
+        } else {
+            "on the next upload"
+        };
+        let refused = why.starts_with("cannot connect")
+            && why.contains(&format!("{on}, after the server had taken an upload"))
+            && why.ends_with("it died or stopped listening)");
+        assert!(
+            refused || why.starts_with("the server reset the connection (RST)"),
+            "{uploads}: {why}"
+        );
+        assert_eq!(r.exit_code, EXIT_FAILED);
+    }
+}
+
+#[test]
+fn server_that_says_ok_to_everything_fails_our_protocol_extras() {
+    // Answers OK as soon as the header line arrives, whatever follows,
+    // and saves nothing.
     let port = fake_server(|s| {
         let mut r = BufReader::new(s.try_clone().unwrap());
         let mut line = Vec::new();
@@ -92,17 +413,18 @@ fn server_that_says_ok_to_everything_fails_the_truncated_upload() {
         }
         let _ = std::io::copy(&mut r, &mut std::io::sink());
     });
-    let r = check(port, PATIENT, false);
-    assert_eq!(
-        r.failures(),
-        [
-            "a truncated upload (fewer bytes than announced) gets ERROR or a close, never OK",
-            "a malformed header gets ERROR or a close"
-        ],
-        "{}",
-        r.text()
-    );
-    let o = r.find("truncated").unwrap();
+    // Without the file its OK is believed: the required lines pass, our
+    // protocol's refusals do not.
+    let r = check(port, PATIENT, None);
+    assert_required_pass(&r, Convention::Ours);
+    let failed: Vec<&str> = r
+        .requirements
+        .iter()
+        .filter(|o| o.failed())
+        .map(|o| o.id.as_str())
+        .collect();
+    assert_eq!(failed, ["truncated", "malformed-header"], "{}", r.text());
+    let o = r.by_id("truncated").unwrap();
     assert_eq!(
         o.reason.as_deref(),
         Some("the server answered \"OK diterima\" instead of refusing")
@@ -112,6 +434,30 @@ fn server_that_says_ok_to_everything_fails_the_truncated_upload() {
         .as_deref()
         .unwrap()
         .starts_with("\"FILE 1000 potong.txt\\nxxxx"));
+    // --strict: the extras grade.
+    let r = check_opts(
+        CheckOptions {
+            strict: true,
+            ..CheckOptions::local(port, PATIENT)
+        },
+        None,
+    );
+    assert_eq!(r.exit_code, EXIT_FAILED);
+    // --skip-protocol: our protocol's details are left out.
+    let r = check_opts(
+        CheckOptions {
+            skip_protocol: true,
+            ..CheckOptions::local(port, PATIENT)
+        },
+        None,
+    );
+    assert!(r.by_id("truncated").is_none(), "{}", r.text());
+    assert!(r.all_passed(), "{}", r.text());
+    // With the file, the OK is not enough: nothing was saved.
+    let output = output("tugas1a-ok-nothing");
+    let r = check(port, MIDDLE, Some(&output));
+    assert_eq!(status(&r, "text-arrives"), Status::Fail, "{}", r.text());
+    assert!(reason(&r, "text-arrives").starts_with("the server answered OK but "));
 }
 
 #[test]
@@ -121,51 +467,55 @@ fn server_that_never_answers_or_closes_fails_by_timeout() {
         while let Ok(1..) = s.read(&mut buf) {}
         thread::park(); // keeps the connection open after the client is done
     });
-    let r = finishes_within(Duration::from_secs(5), || check(port, SHORT, false));
-    assert_eq!(r.failures().len(), 7, "{}", r.text());
-    assert_eq!(r.requirements[0].status, Status::Pass);
+    let r = finishes_within(Duration::from_secs(5), || check(port, SHORT, None));
+    assert_eq!(r.failures().len(), 4, "{}", r.text());
+    assert_eq!(status(&r, "connect"), Status::Pass);
+    assert!(reason(&r, "text-arrives").starts_with("not judged"));
     assert_eq!(
-        r.requirements[1].reason.as_deref(),
-        Some("timed out after 0.3s waiting for the server to answer and close")
+        reason(&r, "finishes"),
+        "timed out after 0.3s waiting for the server to close the connection (the client had \
+         sent everything and half-closed)"
     );
 }
 
 #[test]
 fn endless_garbage_is_a_bounded_failure() {
     let port = fake_server(|s| stream_forever(s, &[0x5au8; 8192]));
-    let r = finishes_within(Duration::from_secs(10), || check(port, SHORT, false));
-    assert_eq!(r.failures().len(), 7, "{}", r.text());
+    let output = output("tugas1a-garbage");
+    let r = finishes_within(Duration::from_secs(10), || {
+        check(port, SHORT, Some(&output))
+    });
+    assert_eq!(r.failures().len(), 4, "{}", r.text());
     assert_eq!(
-        r.requirements[1].reason.as_deref(),
-        Some("more than 65536 bytes of the server to answer and close: the server keeps sending")
+        reason(&r, "finishes"),
+        "more than 65536 bytes of answer: the server keeps sending"
     );
-    assert!(
-        r.find("text file")
-            .unwrap()
-            .reason
-            .as_deref()
-            .unwrap()
-            .starts_with("no \"\\n\" in the first 4096 bytes"),
-        "{}",
-        r.text()
-    );
+    assert!(reason(&r, "text-arrives").contains("got back \"ZZZZ"));
 }
 
 #[test]
-fn nothing_listening_fails_first_with_connection_refused() {
+fn nothing_listening_is_one_unreachable_line() {
     let port = closed_port();
-    let r = check(port, SHORT, false);
-    assert_eq!(r.failed, 8);
+    let r = check(port, SHORT, None);
+    assert_eq!(r.failed, 5);
+    assert_eq!(r.exit_code, common::check::EXIT_UNREACHABLE);
     assert_eq!(
-        r.requirements[0].line(),
-        format!("FAIL  server accepts a TCP connection: cannot connect to 127.0.0.1:{port}: connection refused")
+        r.text(),
+        format!(
+            "cannot reach the server: cannot connect to 127.0.0.1:{port}: connection refused \
+             (is the server running on 127.0.0.1:{port}?)\n"
+        )
     );
 }
 
 #[test]
 fn flags() {
-    let (_, o) = parse_options(&CHECK, &["--skip-protocol"]);
+    let (m, o) = parse_options(&CHECK, &["--skip-protocol"]);
     assert_eq!(o.ports, [31100]);
     assert!(o.skip_protocol && !o.json);
-    assert!(CHECK.help().contains("--skip-protocol"));
+    assert_eq!(output_file(&m), None);
+    let (m, _) = parse_options(&CHECK, &["--output-file", "/tmp/siswa/hasil.txt"]);
+    assert_eq!(output_file(&m), Some(PathBuf::from("/tmp/siswa/hasil.txt")));
+    let help = CHECK.help();
+    assert!(help.contains("--output-file PATH") && help.contains("--skip-protocol"));
 }

@@ -9,8 +9,8 @@ fn main() -> ExitCode {
         name: "tugas1a",
         check: &tugas1a::check::CHECK,
         transport: Transport::Tcp,
-        run: |c, _m| {
-            tugas1a::check::run(c);
+        run: |c, m| {
+            tugas1a::check::run_with(c, tugas1a::check::output_file(m));
             Ok(())
         },
     })
