@@ -570,8 +570,23 @@ impl Answer {
     }
 }
 
-/// Sends `req` on a fresh connection and reads its answer.
+/// Sends `req` on a fresh connection, reads its answer and closes the
+/// connection (a server serving one connection at a time is then free for
+/// the next request).
 fn exchange(
+    o: &CheckOptions,
+    framing: Framing,
+    req: &Value,
+    wait: Duration,
+    what: &str,
+) -> Result<Answer, Failure> {
+    let a = exchange_open(o, framing, req, wait, what)?;
+    let _ = a.link.conn.stream().shutdown(Shutdown::Both);
+    Ok(a)
+}
+
+/// [`exchange`], the connection left open (to read what follows).
+fn exchange_open(
     o: &CheckOptions,
     framing: Framing,
     req: &Value,
@@ -1380,12 +1395,15 @@ fn extras(c: &mut Checker, s: &mut Session) {
                 b"{\"command\": \"list\", oops",
                 "malformed JSON",
             )?;
-            let answer = link.answer("the answer to malformed JSON");
             if ours {
-                let a = answer?;
+                let a = link.answer("the answer to malformed JSON")?;
                 if a.json.get("status") != Some(&json!("ERROR")) {
                     return Err(a.fail("expected status ERROR"));
                 }
+            } else {
+                // Any answer or none; closed before the next request (a
+                // server may serve one connection at a time).
+                let _ = link.answer("the answer to malformed JSON");
             }
             s.alive(o, "malformed JSON")
         },
@@ -1451,7 +1469,7 @@ fn ours_extras(c: &mut Checker, s: &mut Session) {
         |o| {
             let req = json!({"command": "LIST"});
             // What follows an answer comes with it: no need to wait long.
-            let mut a = exchange(
+            let mut a = exchange_open(
                 o,
                 Framing::BlankLine,
                 &req,
