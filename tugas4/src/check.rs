@@ -1235,16 +1235,22 @@ impl Session {
 
     /// A LIST is still answered (the server lives on).
     fn alive(&self, o: &CheckOptions, after: &str) -> Result<(), Failure> {
-        match self.list(o) {
-            Ok(_) => Ok(()),
-            Err(mut f) => {
-                f.reason = format!(
-                    "after {after}, the server no longer answers LIST: {}",
-                    f.reason
-                );
-                Err(f)
+        // LIST if one was understood, else a GET of the test file.
+        let (what, result) = match (self.d.list_verb, &self.get_verb) {
+            (None, Some(verb)) => {
+                let req = self.get_request(verb);
+                let r = exchange(o, self.d.framing, &req, o.timeout, "the answer to GET");
+                ("GET", r.map(drop))
             }
-        }
+            _ => ("LIST", self.list(o).map(drop)),
+        };
+        result.map_err(|mut f| {
+            f.reason = format!(
+                "after {after}, the server no longer answers {what}: {}",
+                f.reason
+            );
+            f
+        })
     }
 
     /// The convention's details learnt by PUT and GET, for a note.
@@ -1386,7 +1392,7 @@ fn extras(c: &mut Checker, s: &mut Session) {
         if ours {
             "malformed JSON gets an ERROR answer, and the server still answers the next request"
         } else {
-            "malformed JSON does not stop the server: the next LIST is still answered"
+            "malformed JSON does not stop the server: the next request is still answered"
         },
         |o| {
             let mut link = Link::open(o, probe_wait(o))?;
@@ -1579,7 +1585,10 @@ fn student_delete(c: &mut Checker, s: &mut Session) {
         c.note(format!(
             "no DELETE command found (tried {}): the test file {} stays on the server",
             s.d.verbs("DELETE", DELETE_VERBS).join(", "),
-            s.names().join(" or ")
+            match s.names().as_slice() {
+                [one] => one.clone(),
+                _ => format!("{}-<key>.bin (<key>: the name key it reads)", s.prefix),
+            }
         ));
         return;
     };

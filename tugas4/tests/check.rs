@@ -394,6 +394,24 @@ fn an_upload_that_stores_nothing_fails_the_put_line() {
 }
 
 #[test]
+fn a_list_under_a_name_not_known_fails_only_the_list_line() {
+    let st = Student {
+        verbs: ["daftar", "get", "put"],
+        ..NEWLINE
+    };
+    let r = check(student(st), PATIENT, false);
+    assert_eq!(failed(&r, Kind::Required), ["list"], "{}", r.text());
+    assert_eq!(
+        reason(&r, "list"),
+        "no LIST request was understood (see the JSON requirement)"
+    );
+    let conv = r.convention.as_deref().unwrap();
+    assert!(conv.contains("no LIST understood"), "{conv}");
+    // Without a LIST, a GET tells that the server lives on.
+    assert!(failed(&r, Kind::Extra).is_empty(), "{}", r.text());
+}
+
+#[test]
 fn a_server_serving_any_path_fails_only_the_traversal_extra() {
     let r = check(
         student(with_bug(HALF_CLOSE, Bug::ServesAnyPath)),
