@@ -452,3 +452,65 @@ fn a_server_started_once_per_port_is_waited_for_and_stopped_whole() {
     }
     let _ = fs::remove_dir_all(&class);
 }
+
+const CHECK_FILE: Command = Command {
+    name: "check",
+    about: "A check that reads a file the student's server writes.",
+    args: "",
+    flags: &[
+        check::host(),
+        check::port("31000"),
+        check::TIMEOUT,
+        check::JSON,
+        common::cli::Flag::value("output-file", "PATH", "", "the file the server writes"),
+    ],
+};
+
+fn run_file(c: &mut Checker, m: &Matches) -> Result<(), MainError> {
+    let path = PathBuf::from(m.value("output-file"));
+    c.require("file", "the server wrote its file", "", move |_| {
+        fs::read_to_string(&path)
+            .map(drop)
+            .map_err(|e| Failure::new(format!("{}: {e}", path.display())))
+    });
+    Ok(())
+}
+
+#[test]
+fn dir_in_a_check_flag_is_each_students_folder() {
+    let file_check = Assignment {
+        name: "tugas1a",
+        check: &CHECK_FILE,
+        transport: Transport::Tcp,
+        run: run_file,
+    };
+    let class = temp_dir("dirflag");
+    let alice = student(&class, "alice", &ECHO.replace("TRANSFORM(d)", "d"));
+    let bob = student(&class, "bob", &ECHO.replace("TRANSFORM(d)", "d"));
+    let port = free_port();
+    let args: Vec<String> = [
+        "--run",
+        "python3 {dir}/tugas1/server.py {port}",
+        "--port",
+        &port.to_string(),
+        "--output-file",
+        "{dir}/child.pid",
+        "--out",
+        class.join("grades").to_str().unwrap(),
+        alice.to_str().unwrap(),
+        bob.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let cmd = grade::command(&file_check);
+    let m = cmd.parse(args.iter().cloned()).unwrap();
+    let opts = GradeOptions::from_matches(&file_check, &cmd, &m).unwrap();
+    let book = grade::grade_class(&file_check, &opts, &mut std::io::sink());
+    for row in &book.rows {
+        assert_eq!(row.state, RowState::Checked, "{row:?}");
+        assert!(row.first_failure.is_empty(), "{row:?}");
+    }
+    assert_eq!(book.rows.len(), 2);
+    let _ = fs::remove_dir_all(&class);
+}

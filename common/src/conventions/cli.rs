@@ -223,6 +223,16 @@ impl Command {
 }
 
 impl Matches {
+    /// A copy with `from` replaced by `to` in every given value (the grade
+    /// program's `{dir}` in a check flag such as `--output-file`).
+    pub fn replace_in_values(&self, from: &str, to: &str) -> Matches {
+        let mut m = self.clone();
+        for (_, v) in &mut m.given {
+            *v = v.replace(from, to);
+        }
+        m
+    }
+
     /// The flag's last given value, or its default. Panics if `name` is not
     /// one of the command's flags (a programming error, not a user error).
     pub fn value(&self, name: &str) -> &str {

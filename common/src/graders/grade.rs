@@ -12,7 +12,9 @@
 //! The command given by `--run` is run by the shell (`sh -c` on Unix,
 //! `cmd /C` on Windows) in the student's folder; `{dir}` becomes that
 //! folder (absolute, quoted) and `{port}` the port checked (`--port`, by
-//! default the check's own). Per student:
+//! default the check's own). In the check's own flags `{dir}` becomes the
+//! folder too (unquoted): `--output-file '{dir}/tugas1a/hasil.txt'`
+//! compares each student's own output file. Per student:
 //!
 //! 1. if something already answers on the port (a server from before), the
 //!    row says so and nobody is started;
@@ -648,7 +650,7 @@ fn grade_one(a: &Assignment, opts: &GradeOptions, dir: &Path, name: String, logs
         row.first_failure = format!("did not start: {why}{}", address_in_use_hint(&why));
         return row;
     }
-    let checked = run_check(a, opts);
+    let checked = run_check(a, opts, &abs);
     server.stop(opts.stop_grace);
     // The kernel closes a killed server's sockets a moment after kill()
     // returns: the next student starts on a free port.
@@ -666,10 +668,14 @@ fn grade_one(a: &Assignment, opts: &GradeOptions, dir: &Path, name: String, logs
 }
 
 /// Runs the check on its own thread, abandoned if it overruns its bound.
-fn run_check(a: &Assignment, opts: &GradeOptions) -> Result<Report, String> {
+/// `{dir}` in a check flag's value (`--output-file '{dir}/hasil.txt'`)
+/// becomes the student's folder.
+fn run_check(a: &Assignment, opts: &GradeOptions, dir: &Path) -> Result<Report, String> {
     let (tx, rx) = mpsc::channel();
     let run = a.run;
-    let m = opts.matches.clone();
+    let m = opts
+        .matches
+        .replace_in_values("{dir}", &dir.display().to_string());
     let copts = opts.check.clone();
     thread::spawn(move || {
         let result = catch_unwind(AssertUnwindSafe(|| {
