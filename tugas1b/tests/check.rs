@@ -426,10 +426,9 @@ fn a_server_that_dies_of_a_missing_file_passes_the_required_lines() {
     let o = r.by_id("missing-file").unwrap();
     assert_eq!(o.status, Status::Fail);
     assert!(
-        o.reason
-            .as_deref()
-            .unwrap()
-            .ends_with("(after the request for a missing file)"),
+        o.reason.as_deref().unwrap().ends_with(
+            "(after the request for a missing file: the server stopped accepting connections)"
+        ),
         "{o:?}"
     );
 }

@@ -132,8 +132,14 @@ fn overlapping(o: &CheckOptions, d: &Downloads, n: usize) -> Result<(), Failure>
     };
     let file = d.file.as_str();
     let mut conns = Vec::with_capacity(n);
-    for _ in 0..n {
-        conns.push(o.connect()?);
+    for i in 1..=n {
+        conns.push(o.connect().map_err(|mut f| {
+            f.reason = format!(
+                "connection {i} of {n}: {} (the server does not accept {n} connections at once)",
+                f.reason
+            );
+            f
+        })?);
     }
     let mut first = conns.remove(0);
     let results: Vec<Result<(), Failure>> = thread::scope(|s| {

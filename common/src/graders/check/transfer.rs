@@ -372,7 +372,7 @@ fn head(buf: &[u8]) -> Head {
 /// more is not read past [`OVERRUN`] bytes more ([`Reply::Short`]).
 ///
 /// # Errors
-/// A failed connection, more raw bytes than [`max_raw`] allows, or (with
+/// A failed connection, more than [`MAX_DOWNLOAD`] raw bytes, or (with
 /// a `hint` other than raw) an answer in another framing.
 pub fn read_reply(
     conn: &mut Conn,
@@ -960,7 +960,14 @@ impl Downloads {
     pub fn still_serves(&self, o: &CheckOptions, when: &str) -> Result<(), Failure> {
         let conv = self.need()?;
         let with_when = |mut f: Failure| {
-            f.reason = format!("{} ({when})", f.reason);
+            f.reason = if f.reason.contains("connection refused") {
+                format!(
+                    "{} ({when}: the server stopped accepting connections)",
+                    f.reason
+                )
+            } else {
+                format!("{} ({when})", f.reason)
+            };
             f
         };
         let want_len = self.served.as_ref().map(Vec::len);
