@@ -193,7 +193,7 @@ fn one_connection_at_a_time_fails_the_overlap_and_the_silent_client() {
     let port = fake_server_one_at_a_time(move |s| {
         let _ = tugas3::handle_connection(s, &config);
     });
-    let r = finishes_within(Duration::from_secs(15), || {
+    let r = finishes_within(Duration::from_secs(20), || {
         check(port, SHORT, &target(&dir, "contoh.txt"))
     });
     assert_eq!(r.exit_code, EXIT_FAILED);
@@ -238,7 +238,7 @@ fn one_connection_at_a_time_fails_the_overlap_and_the_silent_client() {
 fn one_request_then_close_fails_the_overlap() {
     let dir = folder("oneshot");
     let port = fake_server_one_at_a_time(bare(dir.clone(), raw));
-    let r = finishes_within(Duration::from_secs(15), || {
+    let r = finishes_within(Duration::from_secs(20), || {
         check(port, SHORT, &target(&dir, "besar.bin"))
     });
     assert_eq!(r.convention.as_deref(), Some(BARE_RAW), "{}", r.text());
