@@ -1,5 +1,6 @@
 //! The grader's check for Tugas 3: tests any threaded file server (Python,
-//! Java, ours, ...) against the assignment: downloads at the same time.
+//! Java, ours, ...) against the assignment, downloads at the same time,
+//! whatever request format the student chose.
 //!
 //! ```text
 //! cargo run -p tugas3 --bin check                                   # 127.0.0.1:31300, contoh.txt
@@ -8,30 +9,35 @@
 //!
 //! `--file NAME` is a file that must exist in the server's folder
 //! (default `contoh.txt`), `--expect-file PATH` the grader's own copy to
-//! compare byte for byte, `--clients N` how many downloads run at once.
-//! Requirements, in order of importance:
+//! compare byte for byte, `--clients N` how many downloads run at once
+//! (default 8, at least 2).
 //!
-//! 1. the server accepts a TCP connection;
+//! First the check recognises how the server wants to be asked
+//! ([`common::check::transfer`]: the bare name with or without a line
+//! end, raw bytes until the close, a size line first, or ours) and says
+//! `convention: ...`. Then, required (the assignment's own):
 //!
-//! and, assuming this workspace's format (the same as Tugas 1b: `GET
-//! <name>\n`, answered by `OK <size>\n` and the bytes, or `ERROR
-//! <reason>\n`; `--skip-protocol` skips these):
+//! 1. `connect`: the server accepts a TCP connection;
+//! 2. `file`: the requested file arrives byte for byte (with
+//!    `--expect-file`; without it, the same non-empty bytes on two
+//!    downloads);
+//! 3. `downloads-overlap`: N downloads at the same time all complete and
+//!    overlap in time: all N connections are opened first; download 1
+//!    stays connected without asking while downloads 2..N are asked and
+//!    read at once, and is asked last. A server that serves one
+//!    connection at a time cannot answer 2..N while 1 waits, whether it
+//!    closes after each file or not.
 //!
-//! 2. `GET <file>` answers `OK <size>` and the whole file;
-//! 3. with `--expect-file`, the file arrives byte for byte;
-//! 4. N downloads at the same time all complete, all N connections open
-//!    together (a server that serves one connection at a time fails);
-//! 5. a silent connection (and one that sent half a request) does not
-//!    block another client's download;
-//! 6. a file that does not exist gives `ERROR`;
-//! 7. names outside the served folder are refused (`../`, `/etc/passwd`);
-//! 8. a malformed request gets `ERROR` or a close, and the server keeps
-//!    serving.
+//! Extras (beyond the assignment, counted apart, graded with `--strict`):
+//! `missing-file`, `malformed-request`, `outside-folder` (`../` and
+//! absolute names are not served), `silent-client` (a silent connection
+//! and one with half a request do not block another's download).
+//! `--skip-protocol` leaves the extras out.
 
 use std::thread;
 
-use common::check::transfer::{self, get, read_download};
-use common::check::{self, difference, Checker, Conn, Failure};
+use common::check::transfer::{self, receive, Convention, Downloads};
+use common::check::{self, difference, CheckOptions, Checker, Conn, Failure};
 use common::cli::{Command, Flag, Matches};
 use common::error::MainError;
 
@@ -45,7 +51,12 @@ pub const CHECK: Command = Command {
         check::port("31300"),
         transfer::FILE,
         transfer::EXPECT_FILE,
-        Flag::value("clients", "N", "8", "downloads at the same time"),
+        Flag::value(
+            "clients",
+            "N",
+            "8",
+            "downloads at the same time (2 to 1000)",
+        ),
         check::TIMEOUT,
         check::JSON,
         check::SKIP_PROTOCOL,
@@ -71,9 +82,9 @@ impl Target {
     pub fn from_matches(m: &Matches) -> Result<Target, MainError> {
         let download = transfer::Download::from_matches(m)?;
         let clients: usize = m.parse("clients")?;
-        if !(1..=1000).contains(&clients) {
+        if !(2..=1000).contains(&clients) {
             return Err(common::cli::CliError::Usage(format!(
-                "invalid value '{clients}' for --clients: expected 1 to 1000"
+                "invalid value '{clients}' for --clients: expected 2 to 1000"
             ))
             .into());
         }
@@ -85,75 +96,94 @@ impl Target {
     }
 }
 
+/// The assignment's sentence (all of Tugas 3).
+pub const CITE: &str = "Menambahkan Threading agar program dapat mendownload file bersamaan.";
+
 /// Runs every Tugas 3 requirement against the server of `c`'s options.
 pub fn run(c: &mut Checker, target: &Target) {
-    let file = target.file.as_str();
-    let expect = target
-        .expect
-        .as_ref()
-        .map(|(path, bytes)| (path.as_str(), bytes.as_slice()));
-    transfer::fetch_checks(c, file, expect);
+    let download = transfer::Download {
+        file: target.file.clone(),
+        expect: target.expect.clone(),
+    };
+    let mut d = transfer::start(c, CITE, &download);
+    d.file_line(c, "file", "file", CITE);
     let n = target.clients;
-    c.protocol_check(
-        format!("{n} downloads at the same time all complete (all {n} connections open together)"),
-        |o| {
-            let reference = match expect {
-                Some((_, bytes)) => bytes.to_vec(),
-                None => get(&mut o.connect()?, file)?,
-            };
-            let mut conns = Vec::with_capacity(n);
-            for _ in 0..n {
-                let mut conn = o.connect()?;
-                conn.send(format!("GET {file}\n").as_bytes(), "the request")?;
-                conns.push(conn);
-            }
-            // Every connection stays open until every download is read.
-            let results: Vec<Result<(), Failure>> = thread::scope(|s| {
-                let running: Vec<_> = conns
-                    .iter_mut()
-                    .map(|conn| s.spawn(|| download_same(conn, file, &reference)))
-                    .collect();
-                running
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err(Failure::new("a download thread failed")))
-                    })
-                    .collect()
-            });
-            for (i, r) in results.into_iter().enumerate() {
-                r.map_err(|mut f| {
-                    f.reason = format!("download {} of {n}: {}", i + 1, f.reason);
-                    f
-                })?;
-            }
-            Ok(())
-        },
+    c.require(
+        "downloads-overlap",
+        format!(
+            "{n} downloads at the same time all complete and overlap in time (download 1 stays \
+             connected, not yet asked, while downloads 2-{n} are served)"
+        ),
+        CITE,
+        |o| overlapping(o, &d, n),
     );
-    c.protocol_check(
-        "a silent connection (and one with half a request) does not block another client's download",
-        |o| {
-            let _silent = o.connect()?;
-            let mut half = o.connect()?;
-            half.send(b"GET ", "half a request")?;
-            let mut conn = o.connect()?;
-            get(&mut conn, file).map(drop).map_err(|mut f| {
-                f.reason = format!(
-                    "{} (while a silent connection and a half-sent request are open)",
-                    f.reason
-                );
-                f
-            })
-        },
-    );
-    transfer::refusal_checks(c, file);
+    d.extras(c);
 }
 
-/// Reads the answer to a `GET` already sent and compares it with `want`.
-fn download_same(conn: &mut Conn, file: &str, want: &[u8]) -> Result<(), Failure> {
-    let got = read_download(conn, file)?;
+/// Opens `n` connections; asks on 2..n at once and reads them on threads
+/// while connection 1 waits without asking; then asks on 1.
+fn overlapping(o: &CheckOptions, d: &Downloads, n: usize) -> Result<(), Failure> {
+    let conv = d.need()?;
+    let Some(want) = d.reference.as_deref() else {
+        return Err(Failure::new(format!(
+            "not tried: {} did not arrive once (see file)",
+            d.file
+        )));
+    };
+    let file = d.file.as_str();
+    let mut conns = Vec::with_capacity(n);
+    for i in 1..=n {
+        conns.push(o.connect().map_err(|mut f| {
+            f.reason = format!(
+                "connection {i} of {n}: {} (the server does not accept {n} connections at once)",
+                f.reason
+            );
+            f
+        })?);
+    }
+    let mut first = conns.remove(0);
+    let results: Vec<Result<(), Failure>> = thread::scope(|s| {
+        let running: Vec<_> = conns
+            .into_iter()
+            .map(|mut conn| s.spawn(move || download_same(o, &mut conn, &conv, file, want)))
+            .collect();
+        running
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Failure::new("a download thread failed")))
+            })
+            .collect()
+    });
+    for (i, r) in results.into_iter().enumerate() {
+        r.map_err(|mut f| {
+            f.reason = format!(
+                "download {} of {n}: {} (download 1 was connected and had not asked yet: a \
+                 server that serves one connection at a time cannot answer)",
+                i + 2,
+                f.reason
+            );
+            f
+        })?;
+    }
+    download_same(o, &mut first, &conv, file, want).map_err(|mut f| {
+        f.reason = format!("download 1 of {n} (asked last): {}", f.reason);
+        f
+    })
+}
+
+/// Asks for `file` on `conn` in `conv` and compares what comes with `want`.
+fn download_same(
+    o: &CheckOptions,
+    conn: &mut Conn,
+    conv: &Convention,
+    file: &str,
+    want: &[u8],
+) -> Result<(), Failure> {
+    conn.send(&conv.request(file), "the request")?;
+    let got = receive(conn, conv, o.timeout, Some(want.len()), file)?;
     match difference(want, &got) {
         None => Ok(()),
-        Some(d) => Err(conn.fail(format!("the file {d}"))),
+        Some(d) => Err(conn.fail(format!("{file} {d}"))),
     }
 }

@@ -137,7 +137,9 @@
 //! - Reading, each with a deadline and a cap: [`Conn::recv_exact`],
 //!   [`Conn::recv_until`] (e.g. `b"\r\n\r\n"` for an HTTP head or a Tugas 4
 //!   message), [`Conn::recv_line`], [`Conn::expect_line_starting`],
-//!   [`Conn::recv_to_end`] / [`Conn::expect_close`]. Bytes read past a
+//!   [`Conn::recv_to_end`] / [`Conn::expect_close`], [`Conn::recv_some`]
+//!   (what comes next, for an answer whose framing is not known yet:
+//!   the download checks' conventions). Bytes read past a
 //!   delimiter are kept for the next read, so a head and its body can be
 //!   read in two steps.
 //! - Judging: [`difference`] ("differs at byte 3 of 38 ..."), [`Conn::fail`]
@@ -1638,6 +1640,42 @@ impl Conn {
                 Err(f) if f.reason.contains("connection reset") => return Ok(data),
                 Err(f) => return Err(f),
             }
+        }
+    }
+
+    /// Reads what arrives next, at most `cap` bytes (those kept from an
+    /// earlier read first), waiting at most `wait` (cut at the budget's
+    /// end), for a check that judges an answer as it comes (a student's
+    /// framing it does not know yet). `Ok(None)`: nothing came in time and
+    /// the connection is still open; `Ok(Some(empty))`: the server closed.
+    ///
+    /// # Errors
+    /// A failed connection (a reset included) or the budget spent.
+    pub fn recv_some(
+        &mut self,
+        cap: usize,
+        wait: Duration,
+        what: &str,
+    ) -> Result<Option<Vec<u8>>, Failure> {
+        let cap = cap.max(1);
+        if !self.pending.is_empty() {
+            let rest = if self.pending.len() > cap {
+                self.pending.split_off(cap)
+            } else {
+                Vec::new()
+            };
+            return Ok(Some(std::mem::replace(&mut self.pending, rest)));
+        }
+        let deadline = self.run.deadline(wait);
+        let mut buf = vec![0u8; cap.min(64 * 1024)];
+        match self.read_chunk(&mut buf, deadline, what) {
+            Ok(Chunk::Data(n)) => {
+                buf.truncate(n);
+                Ok(Some(buf))
+            }
+            Ok(Chunk::Closed) => Ok(Some(Vec::new())),
+            Err(_) if Instant::now() >= deadline && !self.run.budget_spent() => Ok(None),
+            Err(f) => Err(f),
         }
     }
 
