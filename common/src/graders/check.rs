@@ -30,10 +30,10 @@
 //!   safety), marked `(extra)`, counted apart (`K extras (J passed)`); they
 //!   grade only under `--strict`.
 //!
-//! [`Checker::check`] (and [`Checker::protocol_check`]) is the older form:
-//! a required requirement with an id made from its words and no citation.
-//! Where a check recognises which protocol convention a student chose, it
-//! says so with [`Checker::convention`].
+//! [`Checker::skip`] lists a required one as `SKIP` that could not be
+//! judged (a flag it needs was not given). Where a check recognises which
+//! protocol convention a student chose, it says so with
+//! [`Checker::convention`].
 //!
 //! Exit codes: 0 every required requirement passed (and every extra, under
 //! `--strict`), 1 some failed, 2 a bad flag, 3 the server could not be
@@ -163,15 +163,12 @@
 //! a port where nothing listens, the short and patient timeouts, and
 //! running a check into a [`Report`]. `tugas1/tests/check.rs` is an example.
 //!
-//! # Protocol checks
+//! # Shared parts
 //!
-//! (The older way, before checks recognised student conventions.)
-//! Protocol-level requirements (our own `FILE`/`GET` format of Tugas 1a,
-//! 1b, 3, the JSON protocol of Tugas 4) go through
-//! [`Checker::protocol_check`]: with `--skip-protocol` they are listed as
-//! `SKIP` and neither pass nor fail, for a student whose own protocol design
-//! legitimately differs. The download checks shared by Tugas 1b and 3 are in
-//! [`transfer`]; reading HTTP responses (Tugas 6 and 8) is in [`http`].
+//! The download requirements of Tugas 1b and 3 (the student conventions
+//! they recognise) are in [`transfer`]; reading HTTP responses (Tugas 6
+//! and 8) is in [`http`]; the files a traversal probe asks for are in
+//! [`outside`].
 
 #[cfg(feature = "http")]
 pub mod http;
@@ -220,7 +217,7 @@ pub const JSON: Flag = Flag::switch("json", "print the results as JSON (for grad
 /// `--skip-protocol`: skip requirements that assume this workspace's protocol.
 pub const SKIP_PROTOCOL: Flag = Flag::switch(
     "skip-protocol",
-    "skip the checks that assume this workspace's own protocol",
+    "leave out the extras about this workspace's own protocol's details",
 );
 
 /// `--strict`: the extras count for the exit code too.
@@ -302,7 +299,8 @@ pub struct CheckOptions {
     pub timeout: Duration,
     /// Print JSON instead of lines.
     pub json: bool,
-    /// Skip [`Checker::protocol_check`] requirements.
+    /// `--skip-protocol`: leave out the extras about this workspace's own
+    /// protocol's details (each check says which).
     pub skip_protocol: bool,
     /// The assignment checked (`tugas6`), for the report; empty if unknown.
     pub assignment: String,
@@ -939,54 +937,6 @@ impl Checker {
         F: FnOnce(&CheckOptions) -> Result<(), Failure>,
     {
         self.run_one(id, text.into(), None, Kind::Extra, f);
-    }
-
-    /// A required requirement with an id made from its words and no
-    /// citation (the older form; [`Checker::require`] is preferred).
-    pub fn check<F>(&mut self, requirement: impl Into<String>, f: F)
-    where
-        F: FnOnce(&CheckOptions) -> Result<(), Failure>,
-    {
-        let text = requirement.into();
-        let id = id_from_text(&text);
-        self.run_one(&id, text, None, Kind::Required, f);
-    }
-
-    /// An extra with an id made from its words (the older form, as
-    /// [`Checker::check`]; [`Checker::extra`] is preferred).
-    pub fn check_extra<F>(&mut self, requirement: impl Into<String>, f: F)
-    where
-        F: FnOnce(&CheckOptions) -> Result<(), Failure>,
-    {
-        let text = requirement.into();
-        let id = id_from_text(&text);
-        self.run_one(&id, text, None, Kind::Extra, f);
-    }
-
-    /// Like [`Checker::check`] for a requirement that assumes this
-    /// workspace's own protocol: listed as `SKIP` under `--skip-protocol`.
-    pub fn protocol_check<F>(&mut self, requirement: impl Into<String>, f: F)
-    where
-        F: FnOnce(&CheckOptions) -> Result<(), Failure>,
-    {
-        if self.opts.skip_protocol {
-            let text = requirement.into();
-            let id = self.unique_id(&id_from_text(&text));
-            self.record(Outcome {
-                id,
-                kind: Kind::Required,
-                requirement: text,
-                citation: None,
-                status: Status::Skip,
-                reason: Some("assumes this workspace's protocol (--skip-protocol)".to_string()),
-                sent: None,
-                got: None,
-                millis: 0,
-                convention: None,
-            });
-        } else {
-            self.check(requirement, f);
-        }
     }
 
     /// A required requirement that was not tried, listed as `SKIP` with
@@ -2097,13 +2047,11 @@ mod tests {
 
     #[test]
     fn checker_counts_skips_and_panics() {
-        let mut opts = CheckOptions::local(1, SHORT);
-        opts.skip_protocol = true;
-        let mut c = Checker::new(opts);
-        c.check("passes", |_| Ok(()));
-        c.check("fails", |_| Err(Failure::new("because")));
-        c.check("panics", |_| panic!("oops"));
-        c.protocol_check("skipped", |_| Ok(()));
+        let mut c = Checker::new(CheckOptions::local(1, SHORT));
+        c.require("passes", "passes", "", |_| Ok(()));
+        c.require("fails", "fails", "", |_| Err(Failure::new("because")));
+        c.require("panics", "panics", "", |_| panic!("oops"));
+        c.skip("skipped", "skipped", "", "assumes this workspace's protocol");
         let r = c.finish();
         assert_eq!((r.passed, r.failed, r.skipped), (1, 2, 1));
         assert_eq!(r.failures(), ["fails", "panics"]);
@@ -2210,7 +2158,7 @@ mod tests {
         c.extra("extra-fail", "an extra that fails", |_| {
             Err(Failure::new("not asked anyway"))
         });
-        c.check("the old form: a required one", |_| Ok(()));
+        c.require("another", "another required one", CITE, |_| Ok(()));
     }
 
     #[test]
@@ -2236,7 +2184,7 @@ mod tests {
         assert_eq!(r.summary(), "2 of 3 required passed; 2 extras (1 passed)");
         assert_eq!(r.first_graded_failure().unwrap().id, "wrong");
         assert_eq!(
-            r.by_id("the-old-form-a-required-one").unwrap().kind,
+            r.by_id("another").unwrap().kind,
             Kind::Required
         );
         let text = r.text();
@@ -2254,7 +2202,7 @@ mod tests {
         // An extra's failure has no citation line.
         assert!(
             text.contains(
-                "FAIL  (extra) an extra that fails: not asked anyway\nPASS  the old form"
+                "FAIL  (extra) an extra that fails: not asked anyway\nPASS  another required one"
             ),
             "{text}"
         );
@@ -2289,7 +2237,7 @@ mod tests {
         let mut c = Checker::new(CheckOptions::local(1, SHORT));
         c.extra("same", "one", |_| Ok(()));
         c.extra("same", "two", |_| Ok(()));
-        c.check("", |_| Ok(()));
+        c.require("", "no id given", "", |_| Ok(()));
         let r = c.finish();
         let ids: Vec<&str> = r.requirements.iter().map(|o| o.id.as_str()).collect();
         assert_eq!(ids, ["same", "same-2", "requirement"]);

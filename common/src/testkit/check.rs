@@ -12,7 +12,7 @@
 //! use common::check::{CheckOptions, Checker};
 //!
 //! fn run(c: &mut Checker) {
-//!     c.check("server answers HELLO with WORLD", |o| {
+//!     c.require("hello", "server answers HELLO with WORLD", "", |o| {
 //!         let mut conn = o.connect()?;
 //!         conn.send(b"HELLO\n", "the request")?;
 //!         conn.expect_line_starting("WORLD", 1024, "the answer")?;
