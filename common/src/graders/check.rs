@@ -2051,7 +2051,12 @@ mod tests {
         c.require("passes", "passes", "", |_| Ok(()));
         c.require("fails", "fails", "", |_| Err(Failure::new("because")));
         c.require("panics", "panics", "", |_| panic!("oops"));
-        c.skip("skipped", "skipped", "", "assumes this workspace's protocol");
+        c.skip(
+            "skipped",
+            "skipped",
+            "",
+            "assumes this workspace's protocol",
+        );
         let r = c.finish();
         assert_eq!((r.passed, r.failed, r.skipped), (1, 2, 1));
         assert_eq!(r.failures(), ["fails", "panics"]);
@@ -2183,10 +2188,7 @@ mod tests {
         assert_eq!(r.exit_code, EXIT_FAILED);
         assert_eq!(r.summary(), "2 of 3 required passed; 2 extras (1 passed)");
         assert_eq!(r.first_graded_failure().unwrap().id, "wrong");
-        assert_eq!(
-            r.by_id("another").unwrap().kind,
-            Kind::Required
-        );
+        assert_eq!(r.by_id("another").unwrap().kind, Kind::Required);
         let text = r.text();
         assert!(text.contains("PASS  the server echoes\n"), "{text}");
         assert!(
