@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use common::error::{io_cause, AppError};
 use common::fileproto::{
-    check_name, decode_data, decode_data_to, encode_put, read_message, DecodeToError, FileInfo,
-    Request, Response, MAX_CHUNK,
+    check_name, decode_data, decode_data_to, read_message, DecodeToError, FileInfo, Request,
+    Response, MAX_CHUNK,
 };
 use common::framing::FrameError;
 
@@ -344,6 +344,7 @@ fn decode_pieces(
     report: mpsc::Sender<u64>,
 ) -> Result<(), ClientError> {
     let mut buf = Vec::new();
+    let mut head = Vec::new();
     let mut done = 0u64;
     for Answer {
         offset,
@@ -351,6 +352,30 @@ fn decode_pieces(
         message,
     } in answers
     {
+        // The fast path (see `wire`): parse the head only, decode the
+        // base64 with SIMD; anything else goes the general way below.
+        if let Some(text) = crate::wire::split_data(&message, &mut head) {
+            if let Ok(Response::Get {
+                size,
+                offset: got_offset,
+                length,
+                ..
+            }) = Response::decode(&head)
+            {
+                check_range(name, (size, got_offset, length), (total, offset, len))?;
+                let written = crate::wire::decode_to(text, &mut buf, sink)
+                    .map_err(|e| AppError::io(format!("cannot write {name}"), &e))?;
+                match written {
+                    Some(n) if n == length => {
+                        done += length;
+                        let _ = report.send(done);
+                        continue;
+                    }
+                    Some(_) => return Err(bad_answer(peer, "data length differs from \"length\"")),
+                    None => {} // not plain base64: the general way below
+                }
+            }
+        }
         let (got_size, got_offset, got_len, data) = match decode(&message, peer)? {
             Response::Get {
                 size,
@@ -361,13 +386,7 @@ fn decode_pieces(
             } => (size, offset, length, data),
             other => return Err(unexpected("GET", &other, peer)),
         };
-        let want_len = len.min(total.saturating_sub(offset));
-        if got_size != total || got_offset != offset || got_len != want_len {
-            return Err(ClientError::App(AppError::new(
-                format!("download of {name} failed"),
-                "the file changed on the server during the download",
-            )));
-        }
+        check_range(name, (got_size, got_offset, got_len), (total, offset, len))?;
         let n = decode_data_to(&data, &mut buf, sink).map_err(|e| match e {
             DecodeToError::Data(e) => bad_answer(peer, e),
             DecodeToError::Write(e) => AppError::io(format!("cannot write {name}"), &e).into(),
@@ -377,6 +396,24 @@ fn decode_pieces(
         }
         done += got_len;
         let _ = report.send(done);
+    }
+    Ok(())
+}
+
+/// Checks an answer's (size, offset, length) against the (size, offset,
+/// length) asked for.
+fn check_range(
+    name: &str,
+    got: (u64, u64, u64),
+    asked: (u64, u64, u64),
+) -> Result<(), ClientError> {
+    let (total, offset, len) = asked;
+    let want_len = len.min(total.saturating_sub(offset));
+    if got != (total, offset, want_len) {
+        return Err(ClientError::App(AppError::new(
+            format!("download of {name} failed"),
+            "the file changed on the server during the download",
+        )));
     }
     Ok(())
 }
@@ -418,7 +455,8 @@ fn encode_pieces(
         let last = sent + n as u64 == size;
         let mut message = returned.try_recv().unwrap_or_default();
         message.clear();
-        encode_put(name, sent, last, &bytes, &mut message);
+        // SIMD base64 (see `wire`): the same text as common's encoder.
+        crate::wire::encode_put(name, sent, last, &bytes, &mut message);
         sent += n as u64;
         // The sender stopped (an error): nothing more to do.
         if messages.send(Ok(Piece { message, last })).is_err() || last {

@@ -755,3 +755,29 @@ fn a_put_piece_over_the_documented_2_mib_is_refused() {
     assert_eq!(a["received"].as_u64(), Some(MAX_CHUNK as u64), "{a}");
     assert_eq!(dir.entries(), ["big.bin"]);
 }
+
+/// Pieces after the first take the server's fast path (`tugas4::wire`);
+/// every message it does not take must get the general answer: an escape
+/// in the base64, `data` before another field, bad base64.
+#[test]
+fn later_pieces_of_any_shape_get_the_general_answer() {
+    let dir = TempDir::new("fast-path");
+    let server = start(dir.path());
+    let mut raw = Raw::connect(server.addr());
+    let a = raw.ask(r#"{"command":"PUT","name":"f.bin","offset":0,"last":false,"data":"YWJj"}"#);
+    assert_eq!(a["received"].as_u64(), Some(3), "{a}");
+    // "Lz8/" ("/??") with its "/" escaped, as JSON allows.
+    let a = raw.ask(r#"{"command":"PUT","name":"f.bin","offset":3,"last":false,"data":"Lz8\/"}"#);
+    assert_eq!(a["received"].as_u64(), Some(6), "{a}");
+    let a = raw.ask(r#"{"command":"PUT","data":"ZGVm","name":"f.bin","offset":6,"last":false}"#);
+    assert_eq!(a["received"].as_u64(), Some(9), "{a}");
+    let a = raw.ask(r#"{"command":"PUT","name":"f.bin","offset":9,"last":true,"data":"eHl6"}"#);
+    assert_eq!(a["saved"].as_bool(), Some(true), "{a}");
+    assert_eq!(fs::read(dir.path().join("f.bin")).unwrap(), b"abc/??defxyz");
+
+    raw.ask(r#"{"command":"PUT","name":"g.bin","offset":0,"last":false,"data":"YWJj"}"#);
+    let a = raw.ask(r#"{"command":"PUT","name":"g.bin","offset":3,"last":true,"data":"YW*j"}"#);
+    let e = error_message(&a);
+    assert!(e.contains("unexpected character '*' at position 2"), "{e}");
+    assert_eq!(dir.entries(), ["f.bin"], "the bad upload is discarded");
+}
