@@ -59,7 +59,10 @@ fn burst_probe(connections: usize, runs: usize) -> Result<(), common::error::Mai
             dir: dir.clone(),
             timeout: Duration::from_secs(30),
         };
-        start_server(std::net::TcpListener::bind("127.0.0.1:0")?, config)
+        // The servers' own bind: its large backlog holds the whole burst.
+        let listener =
+            net::bind("127.0.0.1", 0).map_err(|e| std::io::Error::other(e.to_string()))?;
+        start_server(listener, config)
     });
     let _ = std::fs::remove_dir_all(&dir);
     Ok(result?)
