@@ -448,8 +448,10 @@ fn wait_for_next_request(conn: &mut ConnReader, peer: SocketAddr, site: &Site) -
         deadline(conn).set_deadline(Some(next));
         match conn.fill_buf() {
             Ok(bytes) => break Ok(!bytes.is_empty()),
-            Err(e) if is_timeout(&e) && Instant::now() < until && !site.shutdown.is_stopping() => {}
             Err(e) if is_timeout(&e) => {
+                if Instant::now() < until && !site.shutdown.is_stopping() {
+                    continue; // one step (Windows) is over, not the timeout
+                }
                 log::debug!("{peer}: idle keep-alive connection closed");
                 break Ok(false);
             }
