@@ -540,14 +540,37 @@ fn real_transfer_during_a_start_flood(sockets: usize) {
         let count = Arc::clone(&count);
         let to = rx.addr;
         std::thread::spawn(move || {
+            // A new transfer id each time (and the same one again), far
+            // faster than 16 a second; bounded in case the test hangs.
+            // As fast as the receiver answers (each START gets an ACK or
+            // an ERROR; at most 128 unanswered in all), not faster than it
+            // can read: a flood that overruns the receiver's socket buffer
+            // drops the real client's datagrams too, which no receiver
+            // can prevent (under Wine, where every recv and send is a
+            // round trip to wineserver, an unpaced flood did that for
+            // 10 s).
             let socks: Vec<_> = (0..sockets)
-                .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+                .map(|_| {
+                    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+                    s
+                })
                 .collect();
-            let mut sent = 0u64;
-            // A new transfer id each time (and the same one again); bounded
-            // in case the test hangs.
-            while !stop.load(Ordering::Relaxed) && sent < 2_000_000 {
-                let id = (sent % 64) as u32 + 1_000;
+            let in_flight = (128 / sockets as u64).max(8);
+            let mut answer = [0u8; MAX_DATAGRAM];
+            let (mut sent, mut answered) = (vec![0u64; sockets], vec![0u64; sockets]);
+            let mut total = 0u64;
+            while !stop.load(Ordering::Relaxed) && total < 2_000_000 {
+                let k = total as usize % sockets;
+                while sent[k].saturating_sub(answered[k]) >= in_flight {
+                    match socks[k].recv(&mut answer) {
+                        Ok(_) => answered[k] += 1,
+                        // Not every START is answered (the ACKs of a
+                        // START repeated may be sent as one): go on.
+                        Err(_) => answered[k] = sent[k].saturating_sub(in_flight / 2),
+                    }
+                }
+                let id = (total % 64) as u32 + 1_000;
                 let start = tugas2::protocol::Datagram::new(
                     id,
                     tugas2::protocol::Message::Start {
@@ -556,14 +579,12 @@ fn real_transfer_during_a_start_flood(sockets: usize) {
                         name: "flood".into(),
                     },
                 );
-                let _ = socks[sent as usize % sockets].send_to(&start.encode(), to);
-                sent += 1;
-                count.store(sent, Ordering::Relaxed);
-                if sent % 64 == 0 {
-                    std::thread::yield_now();
-                }
+                let _ = socks[k].send_to(&start.encode(), to);
+                sent[k] += 1;
+                total += 1;
+                count.store(total, Ordering::Relaxed);
             }
-            sent
+            total
         })
     };
     // The flood is under way before the real client starts.

@@ -35,7 +35,10 @@
 //!
 //! [`run`] watches the listener with the server's [`Shutdown`]. `stop()`
 //! sets the flag, shuts every admitted connection's socket down (a thread
-//! blocked reading its client returns at once) and connects to the
+//! blocked reading its client returns at once; on Windows, where that
+//! does not wake a read blocked in another thread, a thread waiting for a
+//! kept-alive client's next request looks at the flag every
+//! [`STOP_CHECK`] instead) and connects to the
 //! listener, which wakes one thread in `accept`; that thread sees the
 //! flag, connects once more if other threads still wait there, so they
 //! wake one after another, and leaves. The thread that called [`run`] is
@@ -47,7 +50,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::framing::{self, DeadlineReader};
 use common::http::{self, HeadError, MAX_HEAD};
@@ -233,7 +236,7 @@ fn serve_one(pool: &Pool, stream: TcpStream, peer: SocketAddr) {
     // Registered, so that stop() can shut its socket down.
     if let Some(_admitted) = pool.shutdown.admit(&stream) {
         log::debug!("{peer}: connected");
-        match handle_connection(&stream, peer, pool.timeout) {
+        match handle_connection(&stream, peer, pool.timeout, &pool.shutdown) {
             Ok(()) => log::debug!("{peer}: closed"),
             Err(e) => log::warn!("{peer}: {}", net::describe_io(&e)),
         }
@@ -264,6 +267,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// On Windows, how often a thread waiting for a kept-alive client's next
+/// request looks whether the server stops: there `shutdown()` (what
+/// `Shutdown::stop` does to each connection) does not wake a read blocked
+/// in another thread, so without this a stop would wait for every
+/// kept-alive connection's `--timeout`. Elsewhere the shutdown wakes the
+/// read and the thread waits in one read.
+pub const STOP_CHECK: Duration = Duration::from_millis(100);
+
 /// The reading side of a connection: buffered, each request within its
 /// deadline.
 type ConnReader<'a> = BufReader<DeadlineReader<&'a TcpStream>>;
@@ -277,7 +288,8 @@ type ConnReader<'a> = BufReader<DeadlineReader<&'a TcpStream>>;
 /// head, and a body read away) must arrive whole within `timeout` of its
 /// start ([`DeadlineReader`]), so a client sending a byte now and then
 /// cannot hold the connection for ever; between kept-alive requests the
-/// socket's read timeout, also `timeout`, ends an idle connection.
+/// socket's read timeout, also `timeout`, ends an idle connection, and
+/// so does `shutdown` being given.
 ///
 /// # Errors
 /// Socket failures other than the client closing or going silent.
@@ -285,6 +297,7 @@ pub fn handle_connection(
     stream: &TcpStream,
     peer: SocketAddr,
     timeout: Duration,
+    shutdown: &Shutdown,
 ) -> io::Result<()> {
     stream.set_write_timeout(Some(timeout))?;
     let mut reader = BufReader::with_capacity(4096, DeadlineReader::new(stream, Some(timeout))?);
@@ -297,7 +310,7 @@ pub fn handle_connection(
         if served > 0 {
             // Between requests only the socket's idle timeout applies.
             reader.get_mut().clear();
-            if !wait_for_next_request(&mut reader, peer)? {
+            if !wait_for_next_request(&mut reader, peer, timeout, shutdown)? {
                 return Ok(());
             }
         }
@@ -340,18 +353,35 @@ pub fn handle_connection(
 
 /// Between keep-alive requests: waits for the next request's first byte.
 /// A client that goes quiet or closes here has done nothing wrong, so the
-/// connection just ends (no 408).
-fn wait_for_next_request(reader: &mut ConnReader<'_>, peer: SocketAddr) -> io::Result<bool> {
-    match reader.fill_buf() {
-        Ok([]) => Ok(false),
-        Ok(_) => Ok(true),
-        Err(e) if framing::is_timeout(&e) => {
-            log::debug!("{peer}: idle keep-alive connection timed out");
-            Ok(false)
+/// connection just ends (no 408). Waits at most `timeout`, on Windows in
+/// steps of [`STOP_CHECK`] that look at `shutdown` between them.
+fn wait_for_next_request(
+    reader: &mut ConnReader<'_>,
+    peer: SocketAddr,
+    timeout: Duration,
+    shutdown: &Shutdown,
+) -> io::Result<bool> {
+    let step = if cfg!(windows) { STOP_CHECK } else { timeout };
+    let until = Instant::now() + timeout;
+    let came = loop {
+        let next = until.min(Instant::now() + step);
+        reader.get_mut().set_deadline(Some(next));
+        match reader.fill_buf() {
+            Ok(bytes) => break Ok(!bytes.is_empty()),
+            Err(e) if framing::is_timeout(&e) => {
+                if Instant::now() < until && !shutdown.is_stopping() {
+                    continue; // one step (Windows) is over, not the timeout
+                }
+                log::debug!("{peer}: idle keep-alive connection timed out");
+                break Ok(false);
+            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break Ok(false),
+            Err(e) => break Err(e),
         }
-        Err(e) if e.kind() == io::ErrorKind::ConnectionReset => Ok(false),
-        Err(e) => Err(e),
-    }
+    };
+    // The socket's own timeout back, if a step shortened it.
+    reader.get_mut().clear();
+    came
 }
 
 /// Answers a request that could not be read (400, 408, 431) and closes.

@@ -19,7 +19,10 @@
 //! [`run_server`] serves until its [`Shutdown`] is given (Ctrl-C in the
 //! binary, `stop()` on the [`Running`] of [`start_server`] in tests):
 //! `stop()` shuts every admitted connection's socket down, so each
-//! connection thread's read returns, and connects to the listener. Each
+//! connection thread's read returns (on Windows, where `shutdown()` does
+//! not wake a read blocked in another thread, a thread waiting for a
+//! kept-alive client's next request looks at the signal every
+//! [`STOP_CHECK`] instead), and connects to the listener. Each
 //! event loop sees the signal within 50 ms (the blocked `accept` of the
 //! accept loop is woken by that connection), closes its connections and
 //! returns; [`run_server`] then lets the idle threads go and joins them
@@ -30,7 +33,7 @@ use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use common::files::{resolve_in_dir, ServeError};
 use common::framing::{is_timeout, DeadlineReader};
@@ -54,14 +57,24 @@ pub const IN_MEMORY_FILE_MAX: u64 = cache::MAX_FILE;
 /// The methods this server implements; any other is answered 501.
 pub const ALLOWED_METHODS: &str = "GET, HEAD, POST";
 
-/// What every connection's thread shares: the flags and the files kept in
-/// memory.
+/// On Windows, how often a connection thread waiting for a kept-alive
+/// client's next request looks whether the server stops: there
+/// `shutdown()` (what `Shutdown::stop` does to each connection) does not
+/// wake a read blocked in another thread, so without this a stop would
+/// wait for every kept-alive connection's `--timeout`. Elsewhere the
+/// shutdown wakes the read and the thread waits in one read.
+pub const STOP_CHECK: Duration = Duration::from_millis(100);
+
+/// What every connection's thread shares: the flags, the files kept in
+/// memory and the stop signal.
 #[derive(Debug)]
 pub struct Site {
     /// The server's flags.
     pub config: Config,
     /// Small files already served, kept in memory.
     pub cache: FileCache,
+    /// The server's stop signal.
+    pub shutdown: Shutdown,
 }
 
 /// Serves connections on `listener` until `shutdown` is given; then joins
@@ -80,6 +93,7 @@ pub fn run_server(listener: TcpListener, config: &Config, shutdown: &Shutdown) -
     let site = Arc::new(Site {
         config: config.clone(),
         cache: FileCache::new(),
+        shutdown: shutdown.clone(),
     });
     #[cfg(target_os = "linux")]
     {
@@ -351,18 +365,10 @@ fn serve_connection(
     let mut conn: ConnReader = BufReader::new(Cursor::new(input).chain(reader));
     let mut first_deadline = first_deadline;
     loop {
-        if served > 0 && first_deadline.is_none() {
-            // Between requests: the socket's own timeout, and no 408.
-            deadline(&mut conn).clear();
-            match conn.fill_buf() {
-                Ok([]) => return Ok(()),
-                Ok(_) => {}
-                Err(e) if is_timeout(&e) => {
-                    log::debug!("{peer}: idle keep-alive connection closed");
-                    return Ok(());
-                }
-                Err(e) => return Err(e),
-            }
+        // Between requests: the socket's own timeout, and no 408.
+        let between = served > 0 && first_deadline.is_none();
+        if between && !wait_for_next_request(&mut conn, peer, site)? {
+            return Ok(());
         }
         // The whole head must arrive within one timeout.
         match first_deadline.take() {
@@ -424,6 +430,36 @@ fn serve_connection(
             return Ok(());
         }
     }
+}
+
+/// Waits between two requests of a kept-alive connection for the next
+/// one's first bytes, for at most the timeout (then the connection ends
+/// quietly, without a 408): true once they came, false when the client
+/// closed, stayed silent, or the server stops.
+fn wait_for_next_request(conn: &mut ConnReader, peer: SocketAddr, site: &Site) -> io::Result<bool> {
+    let timeout = site.config.timeout;
+    let step = if cfg!(windows) { STOP_CHECK } else { timeout };
+    let until = Instant::now() + timeout;
+    // The socket's own timeout back (a request's deadline may have
+    // shortened it).
+    deadline(conn).clear();
+    let came = loop {
+        let next = until.min(Instant::now() + step);
+        deadline(conn).set_deadline(Some(next));
+        match conn.fill_buf() {
+            Ok(bytes) => break Ok(!bytes.is_empty()),
+            Err(e) if is_timeout(&e) => {
+                if Instant::now() < until && !site.shutdown.is_stopping() {
+                    continue; // one step (Windows) is over, not the timeout
+                }
+                log::debug!("{peer}: idle keep-alive connection closed");
+                break Ok(false);
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    deadline(conn).clear();
+    came
 }
 
 /// How the request's body is delimited.

