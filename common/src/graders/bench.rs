@@ -451,6 +451,35 @@ where
     Ok(())
 }
 
+/// [`run_burst`] for the download servers of Tugas 1b and 3: each run's
+/// server gets a scratch folder holding `contoh.txt` and a listener of
+/// the servers' own bind (its large backlog holds the whole burst), and
+/// the timed request is `GET contoh.txt`.
+///
+/// # Errors
+/// The scratch folder, the bind, or [`run_burst`]'s errors.
+pub fn run_download_burst<F>(
+    label: &str,
+    connections: usize,
+    runs: usize,
+    mut start: F,
+) -> Result<(), AppError>
+where
+    F: FnMut(PathBuf, TcpListener) -> io::Result<crate::stop::Running>,
+{
+    let dir = scratch_dir(&format!("{label}-burst"))
+        .map_err(|e| AppError::io("cannot make a temp folder", &e))?;
+    std::fs::write(dir.join("contoh.txt"), "PEMROGRAMAN JARINGAN\n")
+        .map_err(|e| AppError::io("cannot write the test file", &e))?;
+    let result = run_burst(label, connections, runs, b"GET contoh.txt\n", || {
+        let listener =
+            crate::net::bind("127.0.0.1", 0).map_err(|e| io::Error::other(e.to_string()))?;
+        start(dir.clone(), listener)
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

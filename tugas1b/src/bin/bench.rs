@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::bench::{run_burst, FileBench, BURST, RUNS, SIZE_MIB};
+use common::bench::{run_download_burst, FileBench, BURST, RUNS, SIZE_MIB};
 use common::cli::Command;
 use common::error::{run_main, AppError};
 use common::net;
@@ -50,20 +50,13 @@ fn main() -> ExitCode {
 /// `--burst N`: a small file asked for after N connections arrived at once.
 fn burst_probe(connections: usize, runs: usize) -> Result<(), common::error::MainError> {
     log::set_max_level(log::LevelFilter::Warn);
-    let dir = common::bench::scratch_dir("tugas1b-burst")
-        .map_err(|e| AppError::io("cannot make a temp folder", &e))?;
-    std::fs::write(dir.join("contoh.txt"), "PEMROGRAMAN JARINGAN\n")
-        .map_err(|e| AppError::io("cannot write the test file", &e))?;
-    let result = run_burst("tugas1b", connections, runs, b"GET contoh.txt\n", || {
-        let config = Config {
-            dir: dir.clone(),
-            timeout: Duration::from_secs(30),
-        };
-        // The servers' own bind: its large backlog holds the whole burst.
-        let listener =
-            net::bind("127.0.0.1", 0).map_err(|e| std::io::Error::other(e.to_string()))?;
-        start_server(listener, config)
-    });
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(result?)
+    Ok(run_download_burst(
+        "tugas1b",
+        connections,
+        runs,
+        |dir, listener| {
+            let timeout = Duration::from_secs(30);
+            start_server(listener, Config { dir, timeout })
+        },
+    )?)
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::bench::{load_average, make_file, median, peak_rss_kib, run_burst, BURST};
+use common::bench::{load_average, make_file, median, peak_rss_kib, run_download_burst, BURST};
 use common::cli::{Command, Flag};
 use common::error::{run_main, AppError};
 use common::files::mb_per_s;
@@ -103,20 +103,14 @@ fn main() -> ExitCode {
 
 /// `--burst N`: a small file asked for after N connections arrived at once.
 fn burst_probe(connections: usize, runs: usize) -> Result<(), common::error::MainError> {
-    let dir = common::bench::scratch_dir("tugas3-burst")
-        .map_err(|e| AppError::io("cannot make a temp folder", &e))?;
-    std::fs::write(dir.join("contoh.txt"), "PEMROGRAMAN JARINGAN\n")
-        .map_err(|e| AppError::io("cannot write the test file", &e))?;
-    let result = run_burst("tugas3", connections, runs, b"GET contoh.txt\n", || {
-        let config = Config {
-            dir: dir.clone(),
-            timeout: Duration::from_secs(30),
-        };
-        // The servers' own bind: its large backlog holds the whole burst.
-        let listener =
-            net::bind("127.0.0.1", 0).map_err(|e| std::io::Error::other(e.to_string()))?;
-        start_server(listener, config)
-    });
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(result?)
+    log::set_max_level(log::LevelFilter::Warn);
+    Ok(run_download_burst(
+        "tugas3",
+        connections,
+        runs,
+        |dir, listener| {
+            let timeout = Duration::from_secs(30);
+            start_server(listener, Config { dir, timeout })
+        },
+    )?)
 }
