@@ -17,7 +17,7 @@
 //!   which gives the exact answer or error.
 
 use base64_simd::{Out, STANDARD as B64};
-use common::fileproto::DELIMITER;
+use common::fileproto;
 
 /// Where the head of a message (all fields but `data`) must end for the
 /// fast path: a name of 255 bytes, even escaped, fits easily.
@@ -27,31 +27,20 @@ const HEAD_MAX: usize = 4096;
 const DATA_KEY: &[u8] = b",\"data\":\"";
 
 /// Appends a `PUT` message carrying `bytes` to `out`: the same bytes as
-/// [`common::fileproto::encode_put`].
+/// [`common::fileproto::encode_put`], the base64 written by [`B64`].
 pub fn encode_put(name: &str, offset: u64, last: bool, bytes: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(b"{\"command\":\"PUT\",\"name\":");
-    serde_json::to_writer(&mut *out, name).expect("writing JSON to a Vec cannot fail");
-    out.extend_from_slice(format!(",\"offset\":{offset},\"last\":{last},\"data\":\"").as_bytes());
-    B64.encode_append(bytes, out);
-    out.extend_from_slice(b"\"}");
-    out.extend_from_slice(DELIMITER);
+    fileproto::encode_put_with(name, offset, last, bytes, out, |b, out| {
+        B64.encode_append(b, out)
+    });
 }
 
 /// Appends a successful `GET` answer carrying `bytes` to `out`: the same
-/// bytes as [`common::fileproto::encode_get_ok`].
+/// bytes as [`common::fileproto::encode_get_ok`], the base64 written by
+/// [`B64`].
 pub fn encode_get_ok(name: &str, size: u64, offset: u64, bytes: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(b"{\"status\":\"OK\",\"command\":\"GET\",\"name\":");
-    serde_json::to_writer(&mut *out, name).expect("writing JSON to a Vec cannot fail");
-    out.extend_from_slice(
-        format!(
-            ",\"size\":{size},\"offset\":{offset},\"length\":{},\"data\":\"",
-            bytes.len()
-        )
-        .as_bytes(),
-    );
-    B64.encode_append(bytes, out);
-    out.extend_from_slice(b"\"}");
-    out.extend_from_slice(DELIMITER);
+    fileproto::encode_get_ok_with(name, size, offset, bytes, out, |b, out| {
+        B64.encode_append(b, out)
+    });
 }
 
 /// Cuts a message (without its delimiter) that ends with a `data` string
@@ -116,7 +105,7 @@ pub fn decode_to<W: std::io::Write + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use common::fileproto::{self, Request, Response};
+    use common::fileproto::{self, Request, Response, DELIMITER};
 
     fn bytes(n: usize) -> Vec<u8> {
         (0..n).map(|i| (i * 7 + i / 253) as u8).collect()

@@ -435,10 +435,25 @@ impl<'a> Request<'a> {
 /// Appends a `PUT` message carrying `bytes` to `out`, encoding the base64
 /// straight into `out` (the same bytes as [`Request::encode`] writes).
 pub fn encode_put(name: &str, offset: u64, last: bool, bytes: &[u8], out: &mut Vec<u8>) {
+    encode_put_with(name, offset, last, bytes, out, encode_data);
+}
+
+/// [`encode_put`] with another base64 encoder `data` (one that appends
+/// the standard, padded base64 of its first argument to its second).
+pub fn encode_put_with<F>(
+    name: &str,
+    offset: u64,
+    last: bool,
+    bytes: &[u8],
+    out: &mut Vec<u8>,
+    data: F,
+) where
+    F: FnOnce(&[u8], &mut Vec<u8>),
+{
     out.extend_from_slice(b"{\"command\":\"PUT\",\"name\":");
     serde_json::to_writer(&mut *out, name).expect("writing JSON to a Vec cannot fail");
     out.extend_from_slice(format!(",\"offset\":{offset},\"last\":{last},\"data\":\"").as_bytes());
-    encode_data(bytes, out);
+    data(bytes, out);
     out.extend_from_slice(b"\"}");
     out.extend_from_slice(DELIMITER);
 }
@@ -673,6 +688,21 @@ impl<'a> Response<'a> {
 /// Appends a successful `GET` answer carrying `bytes` to `out`, encoding
 /// the base64 straight into `out` (the same bytes as [`Response::encode`]).
 pub fn encode_get_ok(name: &str, size: u64, offset: u64, bytes: &[u8], out: &mut Vec<u8>) {
+    encode_get_ok_with(name, size, offset, bytes, out, encode_data);
+}
+
+/// [`encode_get_ok`] with another base64 encoder `data` (as
+/// [`encode_put_with`]).
+pub fn encode_get_ok_with<F>(
+    name: &str,
+    size: u64,
+    offset: u64,
+    bytes: &[u8],
+    out: &mut Vec<u8>,
+    data: F,
+) where
+    F: FnOnce(&[u8], &mut Vec<u8>),
+{
     out.extend_from_slice(b"{\"status\":\"OK\",\"command\":\"GET\",\"name\":");
     serde_json::to_writer(&mut *out, name).expect("writing JSON to a Vec cannot fail");
     out.extend_from_slice(
@@ -682,7 +712,7 @@ pub fn encode_get_ok(name: &str, size: u64, offset: u64, bytes: &[u8], out: &mut
         )
         .as_bytes(),
     );
-    encode_data(bytes, out);
+    data(bytes, out);
     out.extend_from_slice(b"\"}");
     out.extend_from_slice(DELIMITER);
 }
