@@ -34,15 +34,6 @@ const SLOW: &str = "slow-client";
 const TRAVERSAL: &str = "traversal";
 const SCRIPT: &str = "script";
 
-/// The ids of the requirements that failed, extras included.
-fn failed(r: &Report) -> Vec<&str> {
-    r.requirements
-        .iter()
-        .filter(|o| o.failed())
-        .map(|o| o.id.as_str())
-        .collect()
-}
-
 fn check(port: u16, timeout: Duration) -> Report {
     run_check(CheckOptions::local(port, timeout), |c| {
         run(c, &Setup::default())
@@ -301,7 +292,7 @@ fn a_server_reading_the_form_in_one_segment_passes_every_required_line() {
     assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
     assert!(r.required.all_passed(), "{}", r.text());
     // Only the extras that send a request in pieces fail.
-    assert_eq!(failed(&r), [SPLIT, SLOW], "{}", r.text());
+    assert_eq!(r.failed_ids(), [SPLIT, SLOW], "{}", r.text());
     // The slow client's own answer is told apart from the others'.
     assert_eq!(
         reason(&r, SLOW),
@@ -315,7 +306,7 @@ fn a_server_reading_the_form_in_one_segment_passes_every_required_line() {
 fn the_course_style_trailing_crlf_fails_only_valid_http_an_extra() {
     let r = check(mini(Fault::TrailingCrlf), PATIENT);
     assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
-    assert_eq!(failed(&r), [VALID], "{}", r.text());
+    assert_eq!(r.failed_ids(), [VALID], "{}", r.text());
     assert_eq!(
         reason(&r, VALID),
         format!(
@@ -330,7 +321,7 @@ fn the_course_style_trailing_crlf_fails_only_valid_http_an_extra() {
 fn a_server_without_content_type_fails_only_that_extra() {
     let r = check(mini(Fault::NoContentType), PATIENT);
     assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
-    assert_eq!(failed(&r), [CONTENT_TYPE], "{}", r.text());
+    assert_eq!(r.failed_ids(), [CONTENT_TYPE], "{}", r.text());
     assert_eq!(
         reason(&r, CONTENT_TYPE),
         "no Content-Type header (expected text/html)"
@@ -342,7 +333,7 @@ fn the_kosong_starter_server_fails_the_post_requirements() {
     let r = check(mini(Fault::Kosong), PATIENT);
     assert_eq!(r.exit_code, EXIT_FAILED, "{}", r.text());
     assert_eq!(
-        failed(&r),
+        r.failed_ids(),
         [ISILAH, HEADERS, DECODED, SPLIT],
         "{}",
         r.text()
@@ -366,7 +357,7 @@ fn the_kosong_starter_server_fails_the_post_requirements() {
 fn a_server_refusing_post_fails_the_post_requirements_not_the_softer_one() {
     let r = check(mini(Fault::NoPost), PATIENT);
     assert_eq!(
-        failed(&r),
+        r.failed_ids(),
         [ISILAH, HEADERS, DECODED, SPLIT],
         "{}",
         r.text()
@@ -380,7 +371,7 @@ fn a_server_refusing_post_fails_the_post_requirements_not_the_softer_one() {
 #[test]
 fn an_undecoding_server_fails_only_the_decoding() {
     let r = check(mini(Fault::Undecoded), PATIENT);
-    assert_eq!(failed(&r), [DECODED], "{}", r.text());
+    assert_eq!(r.failed_ids(), [DECODED], "{}", r.text());
     assert_eq!(
         reason(&r, DECODED),
         "the value is shown as sent, \"halo+dunia%21\": `+` is a space and %21 is `!`"
@@ -391,7 +382,7 @@ fn an_undecoding_server_fails_only_the_decoding() {
 fn a_server_taking_one_read_as_the_body_fails_only_the_split_extra() {
     let r = check(mini(Fault::OneRead), PATIENT);
     assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
-    assert_eq!(failed(&r), [SPLIT], "{}", r.text());
+    assert_eq!(r.failed_ids(), [SPLIT], "{}", r.text());
     // The server answers after the first piece and closes; the answer is
     // judged if it can still be read (a reset may destroy it).
     let why = reason(&r, SPLIT);
@@ -406,7 +397,7 @@ fn a_server_taking_one_read_as_the_body_fails_only_the_split_extra() {
 #[test]
 fn a_server_without_content_length_fails_only_valid_http() {
     let r = check(mini(Fault::NoLength), PATIENT);
-    assert_eq!(failed(&r), [VALID], "{}", r.text());
+    assert_eq!(r.failed_ids(), [VALID], "{}", r.text());
     assert_eq!(
         reason(&r, VALID),
         "no Content-Length header in the response to GET /sending.html"
@@ -416,7 +407,7 @@ fn a_server_without_content_length_fails_only_valid_http() {
 #[test]
 fn a_server_with_a_wrong_content_length_fails_valid_http() {
     let r = check(mini(Fault::ShortLength), PATIENT);
-    assert_eq!(failed(&r), [VALID], "{}", r.text());
+    assert_eq!(r.failed_ids(), [VALID], "{}", r.text());
     assert_eq!(
         reason(&r, VALID),
         format!(
@@ -430,7 +421,7 @@ fn a_server_with_a_wrong_content_length_fails_valid_http() {
 #[test]
 fn a_single_threaded_server_fails_only_several_at_once() {
     let r = check(mini(Fault::SingleThreaded), PATIENT);
-    assert_eq!(failed(&r), [AT_ONCE], "{}", r.text());
+    assert_eq!(r.failed_ids(), [AT_ONCE], "{}", r.text());
     assert!(
         reason(&r, AT_ONCE).starts_with(
             "connection 1 of 5 (another client's request still incomplete): timed out after 2s \
@@ -445,7 +436,7 @@ fn a_single_threaded_server_fails_only_several_at_once() {
 fn a_server_that_serves_any_path_fails_the_traversal_extra() {
     let port = mini(Fault::Traversal);
     let r = check(port, PATIENT);
-    assert_eq!(failed(&r), [TRAVERSAL], "{}", r.text());
+    assert_eq!(r.failed_ids(), [TRAVERSAL], "{}", r.text());
     assert_eq!(r.by_id(TRAVERSAL).unwrap().kind, Kind::Extra);
     assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
     // The first probe is the system file of the OS the check runs on.
@@ -475,7 +466,7 @@ fn a_server_that_serves_any_path_fails_the_traversal_extra() {
 #[test]
 fn an_unescaping_server_fails_only_the_safety_check() {
     let r = check(mini(Fault::Unescaped), PATIENT);
-    assert_eq!(failed(&r), [SCRIPT], "{}", r.text());
+    assert_eq!(r.failed_ids(), [SCRIPT], "{}", r.text());
     assert_eq!(r.exit_code, EXIT_PASSED, "{}", r.text());
 }
 

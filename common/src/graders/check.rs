@@ -809,6 +809,15 @@ impl Report {
             .collect()
     }
 
+    /// Ids of the requirements that failed, extras included (tests).
+    pub fn failed_ids(&self) -> Vec<&str> {
+        self.requirements
+            .iter()
+            .filter(|o| o.failed())
+            .map(|o| o.id.as_str())
+            .collect()
+    }
+
     /// The first failed requirement that grades (required, or any under
     /// `--strict`).
     pub fn first_graded_failure(&self) -> Option<&Outcome> {
