@@ -6,9 +6,10 @@
 //!    chunks arrived in order plus a bitmap of the ones after that.
 //! 3. A chunk is sent again as soon as 3 datagrams sent after it have been
 //!    acknowledged and it has not: then it was almost certainly lost, not
-//!    just late. When no ACK brings news for the retransmission timeout
-//!    (from measured round trips, RFC 6298), the first missing chunk is sent
-//!    again as a probe and the timeout doubles.
+//!    just late (a retransmission lost again is found the same way, by the
+//!    ones sent after it). When no ACK brings news for two round trips, the
+//!    first missing chunk is sent again as a probe; after that the timeout
+//!    is RFC 6298's (from measured round trips) and doubles each time.
 //! 4. The transfer is over when the receiver says DONE (every byte arrived
 //!    and the file is saved) or ERROR. If nothing valid comes back for
 //!    `give_up`, the receiver is gone: fail with [`SendError::NoAnswer`].
@@ -37,6 +38,8 @@ pub const INITIAL_RTO: Duration = Duration::from_millis(250);
 /// Smallest retransmission timeout (loopback round trips are microseconds,
 /// but a busy machine can stall a process for milliseconds).
 pub const MIN_RTO: Duration = Duration::from_millis(20);
+/// Shortest probe timeout (see [`RttEstimator::timer`]).
+pub const MIN_PROBE: Duration = Duration::from_millis(2);
 /// Largest retransmission timeout after backing off.
 pub const MAX_RTO: Duration = Duration::from_secs(1);
 /// A chunk is presumed lost once this many datagrams sent after it are acknowledged.
@@ -206,35 +209,7 @@ pub fn send_reader(
     let chunk = opts.chunk.clamp(1, MAX_CHUNK as u16);
     let count = chunk_count(size, chunk)
         .ok_or_else(|| SendError::BadFile(format!("{name} is too large ({size} bytes)")))?;
-    let mut s = Sender {
-        socket,
-        peer,
-        id: new_transfer_id(),
-        size,
-        chunk,
-        count,
-        window: opts.window.clamp(1, MAX_WINDOW),
-        give_up: opts.give_up,
-        source,
-        slots: VecDeque::new(),
-        in_flight: 0,
-        base: 0,
-        next: 0,
-        tx_counter: 0,
-        highest_acked_tx: 0,
-        rtt: RttEstimator::new(),
-        sent: 0,
-        retransmissions: 0,
-        last_heard: Instant::now(),
-        timer_start: Instant::now(),
-        buf: Vec::with_capacity(crate::protocol::MAX_DATAGRAM),
-        batched: opts.batched,
-        read_timeout: None,
-        inbox: vec![0u8; INBOX * INBOX_SLOT],
-        got: Vec::new(),
-        acked_marks: Vec::new(),
-        progress: ProgressLines::new(size, opts.progress_step, chunk),
-    };
+    let mut s = Sender::new(socket, peer, size, chunk, count, source, opts);
     let start = Instant::now();
     writeln!(
         out,
@@ -343,7 +318,47 @@ enum Event {
     Done,
 }
 
-impl<R: Read> Sender<'_, R> {
+impl<'a, R: Read> Sender<'a, R> {
+    fn new(
+        socket: &'a UdpSocket,
+        peer: SocketAddr,
+        size: u64,
+        chunk: u16,
+        count: u32,
+        source: R,
+        opts: &SendOptions,
+    ) -> Sender<'a, R> {
+        Sender {
+            socket,
+            peer,
+            id: new_transfer_id(),
+            size,
+            chunk,
+            count,
+            window: opts.window.clamp(1, MAX_WINDOW),
+            give_up: opts.give_up,
+            source,
+            slots: VecDeque::new(),
+            in_flight: 0,
+            base: 0,
+            next: 0,
+            tx_counter: 0,
+            highest_acked_tx: 0,
+            rtt: RttEstimator::new(),
+            sent: 0,
+            retransmissions: 0,
+            last_heard: Instant::now(),
+            timer_start: Instant::now(),
+            buf: Vec::with_capacity(crate::protocol::MAX_DATAGRAM),
+            batched: opts.batched,
+            read_timeout: None,
+            inbox: vec![0u8; INBOX * INBOX_SLOT],
+            got: Vec::new(),
+            acked_marks: Vec::new(),
+            progress: ProgressLines::new(size, opts.progress_step, chunk),
+        }
+    }
+
     fn run(&mut self, name: &str, out: &mut dyn Write) -> Result<(), SendError> {
         // Handshake: START until an ACK (or DONE for an empty file).
         let start = Datagram::new(
@@ -499,20 +514,21 @@ impl<R: Read> Sender<'_, R> {
 
     /// The retransmission timer (one for the whole window, as in TCP): it
     /// runs while chunks are unacknowledged and restarts whenever an ACK
-    /// brings news. When it runs out, the first unacknowledged chunk is
-    /// sent again as a probe and the timeout doubles. Only the probe: if the
+    /// brings news. When it runs out ([`RttEstimator::timer`]), the first
+    /// unacknowledged chunk is sent again as a probe and the timeout
+    /// doubles. Only the probe: if the
     /// receiver was merely slow (a busy machine), resending the whole window
     /// would pile duplicates onto a queue that is already long. Its ACK
     /// makes room in the window for new chunks, and their ACKs show what
     /// else is missing (the early-retransmission rule in
     /// [`Sender::on_ack`]). Returns how long until the timer runs out.
     fn retransmit_expired(&mut self) -> Result<Duration, SendError> {
-        let rto = self.rtt.rto();
+        let timer = self.rtt.timer();
         let Some(first) = self.slots.iter().position(|s| !s.acked) else {
-            return Ok(rto); // nothing in flight
+            return Ok(timer); // nothing in flight
         };
         let now = Instant::now();
-        let deadline = self.timer_start + rto;
+        let deadline = self.timer_start + timer;
         if now < deadline {
             return Ok((deadline - now).max(Duration::from_millis(1)));
         }
@@ -521,7 +537,7 @@ impl<R: Read> Sender<'_, R> {
         // back off (RFC 6298 5.5) until the path delivers again.
         self.rtt.back_off();
         self.timer_start = Instant::now();
-        Ok(self.rtt.rto())
+        Ok(self.rtt.timer())
     }
 
     /// Waits up to `wait` for datagrams from the receiver (with batching:
@@ -687,12 +703,21 @@ impl<R: Read> Sender<'_, R> {
     /// A chunk has arrived. If it was sent only once, its round trip is a
     /// sample and its transmission order tells which older ones are lost.
     /// If it was sent twice, the ACK may be for either copy (Karn's
-    /// ambiguity): taking it as the newer one would declare every chunk
-    /// sent in between lost, so it counts for neither.
+    /// ambiguity): it is no round-trip sample, and it tells which older
+    /// ones are lost only if it came too late to be the first copy's
+    /// (taken as the newer one, an ACK for the first copy would declare
+    /// every chunk sent in between lost).
     fn note_delivered(&mut self, tx: u64, sent_at: Instant, resent: bool, now: Instant) {
+        let rtt = now - sent_at;
         if !resent {
             self.highest_acked_tx = self.highest_acked_tx.max(tx);
-            self.rtt.sample(now - sent_at);
+            self.rtt.sample(rtt);
+        } else if self.rtt.min_rtt().is_some_and(|min| rtt >= min) {
+            // The retransmission had time to make the round trip, so the
+            // ACK is for it (RFC 8985's test): it counts as evidence, and a
+            // retransmission sent before it that is still missing was lost
+            // again. Without this, only a timeout would find that.
+            self.highest_acked_tx = self.highest_acked_tx.max(tx);
         }
     }
 }
@@ -701,6 +726,7 @@ impl<R: Read> Sender<'_, R> {
 #[derive(Debug, Clone)]
 pub struct RttEstimator {
     srtt: Option<Duration>,
+    min_rtt: Option<Duration>,
     rttvar: Duration,
     backoff: u32,
 }
@@ -710,6 +736,7 @@ impl RttEstimator {
     pub fn new() -> RttEstimator {
         RttEstimator {
             srtt: None,
+            min_rtt: None,
             rttvar: Duration::ZERO,
             backoff: 0,
         }
@@ -718,6 +745,7 @@ impl RttEstimator {
     /// Adds one measured round trip (of a datagram sent only once).
     pub fn sample(&mut self, rtt: Duration) {
         self.backoff = 0;
+        self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
         match self.srtt {
             None => {
                 self.srtt = Some(rtt);
@@ -731,6 +759,11 @@ impl RttEstimator {
         }
     }
 
+    /// The shortest round trip measured.
+    pub fn min_rtt(&self) -> Option<Duration> {
+        self.min_rtt
+    }
+
     /// Doubles the timeout until the next sample.
     pub fn back_off(&mut self) {
         self.backoff = (self.backoff + 1).min(8);
@@ -739,6 +772,18 @@ impl RttEstimator {
     /// Undoes [`RttEstimator::back_off`]: new data got through.
     pub fn reset_backoff(&mut self) {
         self.backoff = 0;
+    }
+
+    /// How long the retransmission timer runs. Until a first timeout: two
+    /// round trips (at least [`MIN_PROBE`]), a probe for the case where the
+    /// last datagrams or their ACK were lost and nothing else would tell
+    /// (RFC 8985's tail loss probe; a needless probe costs one datagram).
+    /// After it, [`RttEstimator::rto`], doubling each time.
+    pub fn timer(&self) -> Duration {
+        match self.srtt {
+            Some(srtt) if self.backoff == 0 => (srtt * 2).max(MIN_PROBE).min(self.rto()),
+            _ => self.rto(),
+        }
     }
 
     /// The current retransmission timeout.
@@ -811,6 +856,108 @@ mod tests {
             r.back_off();
         }
         assert_eq!(r.rto(), MAX_RTO);
+    }
+
+    #[test]
+    fn timer_probes_after_two_round_trips_then_backs_off() {
+        let mut r = RttEstimator::new();
+        assert_eq!(r.timer(), INITIAL_RTO, "no sample yet");
+        r.sample(Duration::from_millis(10));
+        // srtt 10: a probe after 20 ms, before the RFC 6298 timeout (30 ms).
+        assert_eq!(r.timer(), Duration::from_millis(20));
+        assert_eq!(r.rto(), Duration::from_millis(30));
+        r.back_off();
+        assert_eq!(
+            r.timer(),
+            Duration::from_millis(60),
+            "after a probe: rto, doubled"
+        );
+        r.reset_backoff();
+        r.sample(Duration::from_micros(50));
+        assert!(r.timer() >= MIN_PROBE);
+        assert!(r.timer() <= r.rto());
+    }
+
+    /// A sender of `chunks` 1024-byte chunks to a socket that never answers
+    /// (the test plays the receiver by calling `on_ack`).
+    fn sender_to_nowhere<'a>(
+        socket: &'a UdpSocket,
+        data: &'a [u8],
+        window: u32,
+    ) -> Sender<'a, &'a [u8]> {
+        let opts = SendOptions {
+            window,
+            batched: false,
+            ..SendOptions::default()
+        };
+        let size = data.len() as u64;
+        let count = chunk_count(size, 1024).unwrap();
+        Sender::new(
+            socket,
+            socket.peer_addr().unwrap(),
+            size,
+            1024,
+            count,
+            data,
+            &opts,
+        )
+    }
+
+    /// An ACK bitmap for chunks `cumulative + 1 ..` with the given ones set.
+    fn sack(cumulative: u32, have: &[u32]) -> Vec<u8> {
+        let mut bits = vec![0u8; 4];
+        for &seq in have {
+            let i = (seq - cumulative - 1) as usize;
+            bits[i / 8] |= 1 << (i % 8);
+        }
+        bits
+    }
+
+    #[test]
+    fn a_retransmission_lost_again_is_found_by_later_retransmissions() {
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let socket = connect_socket(sink.local_addr().unwrap()).unwrap();
+        let data = vec![7u8; 16 * 1024];
+        let mut s = sender_to_nowhere(&socket, &data, 16);
+        s.fill_window().unwrap();
+        assert_eq!(s.next, 16);
+        // Chunks 2, 5, 6 and 7 lost: the ACK shows 8..15 arrived after them.
+        let have: Vec<u32> = [3, 4].into_iter().chain(8..16).collect();
+        s.on_ack(2, &sack(2, &have)).unwrap();
+        assert_eq!(s.retransmissions, 4, "2, 5, 6, 7 sent again");
+        // Their round trips take a while (as on a real path).
+        for slot in s.slots.iter_mut().filter(|slot| slot.resent) {
+            slot.sent_at -= Duration::from_millis(5);
+        }
+        // 5, 6 and 7 arrive the second time; 2 (sent again first) does not.
+        let have: Vec<u32> = (3..16).collect();
+        s.on_ack(2, &sack(2, &have)).unwrap();
+        assert_eq!(
+            s.retransmissions, 5,
+            "three retransmissions sent after chunk 2's arrived and it did not: sent a third time at once"
+        );
+        assert!(s.slots[0].resent && !s.slots[0].acked);
+    }
+
+    #[test]
+    fn an_ack_too_quick_for_the_retransmission_is_no_evidence() {
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let socket = connect_socket(sink.local_addr().unwrap()).unwrap();
+        let data = vec![7u8; 16 * 1024];
+        let mut s = sender_to_nowhere(&socket, &data, 16);
+        s.fill_window().unwrap();
+        for slot in s.slots.iter_mut() {
+            slot.sent_at -= Duration::from_millis(5); // round trips of 5 ms
+        }
+        let have: Vec<u32> = [3, 4].into_iter().chain(8..16).collect();
+        s.on_ack(2, &sack(2, &have)).unwrap();
+        assert_eq!(s.retransmissions, 4);
+        // An ACK right after the retransmissions left: it is for the first
+        // copies of 5, 6 and 7 (late, not lost), so 2's retransmission is
+        // not declared lost.
+        let have: Vec<u32> = (3..16).collect();
+        s.on_ack(2, &sack(2, &have)).unwrap();
+        assert_eq!(s.retransmissions, 4);
     }
 
     #[test]
