@@ -7,6 +7,14 @@
 //! call; with `batched` false, or on other systems, the same functions fall
 //! back to one `send`/`recv_from` per datagram (the portable path; the tests
 //! run transfers both ways). The datagrams on the wire are the same.
+//!
+//! The sender goes one step further on Linux ([`SendPath`]): consecutive
+//! datagrams of the same size go out as one `sendmsg` of up to
+//! [`MAX_SEGMENTS`] of them with the socket's UDP segment size set (UDP
+//! GSO, generic segmentation offload), and the kernel cuts that message
+//! back into those same datagrams, once, far down its stack, instead of
+//! running each one through it. A kernel that refuses (too old, or a path
+//! that cannot segment) is remembered, and from then on `sendmmsg` is used.
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
@@ -37,9 +45,135 @@ pub fn send(socket: &UdpSocket, datagrams: &[&[u8]], batched: bool) -> io::Resul
     socket.send(datagrams[0]).map(|_| 1)
 }
 
-/// Receives one or more datagrams into `buf` (slot `i` at `buf[i * slot..]`),
-/// their lengths and senders in `got`: waits within the socket's read
-/// timeout for the first, then (batched) takes what is already queued.
+/// Most datagrams in one segmented send: the kernel takes at most 64, and
+/// the whole must fit one IP datagram (65 507 UDP payload bytes: 63 of 1036).
+pub const MAX_SEGMENTS: usize = 64;
+const MAX_SEGMENTED_BYTES: usize = 65_507;
+
+/// How a sender puts its datagrams on the wire; it remembers a kernel that
+/// refused segmentation offload.
+#[derive(Debug)]
+pub struct SendPath {
+    batched: bool,
+    /// The segment size the socket is set to: every datagram but the last
+    /// of a segmented send is exactly this long. `None` = no offload.
+    segment: Option<usize>,
+}
+
+impl SendPath {
+    /// The path for `socket`: one datagram per call unless `batched`; with
+    /// `offload` too (Linux), segmentation offload for datagrams of
+    /// `segment` bytes, if the kernel accepts the socket option.
+    pub fn new(socket: &UdpSocket, batched: bool, offload: bool, segment: usize) -> SendPath {
+        let mut path = SendPath {
+            batched: batched && AVAILABLE,
+            segment: None,
+        };
+        #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+        if path.batched && offload && (2..=usize::from(u16::MAX)).contains(&segment) {
+            match crate::sys::set_udp_segment(socket, segment as u16) {
+                Ok(()) => path.segment = Some(segment),
+                Err(e) => log::debug!("no UDP segmentation offload: {e}"),
+            }
+        }
+        let _ = (socket, offload, segment);
+        path
+    }
+
+    /// Whether segmented sends are (still) used.
+    pub fn offloading(&self) -> bool {
+        self.segment.is_some()
+    }
+
+    /// Sends datagrams from the front of `datagrams` on the connected
+    /// `socket`; returns how many were sent (at least one).
+    ///
+    /// # Errors
+    /// The first datagram could not be sent.
+    pub fn send(&mut self, socket: &UdpSocket, datagrams: &[&[u8]]) -> io::Result<usize> {
+        #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+        if let Some(segment) = self.segment {
+            let run = segment_run(datagrams, segment);
+            if run >= 2 {
+                match crate::sys::send_segmented(socket, &datagrams[..run]) {
+                    Ok(_) => return Ok(run),
+                    Err(e) if refuses_offload(&e) => {
+                        // Never again on this socket; what was refused goes
+                        // out below, one datagram per message.
+                        log::info!("UDP segmentation offload refused ({e}); using sendmmsg");
+                        self.segment = None;
+                        let _ = crate::sys::set_udp_segment(socket, 0);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        send(socket, datagrams, self.batched)
+    }
+}
+
+/// How many datagrams from the front of `datagrams` one segmented send can
+/// carry: all `segment` bytes long but the last, which may be shorter.
+fn segment_run(datagrams: &[&[u8]], segment: usize) -> usize {
+    let most = MAX_SEGMENTS.min(MAX_SEGMENTED_BYTES / segment);
+    let mut run = 0;
+    for d in datagrams.iter().take(most) {
+        if d.is_empty() || d.len() > segment {
+            break;
+        }
+        run += 1;
+        if d.len() < segment {
+            break; // a shorter one ends the run
+        }
+    }
+    run
+}
+
+/// Errors by which the kernel says it cannot segment (rather than that
+/// the datagrams could not be sent).
+#[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+fn refuses_offload(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL | libc::EIO | libc::EMSGSIZE | libc::ENOPROTOOPT | libc::EOPNOTSUPP)
+    )
+}
+
+/// One received datagram: `buf[start..start + len]` of the buffer given
+/// to [`recv`], sent by `from`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// Where it starts in the buffer.
+    pub start: usize,
+    /// Its length.
+    pub len: usize,
+    /// Its sender.
+    pub from: SocketAddr,
+}
+
+/// Datagrams a receive-offload message may carry glued (the kernel's
+/// limit): room for such a message, as [`recv`]'s `slot`.
+pub const OFFLOAD_SLOT: usize = 65_536;
+
+/// Asks the kernel (Linux) to hand over consecutive datagrams of one
+/// sender glued into one message (UDP GRO, receive offload); [`recv`]
+/// splits them again, so callers see the same datagrams. Needs a `slot` of
+/// [`OFFLOAD_SLOT`] bytes. Returns whether it is on (false elsewhere, or
+/// when the kernel refuses).
+pub fn receive_offload(socket: &UdpSocket) -> bool {
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    match crate::sys::set_udp_gro(socket, true) {
+        Ok(()) => return true,
+        Err(e) => log::debug!("no UDP receive offload: {e}"),
+    }
+    let _ = socket;
+    false
+}
+
+/// Receives one or more datagrams into `buf` (message `i` at
+/// `buf[i * slot..]`), where each starts, its length and sender in `got`:
+/// waits within the socket's read timeout for the first, then (batched)
+/// takes what is already queued.
 ///
 /// # Errors
 /// As `recv_from`; a timeout is `WouldBlock` or `TimedOut`.
@@ -47,7 +181,7 @@ pub fn recv(
     socket: &UdpSocket,
     buf: &mut [u8],
     slot: usize,
-    got: &mut Vec<(usize, SocketAddr)>,
+    got: &mut Vec<Received>,
     batched: bool,
 ) -> io::Result<()> {
     #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
@@ -56,7 +190,33 @@ pub fn recv(
     }
     let _ = batched;
     got.clear();
-    let (n, from) = socket.recv_from(&mut buf[..slot])?;
-    got.push((n, from));
+    let (len, from) = socket.recv_from(&mut buf[..slot])?;
+    got.push(Received {
+        start: 0,
+        len,
+        from,
+    });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_segmented_run_is_equal_sizes_then_at_most_one_shorter() {
+        let (full, short) = (vec![0u8; 1036], vec![0u8; 100]);
+        let d = |pattern: &[bool]| -> Vec<&[u8]> {
+            pattern
+                .iter()
+                .map(|&f| if f { &full[..] } else { &short[..] })
+                .collect()
+        };
+        assert_eq!(segment_run(&d(&[true, true, true]), 1036), 3);
+        assert_eq!(segment_run(&d(&[true, false, true]), 1036), 2);
+        assert_eq!(segment_run(&d(&[false, true]), 1036), 1);
+        assert_eq!(segment_run(&d(&[true; 100]), 1036), 63, "64 KiB at most");
+        assert_eq!(segment_run(&d(&[false; 100]), 100), MAX_SEGMENTS);
+        assert_eq!(segment_run(&d(&[true, true]), 500), 0, "too long");
+    }
 }

@@ -257,6 +257,23 @@ pub fn encode_data(id: u32, seq: u32, bytes: &[u8], buf: &mut Vec<u8>) {
     buf.extend_from_slice(bytes);
 }
 
+/// The transfer id, chunk index and bytes of a DATA datagram, borrowed from
+/// `buf` without building a [`Message`] (the receiver's hot path); `None`
+/// for anything else, which [`Datagram::decode`] then parses or explains.
+pub fn decode_data(buf: &[u8]) -> Option<(u32, u32, &[u8])> {
+    if buf.len() < HEADER_LEN
+        || buf.len() > MAX_DATAGRAM
+        || buf[0..2] != MAGIC
+        || buf[2] != VERSION
+        || buf[3] != T_DATA
+    {
+        return None;
+    }
+    let id = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    let seq = u32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+    Some((id, seq, &buf[HEADER_LEN..]))
+}
+
 /// Number of chunks a file of `size` bytes takes, or `None` if it does not
 /// fit the 32-bit sequence number.
 pub fn chunk_count(size: u64, chunk: u16) -> Option<u32> {
@@ -339,6 +356,13 @@ mod tests {
         let mut fast = Vec::new();
         encode_data(0x0102_0304, 0x0A0B_0C0D, b"xy", &mut fast);
         assert_eq!(fast, bytes);
+        assert_eq!(
+            decode_data(&bytes),
+            Some((0x0102_0304, 0x0A0B_0C0D, &b"xy"[..]))
+        );
+        let ack = Datagram::new(1, Message::Done { count: 2 }).encode();
+        assert_eq!(decode_data(&ack), None, "not DATA");
+        assert_eq!(decode_data(&bytes[..11]), None, "too short");
     }
 
     #[test]

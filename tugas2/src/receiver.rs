@@ -74,6 +74,10 @@ pub struct ReceiveOptions {
     /// Several datagrams per system call where the OS can ([`crate::batch`]);
     /// false = one `recv_from` per datagram (the portable path).
     pub batched: bool,
+    /// With `batched`, on Linux: let the kernel hand over runs of one
+    /// sender's datagrams glued (UDP receive offload), split again here
+    /// ([`crate::batch::receive_offload`]); false = `recvmmsg` only.
+    pub offload: bool,
     /// `Some(idle)`: the course's plain mode instead of this crate's
     /// protocol: every datagram is file bytes, with no header; a sender's
     /// file ends when it has been silent for `idle` ([`crate::plain`]).
@@ -88,6 +92,7 @@ impl Default for ReceiveOptions {
             max_transfers: None,
             progress_step: 0.1,
             batched: true,
+            offload: true,
             plain: None,
         }
     }
@@ -190,12 +195,24 @@ pub fn run_server(
     };
     socket.set_read_timeout(Some(TICK))?;
     crate::enlarge_buffers(socket);
-    let slot = if opts.plain.is_some() {
-        PLAIN_SLOT
+    let (slot, slots) = if !opts.batched {
+        (
+            if opts.plain.is_some() {
+                PLAIN_SLOT
+            } else {
+                SLOT
+            },
+            1,
+        )
+    } else if opts.plain.is_some() {
+        (PLAIN_SLOT, crate::batch::BATCH)
+    } else if opts.offload && crate::batch::receive_offload(socket) {
+        // Each message may hold up to 64 datagrams.
+        (crate::batch::OFFLOAD_SLOT, OFFLOAD_MESSAGES)
     } else {
-        SLOT
+        (SLOT, crate::batch::BATCH)
     };
-    let mut packets = vec![0u8; slot * if opts.batched { crate::batch::BATCH } else { 1 }];
+    let mut packets = vec![0u8; slot * slots];
     let mut got = Vec::new();
     let mut last_sweep = Instant::now();
     let mut last_datagram = Instant::now();
@@ -220,8 +237,8 @@ pub fn run_server(
         if !got.is_empty() {
             last_datagram = Instant::now();
         }
-        for (i, &(n, peer)) in got.iter().enumerate() {
-            let bytes = &packets[i * slot..i * slot + n.min(slot)];
+        for d in &got {
+            let (bytes, peer) = (&packets[d.start..d.start + d.len], d.from);
             if opts.plain.is_some() {
                 let outcome = r
                     .plain
@@ -279,6 +296,8 @@ where
 const SLOT: usize = 2048;
 /// Room for one datagram in plain mode (any UDP payload).
 const PLAIN_SLOT: usize = 65536;
+/// Messages taken per receive call with receive offload (each up to 64 datagrams).
+const OFFLOAD_MESSAGES: usize = 16;
 
 /// Datagrams into `buf` (their lengths and senders in `got`), or none when
 /// none came in time. Errors that one peer can cause (an ICMP "port
@@ -288,7 +307,7 @@ fn recv(
     socket: &UdpSocket,
     buf: &mut [u8],
     slot: usize,
-    got: &mut Vec<(usize, SocketAddr)>,
+    got: &mut Vec<crate::batch::Received>,
     batched: bool,
 ) -> io::Result<()> {
     match crate::batch::recv(socket, buf, slot, got, batched) {
@@ -343,6 +362,13 @@ impl Receiver<'_> {
     }
 
     fn handle(&mut self, bytes: &[u8], peer: SocketAddr, out: &mut dyn Write) -> io::Result<()> {
+        // The hot path: DATA of a transfer in progress, its bytes borrowed
+        // (a transfer in progress is never among the finished ones).
+        if let Some((id, seq, chunk)) = crate::protocol::decode_data(bytes) {
+            if self.sessions.contains_key(&(peer, id)) {
+                return self.on_data((peer, id), seq, chunk, out);
+            }
+        }
         let d = match Datagram::decode(bytes) {
             Ok(d) => d,
             Err(e) => {
@@ -369,7 +395,7 @@ impl Receiver<'_> {
         }
         match d.msg {
             Message::Start { size, chunk, name } => self.on_start(key, size, chunk, name, out),
-            Message::Data { seq, bytes } => self.on_data(key, seq, bytes, out),
+            Message::Data { seq, bytes } => self.on_data(key, seq, &bytes, out),
             Message::Error { reason } => {
                 if self.sessions.remove(&key).is_some() {
                     writeln!(out, "transfer from {peer} aborted by the sender: {reason}")?;
@@ -510,7 +536,7 @@ impl Receiver<'_> {
         &mut self,
         key: (SocketAddr, u32),
         seq: u32,
-        bytes: Vec<u8>,
+        bytes: &[u8],
         out: &mut dyn Write,
     ) -> io::Result<()> {
         let (peer, id) = key;
@@ -575,13 +601,13 @@ impl Receiver<'_> {
             if slot.is_some() {
                 self.stats.duplicates += 1;
             } else {
-                *slot = Some(bytes);
+                *slot = Some(bytes.to_vec());
                 s.highest_early = s.highest_early.max(seq);
             }
             return Ok(());
         }
         // seq == cumulative: write it and every early chunk that now follows.
-        let mut result = s.file.write_all(&bytes);
+        let mut result = s.file.write_all(bytes);
         s.cumulative += 1;
         while result.is_ok() && s.cumulative <= s.highest_early {
             let Some(next) = s.early[(s.cumulative % MAX_WINDOW) as usize].take() else {

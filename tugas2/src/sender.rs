@@ -60,6 +60,10 @@ pub struct SendOptions {
     /// Several datagrams per system call where the OS can ([`crate::batch`]);
     /// false = one `send`/`recv` per datagram (the portable path).
     pub batched: bool,
+    /// With `batched`, on Linux: runs of DATA datagrams leave in one call
+    /// each, cut into the same datagrams by the kernel (UDP segmentation
+    /// offload, [`crate::batch::SendPath`]); false = `sendmmsg` only.
+    pub offload: bool,
 }
 
 impl Default for SendOptions {
@@ -70,6 +74,7 @@ impl Default for SendOptions {
             give_up: Duration::from_secs(30),
             progress_step: 0.1,
             batched: true,
+            offload: true,
         }
     }
 }
@@ -190,7 +195,9 @@ pub fn send_file(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    send_reader(socket, &name, size, io::BufReader::new(file), opts, out)
+    // Large reads: the sender copies the file a chunk at a time from here.
+    let reader = io::BufReader::with_capacity(256 * 1024, file);
+    send_reader(socket, &name, size, reader, opts, out)
 }
 
 /// Sends `size` bytes read from `source` as a file named `name`.
@@ -264,11 +271,15 @@ struct Sender<'a, R> {
     timer_start: Instant,
     buf: Vec<u8>,
     batched: bool,
+    /// How datagrams go out (one per call, `sendmmsg`, segmentation offload).
+    path: crate::batch::SendPath,
+    /// Buffers of acknowledged slots, reused for new chunks.
+    spare: Vec<Vec<u8>>,
     /// The socket's read timeout as last set (setting it is a system call).
     read_timeout: Option<Duration>,
     /// Room for [`INBOX`] received datagrams.
     inbox: Vec<u8>,
-    got: Vec<(usize, SocketAddr)>,
+    got: Vec<crate::batch::Received>,
     /// Acknowledged byte counts after each ACK that moved them, for the
     /// progress lines (one receive call may take several ACKs).
     acked_marks: Vec<u64>,
@@ -287,11 +298,11 @@ fn send_list(
     socket: &UdpSocket,
     peer: SocketAddr,
     list: &[&[u8]],
-    batched: bool,
+    path: &mut crate::batch::SendPath,
 ) -> Result<u64, SendError> {
     let mut i = 0;
     while i < list.len() {
-        match crate::batch::send(socket, &list[i..], batched) {
+        match path.send(socket, &list[i..]) {
             Ok(n) => i += n.max(1),
             Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
                 return Err(SendError::Refused(peer))
@@ -351,6 +362,13 @@ impl<'a, R: Read> Sender<'a, R> {
             timer_start: Instant::now(),
             buf: Vec::with_capacity(crate::protocol::MAX_DATAGRAM),
             batched: opts.batched,
+            path: crate::batch::SendPath::new(
+                socket,
+                opts.batched,
+                opts.offload,
+                crate::protocol::HEADER_LEN + usize::from(chunk),
+            ),
+            spare: Vec::new(),
             read_timeout: None,
             inbox: vec![0u8; INBOX * INBOX_SLOT],
             got: Vec::new(),
@@ -442,7 +460,7 @@ impl<'a, R: Read> Sender<'a, R> {
     }
 
     fn send_buf(&mut self) -> Result<(), SendError> {
-        self.sent += send_list(self.socket, self.peer, &[&self.buf], false)?;
+        self.sent += send_list(self.socket, self.peer, &[&self.buf], &mut self.path)?;
         Ok(())
     }
 
@@ -458,7 +476,7 @@ impl<'a, R: Read> Sender<'a, R> {
             && self.next - self.base < MAX_WINDOW
         {
             let len = chunk_len(self.size, self.chunk, self.next);
-            let mut bytes = Vec::with_capacity(crate::protocol::HEADER_LEN + len);
+            let mut bytes = self.spare.pop().unwrap_or_default();
             encode_data(self.id, self.next, &[], &mut bytes);
             bytes.resize(crate::protocol::HEADER_LEN + len, 0);
             self.source
@@ -494,7 +512,7 @@ impl<'a, R: Read> Sender<'a, R> {
             return Ok(());
         }
         let list: Vec<&[u8]> = indices.iter().map(|&i| &self.slots[i].bytes[..]).collect();
-        self.sent += send_list(self.socket, self.peer, &list, self.batched)?;
+        self.sent += send_list(self.socket, self.peer, &list, &mut self.path)?;
         Ok(())
     }
 
@@ -581,8 +599,8 @@ impl<'a, R: Read> Sender<'a, R> {
                 Err(SendError::Io(e))
             }
         };
-        for (i, &(n, _)) in got.iter().enumerate() {
-            let bytes = &inbox[i * INBOX_SLOT..i * INBOX_SLOT + n.min(INBOX_SLOT)];
+        for d in &got {
+            let bytes = &inbox[d.start..d.start + d.len];
             match self.on_datagram(bytes) {
                 Ok(Event::Nothing) => {}
                 Ok(Event::Accepted) => {
@@ -653,6 +671,7 @@ impl<'a, R: Read> Sender<'a, R> {
                 self.in_flight -= 1;
             }
             self.note_acked(&slot, now);
+            self.spare.push(slot.bytes);
         }
         // Selective acks: chunk cumulative+1+i for each set bit i.
         for i in 0..sack.len() * 8 {

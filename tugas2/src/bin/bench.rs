@@ -33,6 +33,14 @@ const BENCH: Command = Command {
             "also measure the portable path (one datagram per system call) on loopback",
         ),
         Flag::switch(
+            "no-offload",
+            "batched rows without UDP segmentation and receive offload (sendmmsg, recvmmsg only)",
+        ),
+        Flag::switch(
+            "loopback-only",
+            "only the UDP loopback row (for profiling)",
+        ),
+        Flag::switch(
             "netns",
             "instead: two network namespaces joined by a veth cable that drops --loss % each way (nftables; root), tugas2 against a TCP copy",
         ),
@@ -58,12 +66,23 @@ fn main() -> ExitCode {
             return lossy_cable::bench(size, runs, window, loss.min(100))
                 .map_err(|e| AppError::io("lossy-cable benchmark failed", &e).into());
         }
-        bench(size, runs, window, m.is_set("portable"))
-            .map_err(|e| AppError::io("benchmark failed", &e).into())
+        let cases = Cases {
+            portable: m.is_set("portable"),
+            offload: !m.is_set("no-offload"),
+            loopback_only: m.is_set("loopback-only"),
+        };
+        bench(size, runs, window, &cases).map_err(|e| AppError::io("benchmark failed", &e).into())
     })
 }
 
-fn bench(size: u64, runs: usize, window: u32, portable: bool) -> io::Result<()> {
+/// Which rows to measure, and how.
+struct Cases {
+    portable: bool,
+    offload: bool,
+    loopback_only: bool,
+}
+
+fn bench(size: u64, runs: usize, window: u32, cases: &Cases) -> io::Result<()> {
     let dir = std::env::temp_dir().join(format!("tugas2-bench-{}", std::process::id()));
     fs::create_dir_all(&dir)?;
     let input = dir.join("input.bin");
@@ -75,6 +94,7 @@ fn bench(size: u64, runs: usize, window: u32, portable: bool) -> io::Result<()> 
     let opts = ReceiveOptions {
         output: output.clone(),
         progress_step: 1.0,
+        offload: cases.offload,
         ..ReceiveOptions::default()
     };
     // Stops (and is joined) when dropped, at the end of the benchmark.
@@ -89,18 +109,26 @@ fn bench(size: u64, runs: usize, window: u32, portable: bool) -> io::Result<()> 
         "{:<34} {:>10} {:>16} {:>14} {:>8}",
         "case", "MB/s", "retransmissions", "datagrams", "dropped"
     );
-    let tcp: Vec<Run> = (0..runs)
-        .map(|_| tcp_copy(&input, size))
-        .collect::<io::Result<_>>()?;
-    print_row("TCP copy on loopback (reference)", &tcp, size);
+    let batched = Sending::Batched {
+        offload: cases.offload,
+    };
+    if !cases.loopback_only {
+        let tcp: Vec<Run> = (0..runs)
+            .map(|_| tcp_copy(&input, size))
+            .collect::<io::Result<_>>()?;
+        print_row("TCP copy on loopback (reference)", &tcp, size);
+    }
 
     let direct: Vec<Run> = (0..runs)
-        .map(|_| udp_send(rx_addr, &input, &output, window, true))
+        .map(|_| udp_send(rx_addr, &input, &output, window, batched))
         .collect::<io::Result<_>>()?;
     print_row("UDP, loopback, 0% loss", &direct, size);
-    if portable {
+    if cases.loopback_only {
+        return fs::remove_dir_all(&dir);
+    }
+    if cases.portable {
         let one_by_one: Vec<Run> = (0..runs)
-            .map(|_| udp_send(rx_addr, &input, &output, window, false))
+            .map(|_| udp_send(rx_addr, &input, &output, window, Sending::Portable))
             .collect::<io::Result<_>>()?;
         print_row("UDP, loopback, portable sender", &one_by_one, size);
     }
@@ -119,7 +147,7 @@ fn bench(size: u64, runs: usize, window: u32, portable: bool) -> io::Result<()> 
                     ..LossConfig::default()
                 },
             )?;
-            let mut run = udp_send(relay.addr(), &input, &output, window, true)?;
+            let mut run = udp_send(relay.addr(), &input, &output, window, batched)?;
             run.lost = relay.stats().dropped;
             results.push(run);
         }
@@ -129,18 +157,32 @@ fn bench(size: u64, runs: usize, window: u32, portable: bool) -> io::Result<()> 
     Ok(())
 }
 
+/// How the sender sends.
+#[derive(Clone, Copy)]
+enum Sending {
+    /// One datagram per system call.
+    Portable,
+    /// Several per call; `offload`: segmentation offload where the kernel has it.
+    Batched { offload: bool },
+}
+
 fn udp_send(
     to: SocketAddr,
     input: &Path,
     output: &Path,
     window: u32,
-    batched: bool,
+    how: Sending,
 ) -> io::Result<Run> {
     let socket = sender::connect_socket(to)?;
+    let (batched, offload) = match how {
+        Sending::Portable => (false, false),
+        Sending::Batched { offload } => (true, offload),
+    };
     let opts = SendOptions {
         window,
         progress_step: 1.0,
         batched,
+        offload,
         ..SendOptions::default()
     };
     let start = Instant::now();
@@ -422,7 +464,8 @@ mod lossy_cable {
         let mut udp = Vec::new();
         for _ in 0..runs {
             let (file, out) = (input.clone(), output.clone());
-            udp.push(cable.run_in(1, move || udp_send(rx_addr, &file, &out, window, true))?);
+            let how = Sending::Batched { offload: true };
+            udp.push(cable.run_in(1, move || udp_send(rx_addr, &file, &out, window, how))?);
         }
         print_row("tugas2 UDP across the lossy cable", &udp, size);
         drop(cable);
