@@ -58,6 +58,7 @@ pub struct SendPath {
     /// The segment size the socket is set to: every datagram but the last
     /// of a segmented send is exactly this long. `None` = no offload.
     segment: Option<usize>,
+    segmented_sends: u64,
 }
 
 impl SendPath {
@@ -68,6 +69,7 @@ impl SendPath {
         let mut path = SendPath {
             batched: batched && AVAILABLE,
             segment: None,
+            segmented_sends: 0,
         };
         #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
         if path.batched && offload && (2..=usize::from(u16::MAX)).contains(&segment) {
@@ -85,6 +87,11 @@ impl SendPath {
         self.segment.is_some()
     }
 
+    /// How many segmented sends went out.
+    pub fn segmented_sends(&self) -> u64 {
+        self.segmented_sends
+    }
+
     /// Sends datagrams from the front of `datagrams` on the connected
     /// `socket`; returns how many were sent (at least one).
     ///
@@ -94,18 +101,25 @@ impl SendPath {
         #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
         if let Some(segment) = self.segment {
             let run = segment_run(datagrams, segment);
-            if run >= 2 {
-                match crate::sys::send_segmented(socket, &datagrams[..run]) {
-                    Ok(_) => return Ok(run),
-                    Err(e) if refuses_offload(&e) => {
-                        // Never again on this socket; what was refused goes
-                        // out below, one datagram per message.
-                        log::info!("UDP segmentation offload refused ({e}); using sendmmsg");
-                        self.segment = None;
-                        let _ = crate::sys::set_udp_segment(socket, 0);
-                    }
-                    Err(e) => return Err(e),
+            let sent = if run >= 2 {
+                crate::sys::send_segmented(socket, &datagrams[..run]).map(|_| {
+                    self.segmented_sends += 1;
+                    run
+                })
+            } else {
+                send(socket, datagrams, self.batched)
+            };
+            match sent {
+                // The kernel cannot segment on this path (it then refuses
+                // every send while the segment size is set): never again on
+                // this socket; what was refused goes out below, one
+                // datagram per message.
+                Err(e) if refuses_offload(&e) => {
+                    log::info!("UDP segmentation offload refused ({e}); using sendmmsg");
+                    self.segment = None;
+                    let _ = crate::sys::set_udp_segment(socket, 0);
                 }
+                other => return other,
             }
         }
         send(socket, datagrams, self.batched)
@@ -218,5 +232,101 @@ mod tests {
         assert_eq!(segment_run(&d(&[true; 100]), 1036), 63, "64 KiB at most");
         assert_eq!(segment_run(&d(&[false; 100]), 100), MAX_SEGMENTS);
         assert_eq!(segment_run(&d(&[true, true]), 500), 0, "too long");
+    }
+
+    /// Ten datagrams of 1036 bytes and one of 100, each of its own bytes.
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    fn eleven_datagrams() -> Vec<Vec<u8>> {
+        (0..11u8)
+            .map(|i| {
+                let len = if i < 10 { 1036 } else { 100 };
+                (0..len).map(|j| (j as u8).wrapping_mul(7) ^ i).collect()
+            })
+            .collect()
+    }
+
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    fn connected_pair() -> (UdpSocket, UdpSocket) {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.connect(rx.local_addr().unwrap()).unwrap();
+        (tx, rx)
+    }
+
+    /// Sends all of `list` through `path`.
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    fn send_all(path: &mut SendPath, tx: &UdpSocket, list: &[&[u8]]) {
+        let mut i = 0;
+        while i < list.len() {
+            i += path.send(tx, &list[i..]).unwrap();
+        }
+    }
+
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    fn receive_each(rx: &UdpSocket, count: usize) -> Vec<Vec<u8>> {
+        let mut buf = vec![0u8; 65536];
+        (0..count)
+            .map(|_| {
+                let n = rx.recv(&mut buf).unwrap();
+                buf[..n].to_vec()
+            })
+            .collect()
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    fn one_segmented_send_arrives_as_the_same_datagrams() {
+        let (tx, rx) = connected_pair();
+        let sent = eleven_datagrams();
+        let list: Vec<&[u8]> = sent.iter().map(|d| &d[..]).collect();
+        let mut path = SendPath::new(&tx, true, true, 1036);
+        assert!(path.offloading(), "this kernel has UDP_SEGMENT");
+        assert_eq!(path.send(&tx, &list).unwrap(), 11, "all in one call");
+        assert_eq!(path.segmented_sends(), 1);
+        assert_eq!(receive_each(&rx, 11), sent);
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    fn a_kernel_refusing_segmentation_is_remembered_and_sendmmsg_used() {
+        let (tx, rx) = connected_pair();
+        let mut path = SendPath::new(&tx, true, true, 1036);
+        assert!(path.offloading());
+        // Without checksums the kernel refuses to segment (EINVAL).
+        crate::sys::set_no_checksum(&tx).unwrap();
+        let sent = eleven_datagrams();
+        let list: Vec<&[u8]> = sent.iter().map(|d| &d[..]).collect();
+        send_all(&mut path, &tx, &list);
+        assert!(!path.offloading(), "the refusal is remembered");
+        assert_eq!(path.segmented_sends(), 0);
+        assert_eq!(receive_each(&rx, 11), sent);
+        send_all(&mut path, &tx, &list);
+        assert_eq!(receive_each(&rx, 11), sent, "and the next sends work too");
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    fn receive_offload_glues_datagrams_and_recv_splits_them_again() {
+        let (tx, rx) = connected_pair();
+        assert!(receive_offload(&rx), "this kernel has UDP_GRO");
+        let sent = eleven_datagrams();
+        let list: Vec<&[u8]> = sent.iter().map(|d| &d[..]).collect();
+        let mut path = SendPath::new(&tx, true, true, 1036);
+        send_all(&mut path, &tx, &list);
+        let mut buf = vec![0u8; OFFLOAD_SLOT * 4];
+        let (mut got, mut all) = (Vec::new(), Vec::new());
+        let mut glued = false;
+        while all.len() < sent.len() {
+            recv(&rx, &mut buf, OFFLOAD_SLOT, &mut got, true).unwrap();
+            for d in &got {
+                glued |= d.start % OFFLOAD_SLOT != 0;
+                assert_eq!(d.from, tx.local_addr().unwrap());
+                all.push(buf[d.start..d.start + d.len].to_vec());
+            }
+        }
+        assert_eq!(all, sent);
+        assert!(glued, "loopback hands a segmented send over whole");
     }
 }

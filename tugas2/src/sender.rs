@@ -90,6 +90,9 @@ pub struct SendReport {
     pub sent: u64,
     /// Datagrams sent again (START or DATA).
     pub retransmissions: u64,
+    /// System calls that each carried several DATA datagrams for the kernel
+    /// to cut apart (UDP segmentation offload); 0 without it.
+    pub segmented_sends: u64,
     /// From the first START to DONE.
     pub elapsed: Duration,
 }
@@ -229,6 +232,7 @@ pub fn send_reader(
         chunks: count,
         sent: s.sent,
         retransmissions: s.retransmissions,
+        segmented_sends: s.path.segmented_sends(),
         elapsed: start.elapsed(),
     })
 }
@@ -503,7 +507,12 @@ impl<'a, R: Read> Sender<'a, R> {
             });
         }
         let indices: Vec<usize> = (first_new..self.slots.len()).collect();
-        self.transmit(&indices)
+        self.transmit(&indices)?;
+        let now = Instant::now();
+        for slot in self.slots.range_mut(first_new..) {
+            slot.sent_at = now;
+        }
+        Ok(())
     }
 
     /// Sends the slots at `indices` (in one batch where the OS can).
