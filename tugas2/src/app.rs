@@ -69,6 +69,10 @@ pub const UDP_FILECLIENT: Command = Command {
             "30",
             "give up when the receiver has not answered for this many seconds",
         ),
+        Flag::switch(
+            "no-offload",
+            "hand the kernel each datagram in a message of its own (Linux: no UDP segmentation offload), so a capture on the loopback interface shows every datagram as its own packet",
+        ),
     ],
 };
 
@@ -253,6 +257,7 @@ impl FileClientConfig {
         let send = SendOptions {
             window,
             give_up: m.timeout()?,
+            offload: !m.is_set("no-offload"),
             ..SendOptions::default()
         };
         Ok(FileClientConfig {

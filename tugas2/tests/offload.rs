@@ -210,3 +210,17 @@ fn every_combination_of_offload_on_both_sides_delivers_the_file() {
         drop(rx);
     }
 }
+
+#[test]
+fn udp_fileclient_offloads_unless_told_not_to() {
+    use tugas2::app::{FileClientConfig, UDP_FILECLIENT};
+    let config = |args: &[&str]| {
+        let m = UDP_FILECLIENT
+            .parse(args.iter().map(|a| a.to_string()))
+            .unwrap();
+        FileClientConfig::from_matches(&m).unwrap()
+    };
+    assert!(config(&[]).send.offload);
+    assert!(!config(&["--no-offload"]).send.offload);
+    assert!(config(&["--no-offload"]).send.batched, "still sendmmsg");
+}

@@ -63,7 +63,8 @@ fn main() -> ExitCode {
         let window: u32 = m.parse("window")?;
         if m.is_set("netns") {
             let loss: u32 = m.parse("loss")?;
-            return lossy_cable::bench(size, runs, window, loss.min(100))
+            let offload = !m.is_set("no-offload");
+            return lossy_cable::bench(size, runs, window, loss.min(100), offload)
                 .map_err(|e| AppError::io("lossy-cable benchmark failed", &e).into());
         }
         let cases = Cases {
@@ -408,7 +409,7 @@ mod lossy_cable {
         )))
     }
 
-    pub fn bench(size: u64, runs: usize, window: u32, loss: u32) -> io::Result<()> {
+    pub fn bench(size: u64, runs: usize, window: u32, loss: u32, offload: bool) -> io::Result<()> {
         let dir = std::env::temp_dir().join(format!("tugas2-netns-{}", std::process::id()));
         fs::create_dir_all(&dir)?;
         let input = dir.join("input.bin");
@@ -460,11 +461,12 @@ mod lossy_cable {
             progress_step: 1.0,
             ..ReceiveOptions::default()
         };
+        let opts = ReceiveOptions { offload, ..opts };
         let _receiver = receiver::start_server(socket, opts, io::sink())?;
         let mut udp = Vec::new();
         for _ in 0..runs {
             let (file, out) = (input.clone(), output.clone());
-            let how = Sending::Batched { offload: true };
+            let how = Sending::Batched { offload };
             udp.push(cable.run_in(1, move || udp_send(rx_addr, &file, &out, window, how))?);
         }
         print_row("tugas2 UDP across the lossy cable", &udp, size);
@@ -475,7 +477,7 @@ mod lossy_cable {
 
 #[cfg(not(target_os = "linux"))]
 mod lossy_cable {
-    pub fn bench(_: u64, _: usize, _: u32, _: u32) -> std::io::Result<()> {
+    pub fn bench(_: u64, _: usize, _: u32, _: u32, _: bool) -> std::io::Result<()> {
         Err(std::io::Error::other(
             "--netns needs Linux network namespaces",
         ))
