@@ -35,8 +35,10 @@
 //!
 //! Modules: [`app`] (the programs' flags, typed settings and bodies), [`simple`],
 //! [`protocol`], [`sender`], [`receiver`], [`relay`] (a lossy relay for
-//! tests and the benchmark), [`check`] (the grader's check), `sys` (the
-//! socket-buffer system call, Unix only).
+//! tests and the benchmark), [`check`] (the grader's check), [`batch`]
+//! (several datagrams per system call on Linux), `sys` (the system calls
+//! std lacks, Unix only: socket buffers, and on Linux batching and UDP
+//! segmentation/receive offload).
 #![deny(missing_docs)]
 
 pub mod app;

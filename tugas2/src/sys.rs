@@ -1,8 +1,10 @@
-//! The one system call this crate needs that std lacks: setting a UDP
-//! socket's send and receive buffer sizes (`setsockopt` with `SO_SNDBUF`
-//! and `SO_RCVBUF`), declared by the `libc` crate for each Unix target.
-//! This module holds the crate's only `unsafe`. Windows keeps its default
-//! buffers.
+//! The system calls this crate needs that std lacks, declared by the
+//! `libc` crate: a UDP socket's send and receive buffer sizes
+//! (`setsockopt` with `SO_SNDBUF` and `SO_RCVBUF`, every Unix; Windows
+//! keeps its default buffers), and on Linux several datagrams per call
+//! (`sendmmsg`, `recvmmsg`), UDP segmentation and receive offload
+//! (`UDP_SEGMENT`, `UDP_GRO`, one `sendmsg` of a run) and entering a
+//! network namespace. This module holds the crate's only `unsafe`.
 
 use std::io;
 use std::net::UdpSocket;
