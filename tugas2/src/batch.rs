@@ -48,6 +48,7 @@ pub fn send(socket: &UdpSocket, datagrams: &[&[u8]], batched: bool) -> io::Resul
 /// Most datagrams in one segmented send: the kernel takes at most 64, and
 /// the whole must fit one IP datagram (65 507 UDP payload bytes: 63 of 1036).
 pub const MAX_SEGMENTS: usize = 64;
+#[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
 const MAX_SEGMENTED_BYTES: usize = 65_507;
 
 /// How a sender puts its datagrams on the wire; it remembers a kernel that
@@ -66,6 +67,10 @@ impl SendPath {
     /// `offload` too (Linux), segmentation offload for datagrams of
     /// `segment` bytes, if the kernel accepts the socket option.
     pub fn new(socket: &UdpSocket, batched: bool, offload: bool, segment: usize) -> SendPath {
+        #[cfg_attr(
+            not(all(target_os = "linux", any(target_env = "gnu", target_env = "musl"))),
+            allow(unused_mut)
+        )]
         let mut path = SendPath {
             batched: batched && AVAILABLE,
             segment: None,
@@ -128,6 +133,7 @@ impl SendPath {
 
 /// How many datagrams from the front of `datagrams` one segmented send can
 /// carry: all `segment` bytes long but the last, which may be shorter.
+#[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
 fn segment_run(datagrams: &[&[u8]], segment: usize) -> usize {
     let most = MAX_SEGMENTS.min(MAX_SEGMENTED_BYTES / segment);
     let mut run = 0;
@@ -218,6 +224,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
     fn a_segmented_run_is_equal_sizes_then_at_most_one_shorter() {
         let (full, short) = (vec![0u8; 1036], vec![0u8; 100]);
         let d = |pattern: &[bool]| -> Vec<&[u8]> {
