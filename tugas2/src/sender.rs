@@ -507,12 +507,7 @@ impl<'a, R: Read> Sender<'a, R> {
             });
         }
         let indices: Vec<usize> = (first_new..self.slots.len()).collect();
-        self.transmit(&indices)?;
-        let now = Instant::now();
-        for slot in self.slots.range_mut(first_new..) {
-            slot.sent_at = now;
-        }
-        Ok(())
+        self.transmit(&indices)
     }
 
     /// Sends the slots at `indices` (in one batch where the OS can).
