@@ -219,12 +219,17 @@ pub fn recv(
     Ok(())
 }
 
-#[cfg(test)]
+/// The offload paths, through the real kernel (Linux only: elsewhere there
+/// is nothing to test beyond the portable path the integration tests use).
+#[cfg(all(
+    test,
+    target_os = "linux",
+    any(target_env = "gnu", target_env = "musl")
+))]
 mod tests {
     use super::*;
 
     #[test]
-    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
     fn a_segmented_run_is_equal_sizes_then_at_most_one_shorter() {
         let (full, short) = (vec![0u8; 1036], vec![0u8; 100]);
         let d = |pattern: &[bool]| -> Vec<&[u8]> {
@@ -242,7 +247,6 @@ mod tests {
     }
 
     /// Ten datagrams of 1036 bytes and one of 100, each of its own bytes.
-    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
     fn eleven_datagrams() -> Vec<Vec<u8>> {
         (0..11u8)
             .map(|i| {
@@ -252,7 +256,6 @@ mod tests {
             .collect()
     }
 
-    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
     fn connected_pair() -> (UdpSocket, UdpSocket) {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
         rx.set_read_timeout(Some(std::time::Duration::from_secs(5)))
@@ -263,7 +266,6 @@ mod tests {
     }
 
     /// Sends all of `list` through `path`.
-    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
     fn send_all(path: &mut SendPath, tx: &UdpSocket, list: &[&[u8]]) {
         let mut i = 0;
         while i < list.len() {
@@ -271,7 +273,6 @@ mod tests {
         }
     }
 
-    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
     fn receive_each(rx: &UdpSocket, count: usize) -> Vec<Vec<u8>> {
         let mut buf = vec![0u8; 65536];
         (0..count)
@@ -283,7 +284,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
     fn one_segmented_send_arrives_as_the_same_datagrams() {
         let (tx, rx) = connected_pair();
         let sent = eleven_datagrams();
@@ -296,7 +296,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
     fn a_kernel_refusing_segmentation_is_remembered_and_sendmmsg_used() {
         let (tx, rx) = connected_pair();
         let mut path = SendPath::new(&tx, true, true, 1036);
@@ -314,7 +313,6 @@ mod tests {
     }
 
     #[test]
-    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
     fn receive_offload_glues_datagrams_and_recv_splits_them_again() {
         let (tx, rx) = connected_pair();
         assert!(receive_offload(&rx), "this kernel has UDP_GRO");
