@@ -92,6 +92,16 @@ impl SendPath {
         self.segment.is_some()
     }
 
+    /// Most datagrams one segmented send carries (63 of 1036 bytes), 1
+    /// without offload.
+    pub fn run_limit(&self) -> usize {
+        #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+        if let Some(segment) = self.segment {
+            return MAX_SEGMENTS.min(MAX_SEGMENTED_BYTES / segment);
+        }
+        1
+    }
+
     /// How many segmented sends went out.
     pub fn segmented_sends(&self) -> u64 {
         self.segmented_sends
@@ -135,7 +145,7 @@ impl SendPath {
 /// carry: all `segment` bytes long but the last, which may be shorter.
 #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
 fn segment_run(datagrams: &[&[u8]], segment: usize) -> usize {
-    let most = MAX_SEGMENTS.min(MAX_SEGMENTED_BYTES / segment);
+    let most = MAX_SEGMENTS.min(MAX_SEGMENTED_BYTES / segment); // as run_limit
     let mut run = 0;
     for d in datagrams.iter().take(most) {
         if d.is_empty() || d.len() > segment {

@@ -474,6 +474,19 @@ impl<'a, R: Read> Sender<'a, R> {
         // oldest missing chunk: while a lost chunk is being resent, chunks
         // after it keep the ACKs coming (which also reveal a resent chunk
         // lost again). The receiver's buffer bounds the distance.
+        let holes = self.slots.len() as u32 > self.in_flight; // chunks acked past a missing one
+        if self.path.offloading() && self.in_flight > 0 && !holes {
+            // New chunks wait until a quarter of the window (at most one
+            // segmented send) is free, or the rest of the file fits: a run
+            // of 63 costs the kernel about what a run of 2 does. Not while
+            // chunks are missing: then every new chunk's ACK is news.
+            let most = self.path.run_limit() as u32;
+            let run = (self.window / 4).clamp(1, most);
+            let room = self.window.saturating_sub(self.in_flight);
+            if room < run.min(self.count - self.next) {
+                return Ok(());
+            }
+        }
         let first_new = self.slots.len();
         while self.next < self.count
             && self.in_flight < self.window
@@ -981,6 +994,60 @@ mod tests {
         let have: Vec<u32> = (3..16).collect();
         s.on_ack(2, &sack(2, &have)).unwrap();
         assert_eq!(s.retransmissions, 4);
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    fn with_offload_new_chunks_wait_until_a_whole_run_fits() {
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let socket = connect_socket(sink.local_addr().unwrap()).unwrap();
+        let data = vec![7u8; 700 * 1024];
+        let size = data.len() as u64;
+        let opts = SendOptions::default(); // window 512, batched, offload
+        let mut s = Sender::new(
+            &socket,
+            sink.local_addr().unwrap(),
+            size,
+            1024,
+            700,
+            &data[..],
+            &opts,
+        );
+        assert!(s.path.offloading());
+        s.fill_window().unwrap();
+        assert_eq!(s.next, 512);
+        s.on_ack(10, &[]).unwrap();
+        s.fill_window().unwrap();
+        assert_eq!(s.next, 512, "room for 10: a run of 63 does not fit yet");
+        s.on_ack(63, &[]).unwrap();
+        s.fill_window().unwrap();
+        assert_eq!(s.next, 512 + 63);
+        s.on_ack(126, &[]).unwrap();
+        s.fill_window().unwrap();
+        assert_eq!(s.next, 638, "62 chunks left");
+        s.on_ack(187, &[]).unwrap();
+        s.fill_window().unwrap();
+        assert_eq!(s.next, 638, "room for 61 of them");
+        s.on_ack(188, &[]).unwrap();
+        s.fill_window().unwrap();
+        assert_eq!(s.next, 700, "the rest of the file fits: sent");
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", any(target_env = "gnu", target_env = "musl")))]
+    fn with_offload_new_chunks_go_at_once_while_one_is_missing() {
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let socket = connect_socket(sink.local_addr().unwrap()).unwrap();
+        let data = vec![7u8; 700 * 1024];
+        let size = data.len() as u64;
+        let opts = SendOptions::default();
+        let peer = sink.local_addr().unwrap();
+        let mut s = Sender::new(&socket, peer, size, 1024, 700, &data[..], &opts);
+        s.fill_window().unwrap();
+        // Chunks 0..10 and 11 arrived, 10 did not (yet).
+        s.on_ack(10, &sack(10, &[11])).unwrap();
+        s.fill_window().unwrap();
+        assert_eq!(s.next, 512 + 11, "every free slot used at once");
     }
 
     #[test]
