@@ -38,6 +38,9 @@ pub struct RelayStats {
     pub received: u64,
     /// Dropped on purpose.
     pub dropped: u64,
+    /// Of those, dropped on the way to `upstream` (the sender's START and
+    /// DATA; the rest are the receiver's answers).
+    pub dropped_upstream: u64,
     /// Sent a second time.
     pub duplicated: u64,
     /// Sent after a datagram that arrived later.
@@ -48,6 +51,7 @@ pub struct RelayStats {
 struct Counters {
     received: AtomicU64,
     dropped: AtomicU64,
+    dropped_upstream: AtomicU64,
     duplicated: AtomicU64,
     reordered: AtomicU64,
 }
@@ -98,6 +102,7 @@ impl Relay {
         RelayStats {
             received: c.received.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
+            dropped_upstream: c.dropped_upstream.load(Ordering::Relaxed),
             duplicated: c.duplicated.load(Ordering::Relaxed),
             reordered: c.reordered.load(Ordering::Relaxed),
         }
@@ -198,6 +203,9 @@ fn run(
         let d = &mut dirs[i];
         if d.rng.chance(cfg.drop_percent) {
             counters.dropped.fetch_add(1, Ordering::Relaxed);
+            if i == 0 {
+                counters.dropped_upstream.fetch_add(1, Ordering::Relaxed);
+            }
             continue;
         }
         let data = &buf[..n];

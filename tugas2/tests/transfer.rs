@@ -147,9 +147,22 @@ fn lossy_link_that_drops_duplicates_and_reorders() {
     let stats = relay.stats();
     // The link really was bad, and the sender noticed.
     assert!(stats.dropped > 100, "{stats:?}");
+    assert!(
+        stats.dropped_upstream > 50 && stats.dropped_upstream < stats.dropped,
+        "both directions lose datagrams: {stats:?}"
+    );
     assert!(stats.duplicated > 50, "{stats:?}");
     assert!(stats.reordered > 50, "{stats:?}");
     assert!(report.retransmissions > 0, "{report:?}");
+    // Every START or DATA the relay dropped was sent again, and little
+    // else was: retransmissions match the losses.
+    assert!(
+        report.retransmissions + 10 >= stats.dropped_upstream
+            && report.retransmissions <= stats.dropped_upstream * 2 + 50,
+        "{} retransmissions for {} datagrams lost on the way: {report:?} {stats:?}",
+        report.retransmissions,
+        stats.dropped_upstream
+    );
     assert_eq!(dir.names(), ["data.out"]);
 }
 

@@ -342,7 +342,7 @@ impl Worker {
     /// backlog, serving each at once.
     fn accept_all(&mut self, now: Instant) {
         for _ in 0..ACCEPTS_PER_WAKE {
-            match self.shared.listener.accept() {
+            match epoll::accept_nonblocking(&self.shared.listener) {
                 // Maybe the connection that wakes us to stop.
                 Ok(_) if self.shared.shutdown.is_stopping() => return,
                 Ok((stream, peer)) => self.add(stream, peer, now),
@@ -367,18 +367,14 @@ impl Worker {
         }
     }
 
-    /// Takes a new connection in and serves what it already sent; only a
-    /// connection still open after that is watched with epoll.
+    /// Takes a new connection in (non-blocking already, see
+    /// [`epoll::accept_nonblocking`]) and serves what it already sent; only
+    /// a connection still open after that is watched with epoll.
     fn add(&mut self, stream: TcpStream, peer: SocketAddr, now: Instant) {
         let max = self.shared.max_connections;
         if self.shared.open.fetch_add(1, Ordering::AcqRel) >= max {
             self.shared.open.fetch_sub(1, Ordering::AcqRel);
             log::warn!("{peer}: refused, {max} connections already open");
-            return;
-        }
-        if let Err(e) = stream.set_nonblocking(true) {
-            log::warn!("{peer}: {}", common::net::describe_io(&e));
-            self.shared.open.fetch_sub(1, Ordering::AcqRel);
             return;
         }
         let slot = self.free.pop().unwrap_or_else(|| {

@@ -19,7 +19,7 @@
 //!     wait for ready sockets (at most a tick)
 //!     listener ready   -> accept up to 4 waiting connections (deferred
 //!                         accept: each comes with its request), serve
-//!                         what came, watch them
+//!                         what came, watch those still open
 //!     connection ready -> read what came; while it holds whole requests
 //!                         that the fast path answers (GET or HEAD of a
 //!                         file in the cache, no body): answer them;
@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 use common::http::{self, Head};
 use common::stop::{Admitted, Shutdown};
 
-use crate::epoll::{Epoll, Event, EXCLUSIVE, READABLE};
+use crate::epoll::{self, Epoll, Event, EXCLUSIVE, READABLE};
 use crate::server::{self, HandOver, Site};
 use crate::workers::Workers;
 
@@ -160,7 +160,7 @@ impl Loop<'_> {
     /// what each has sent (with deferred accept, usually its request).
     fn accept_all(&mut self, listener: &TcpListener, shutdown: &Shutdown) {
         for _ in 0..ACCEPTS_PER_WAKE {
-            let (stream, peer) = match listener.accept() {
+            let (stream, peer) = match epoll::accept_nonblocking(listener) {
                 Ok(pair) => pair,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) => {
@@ -171,23 +171,18 @@ impl Loop<'_> {
             if shutdown.is_stopping() {
                 return; // maybe the connection that wakes us to stop
             }
-            let Some(admitted) = shutdown.admit(&stream) else {
+            // Counted, not registered for the stop: this loop closes its
+            // connections itself; a thread gets one only watched.
+            let Some(admitted) = shutdown.admit_unwatched(peer) else {
                 continue;
             };
-            if stream.set_nonblocking(true).is_err() {
-                continue;
-            }
             let _ = stream.set_nodelay(true);
             log::debug!("{peer}: connected");
             let slot = self.free.pop().unwrap_or_else(|| {
                 self.conns.push(None);
                 self.conns.len() - 1
             });
-            if let Err(e) = self.epoll.add(stream.as_raw_fd(), slot as u64, READABLE) {
-                log::warn!("{peer}: cannot watch: {e}");
-                self.free.push(slot);
-                continue;
-            }
+            let fd = stream.as_raw_fd();
             self.conns[slot] = Some(Conn {
                 stream,
                 peer,
@@ -195,7 +190,17 @@ impl Loop<'_> {
                 served: 0,
                 deadline: Instant::now() + self.site.config.timeout,
             });
+            // With deferred accept the request is here already: serve it
+            // now. Only a connection still open after that (kept alive,
+            // or its request not whole yet) is watched: a close-per-request
+            // client never costs an epoll_ctl.
             self.ready(slot);
+            if self.conns[slot].is_some() {
+                if let Err(e) = self.epoll.add(fd, slot as u64, READABLE) {
+                    log::warn!("{peer}: cannot watch: {e}");
+                    self.close(slot);
+                }
+            }
         }
     }
 
@@ -247,6 +252,8 @@ impl Loop<'_> {
             served,
             ..
         } = conn;
+        // The thread blocks on the socket: the stop must shut it down.
+        admitted.watch(&stream);
         let handed = HandOver {
             stream,
             peer,

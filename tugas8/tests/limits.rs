@@ -332,6 +332,42 @@ fn stop_returns_with_a_kept_alive_client_connected_and_it_sees_the_close() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs shutdown() to wake a read blocked in another thread (Windows and Wine do not)"
+)]
+fn stop_returns_with_a_client_in_the_middle_of_its_request() {
+    // Half a head: the event loop hands the connection to a thread, which
+    // waits for the rest (the timeout is 30 s). The stop must wake it.
+    let server = start_www();
+    let addr = server.addr();
+    let mut s = connect(addr);
+    s.write_all(b"GET / HTTP/1.1\r\nHo").unwrap();
+    let deadline = Instant::now() + READ_TIMEOUT;
+    while server.shutdown().open_connections() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the connection was never accepted"
+        );
+        std::thread::yield_now();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stopper = std::thread::spawn(move || {
+        server.stop();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(READ_TIMEOUT)
+        .expect("stop() did not return: the thread serving the half request was not woken");
+    stopper.join().unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "{rest:?}"
+    );
+}
+
+#[test]
 fn a_silent_client_is_cut_within_the_timeout_plus_a_bounded_delay() {
     // On Linux accepts are deferred until the first bytes come: a client
     // that sends none reaches the server about a second later, and must

@@ -177,6 +177,33 @@ impl Shutdown {
         Some(admitted)
     }
 
+    /// As [`admit`](Shutdown::admit), for a connection an event loop
+    /// serves: it counts toward the maximum, but its socket is not
+    /// registered for [`stop`](Shutdown::stop) to shut down (the loop
+    /// closes its own connections when it sees the stop, and registering
+    /// costs a copy of the socket, two system calls per connection). Before
+    /// a thread blocks on the socket, [`Admitted::watch`] registers it.
+    pub fn admit_unwatched(&self, peer: SocketAddr) -> Option<Admitted> {
+        let inner = &self.inner;
+        if inner.count.fetch_add(1, Ordering::AcqRel) >= inner.max_connections {
+            inner.count.fetch_sub(1, Ordering::AcqRel);
+            log::warn!(
+                "{peer}: refused, {} connections already open",
+                inner.max_connections
+            );
+            return None;
+        }
+        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let admitted = Admitted {
+            shutdown: self.clone(),
+            id,
+        };
+        if self.is_stopping() {
+            return None;
+        }
+        Some(admitted)
+    }
+
     /// Connections admitted and not yet ended.
     pub fn open_connections(&self) -> usize {
         self.inner.count.load(Ordering::Acquire)
@@ -238,6 +265,22 @@ impl Shutdown {
 pub struct Admitted {
     shutdown: Shutdown,
     id: u64,
+}
+
+impl Admitted {
+    /// Registers `stream` (the admitted connection's socket, after
+    /// [`Shutdown::admit_unwatched`]) so that [`Shutdown::stop`] shuts it
+    /// down; if the stop came already, shuts it down now. Either way a
+    /// thread reading or writing it afterwards returns.
+    pub fn watch(&self, stream: &TcpStream) {
+        let inner = &self.shutdown.inner;
+        if let Ok(clone) = stream.try_clone() {
+            lock(&inner.open).insert(self.id, clone);
+        }
+        if self.shutdown.is_stopping() {
+            let _ = stream.shutdown(Both::Both);
+        }
+    }
 }
 
 impl Drop for Admitted {
@@ -453,6 +496,39 @@ mod tests {
         assert_eq!(second.read(&mut buf).unwrap_or(0), 0);
         drop(first);
         drop(server); // dropping stops and joins too
+    }
+
+    #[test]
+    fn unwatched_connections_count_and_are_shut_down_once_watched() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = Shutdown::with_max_connections(2);
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let a = shutdown.admit_unwatched(peer).unwrap();
+        let b = shutdown.admit_unwatched(peer).unwrap();
+        assert_eq!(shutdown.open_connections(), 2);
+        assert!(shutdown.admit_unwatched(peer).is_none(), "past the cap");
+        drop(b);
+        assert_eq!(shutdown.open_connections(), 1);
+        // Watched before the stop: the stop shuts the socket down.
+        let mut client = TcpStream::connect(addr).unwrap();
+        let (server_side, _) = listener.accept().unwrap();
+        a.watch(&server_side);
+        shutdown.stop();
+        let mut rest = Vec::new();
+        assert_eq!(
+            client.read_to_end(&mut rest).unwrap(),
+            0,
+            "EOF after the stop"
+        );
+        // Watched after the stop: shut down at once.
+        let mut late_client = TcpStream::connect(addr).unwrap();
+        let (late, _) = listener.accept().unwrap();
+        a.watch(&late);
+        assert_eq!(late_client.read_to_end(&mut rest).unwrap(), 0);
+        drop(a);
+        assert_eq!(shutdown.open_connections(), 0);
+        assert!(shutdown.admit_unwatched(peer).is_none(), "stopping");
     }
 
     #[test]
