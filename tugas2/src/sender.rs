@@ -33,8 +33,10 @@ use common::error::io_cause;
 
 /// Default number of unacknowledged DATA datagrams in flight.
 pub const DEFAULT_WINDOW: u32 = 512;
-/// Retransmission timeout before the first round trip is measured.
-pub const INITIAL_RTO: Duration = Duration::from_millis(250);
+/// Retransmission timeout before the first round trip is measured (the
+/// START's: a LAN or Wi-Fi answers within a few milliseconds, and a START
+/// sent twice is only acknowledged twice).
+pub const INITIAL_RTO: Duration = Duration::from_millis(100);
 /// Smallest retransmission timeout (loopback round trips are microseconds,
 /// but a busy machine can stall a process for milliseconds).
 pub const MIN_RTO: Duration = Duration::from_millis(20);
@@ -246,6 +248,9 @@ struct Slot {
     sent_at: Instant,
     /// Sent more than once: its ack gives no usable round-trip sample (Karn).
     resent: bool,
+    /// Sent again by the timer, maybe only late, not lost: its ACK may be
+    /// for any copy, so it never shows other chunks lost.
+    probed: bool,
     acked: bool,
 }
 
@@ -516,6 +521,7 @@ impl<'a, R: Read> Sender<'a, R> {
                 tx: self.tx_counter,
                 sent_at: Instant::now(),
                 resent: false,
+                probed: false,
                 acked: false,
             });
         }
@@ -533,8 +539,9 @@ impl<'a, R: Read> Sender<'a, R> {
         Ok(())
     }
 
-    /// Sends the slots at `indices` again.
-    fn retransmit(&mut self, indices: &[usize]) -> Result<(), SendError> {
+    /// Sends the slots at `indices` again: found lost, or (`probe`) as the
+    /// timer's probe.
+    fn retransmit(&mut self, indices: &[usize], probe: bool) -> Result<(), SendError> {
         let now = Instant::now();
         for &index in indices {
             self.tx_counter += 1;
@@ -542,6 +549,7 @@ impl<'a, R: Read> Sender<'a, R> {
             slot.tx = self.tx_counter;
             slot.sent_at = now;
             slot.resent = true;
+            slot.probed |= probe;
             self.retransmissions += 1;
         }
         self.transmit(indices)
@@ -567,7 +575,7 @@ impl<'a, R: Read> Sender<'a, R> {
         if now < deadline {
             return Ok((deadline - now).max(Duration::from_millis(1)));
         }
-        self.retransmit(&[first])?;
+        self.retransmit(&[first], true)?;
         // A timeout means the estimate was too low or the path got worse:
         // back off (RFC 6298 5.5) until the path delivers again.
         self.rtt.back_off();
@@ -706,8 +714,8 @@ impl<'a, R: Read> Sender<'a, R> {
             }
             slot.acked = true;
             self.in_flight -= 1;
-            let (tx, sent_at, resent) = (slot.tx, slot.sent_at, slot.resent);
-            self.note_delivered(tx, sent_at, resent, now);
+            let (tx, sent_at, resent, probed) = (slot.tx, slot.sent_at, slot.resent, slot.probed);
+            self.note_delivered(tx, sent_at, resent, probed, now);
             sacked_new = true;
         }
         if self.base != base_before {
@@ -727,32 +735,42 @@ impl<'a, R: Read> Sender<'a, R> {
                 !slot.acked && slot.tx + REORDER_THRESHOLD <= self.highest_acked_tx
             })
             .collect();
-        self.retransmit(&lost)
+        self.retransmit(&lost, false)
     }
 
     fn note_acked(&mut self, slot: &Slot, now: Instant) {
         if !slot.acked {
-            self.note_delivered(slot.tx, slot.sent_at, slot.resent, now);
+            self.note_delivered(slot.tx, slot.sent_at, slot.resent, slot.probed, now);
         }
     }
 
     /// A chunk has arrived. If it was sent only once, its round trip is a
     /// sample and its transmission order tells which older ones are lost.
     /// If it was sent twice, the ACK may be for either copy (Karn's
-    /// ambiguity): it is no round-trip sample, and it tells which older
-    /// ones are lost only if it came too late to be the first copy's
-    /// (taken as the newer one, an ACK for the first copy would declare
-    /// every chunk sent in between lost).
-    fn note_delivered(&mut self, tx: u64, sent_at: Instant, resent: bool, now: Instant) {
+    /// ambiguity): it is no round-trip sample. It tells which older ones
+    /// are lost only if it cannot be the first copy's: that copy was lost
+    /// (three later ones arrived before it; a probe of the timer proves
+    /// nothing, the first copy may have been only late), and the ACK came
+    /// at least the shortest round trip and half the usual one after the
+    /// second copy left. Taken for the newer copy, an ACK for the older
+    /// one would declare every chunk sent in between lost: on a busy
+    /// machine that is a whole window sent again for nothing, which
+    /// overflows the queues and makes real losses, and so on.
+    fn note_delivered(
+        &mut self,
+        tx: u64,
+        sent_at: Instant,
+        resent: bool,
+        probed: bool,
+        now: Instant,
+    ) {
         let rtt = now - sent_at;
         if !resent {
             self.highest_acked_tx = self.highest_acked_tx.max(tx);
             self.rtt.sample(rtt);
-        } else if self.rtt.min_rtt().is_some_and(|min| rtt >= min) {
-            // The retransmission had time to make the round trip, so the
-            // ACK is for it (RFC 8985's test): it counts as evidence, and a
-            // retransmission sent before it that is still missing was lost
-            // again. Without this, only a timeout would find that.
+        } else if !probed && rtt >= self.rtt.plausible_round_trip() {
+            // Without this, a retransmission lost again would be found
+            // only by the timer.
             self.highest_acked_tx = self.highest_acked_tx.max(tx);
         }
     }
@@ -798,6 +816,17 @@ impl RttEstimator {
     /// The shortest round trip measured.
     pub fn min_rtt(&self) -> Option<Duration> {
         self.min_rtt
+    }
+
+    /// The least time in which a datagram sent now can be acknowledged:
+    /// the shortest round trip measured, and at least half the smoothed
+    /// one (queues may have grown since the shortest); `Duration::MAX`
+    /// before any sample.
+    pub fn plausible_round_trip(&self) -> Duration {
+        match (self.min_rtt, self.srtt) {
+            (Some(min), Some(srtt)) => min.max(srtt / 2),
+            _ => Duration::MAX,
+        }
     }
 
     /// Doubles the timeout until the next sample.
@@ -973,6 +1002,28 @@ mod tests {
             "three retransmissions sent after chunk 2's arrived and it did not: sent a third time at once"
         );
         assert!(s.slots[0].resent && !s.slots[0].acked);
+    }
+
+    #[test]
+    fn the_ack_of_a_probed_chunk_shows_nothing_lost() {
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let socket = connect_socket(sink.local_addr().unwrap()).unwrap();
+        let data = vec![7u8; 16 * 1024];
+        let mut s = sender_to_nowhere(&socket, &data, 16);
+        s.fill_window().unwrap();
+        // The receiver is slow (a busy machine): the timer sends chunk 0
+        // again; then chunk 0's first copy arrives, a while later.
+        s.retransmit(&[0], true).unwrap();
+        assert_eq!(s.retransmissions, 1);
+        for slot in s.slots.iter_mut() {
+            slot.sent_at -= Duration::from_millis(5);
+        }
+        s.rtt.sample(Duration::from_micros(100));
+        s.on_ack(1, &[]).unwrap();
+        assert_eq!(
+            s.retransmissions, 1,
+            "chunks 1..15 are still on their way, not lost"
+        );
     }
 
     #[test]
