@@ -70,8 +70,8 @@ pub const UDP_FILECLIENT: Command = Command {
             "give up when the receiver has not answered for this many seconds",
         ),
         Flag::switch(
-            "no-offload",
-            "hand the kernel each datagram in a message of its own (Linux: no UDP segmentation offload), so a capture on the loopback interface shows every datagram as its own packet",
+            "offload",
+            "Linux: hand the kernel runs of up to 63 datagrams in one call (UDP segmentation offload), about twice as fast; the receiver gets the same datagrams, but a capture on the loopback interface then shows each run as one 64 KiB packet",
         ),
     ],
 };
@@ -257,7 +257,7 @@ impl FileClientConfig {
         let send = SendOptions {
             window,
             give_up: m.timeout()?,
-            offload: !m.is_set("no-offload"),
+            offload: m.is_set("offload"),
             ..SendOptions::default()
         };
         Ok(FileClientConfig {

@@ -35,6 +35,7 @@ fn send_to_a_plain_socket(fake: UdpSocket, socket: UdpSocket, data: Vec<u8>) -> 
         let opts = SendOptions {
             give_up: Duration::from_secs(10),
             window: 64,
+            offload: true,
             ..SendOptions::default()
         };
         let size = data.len() as u64;
@@ -212,7 +213,7 @@ fn every_combination_of_offload_on_both_sides_delivers_the_file() {
 }
 
 #[test]
-fn udp_fileclient_offloads_unless_told_not_to() {
+fn udp_fileclient_offloads_only_when_told_to() {
     use tugas2::app::{FileClientConfig, UDP_FILECLIENT};
     let config = |args: &[&str]| {
         let m = UDP_FILECLIENT
@@ -220,7 +221,10 @@ fn udp_fileclient_offloads_unless_told_not_to() {
             .unwrap();
         FileClientConfig::from_matches(&m).unwrap()
     };
-    assert!(config(&[]).send.offload);
-    assert!(!config(&["--no-offload"]).send.offload);
-    assert!(config(&["--no-offload"]).send.batched, "still sendmmsg");
+    assert!(
+        !config(&[]).send.offload,
+        "a capture on lo shows every datagram"
+    );
+    assert!(config(&[]).send.batched, "still sendmmsg");
+    assert!(config(&["--offload"]).send.offload);
 }

@@ -528,6 +528,43 @@ fn lossy_link_on_the_portable_path_one_datagram_per_call() {
 }
 
 #[test]
+fn lossy_link_with_segmentation_offload() {
+    // `udp_fileclient --offload`: runs of datagrams leave in one call each
+    // (where the kernel can), through the same bad link.
+    let dir = TempDir::new("offload-lossy");
+    let rx = spawn_receiver(receive_options(&dir));
+    let relay = Relay::spawn(
+        rx.addr,
+        LossConfig {
+            drop_percent: 10,
+            duplicate_percent: 5,
+            reorder_percent: 10,
+            seed: 7,
+        },
+    )
+    .unwrap();
+    let data = every_byte_value(2 * 1024 * 1024 + 11);
+    let opts = SendOptions {
+        offload: true,
+        ..send_options()
+    };
+    let (result, out) = send_bytes(relay.addr(), "offload.bin", &data, &opts);
+    let report = result.unwrap_or_else(|e| panic!("{e}\n{out}"));
+    assert_eq!(fs::read(dir.path().join("data.out")).unwrap(), data);
+    let stats = relay.stats();
+    assert!(stats.dropped_upstream > 100, "{stats:?}");
+    assert!(
+        report.retransmissions + 10 >= stats.dropped_upstream
+            && report.retransmissions <= stats.dropped_upstream * 2 + 50,
+        "{report:?} {stats:?}"
+    );
+    if cfg!(target_os = "linux") {
+        assert!(report.segmented_sends > 0, "{report:?}");
+    }
+    assert_eq!(dir.names(), ["data.out"]);
+}
+
+#[test]
 fn a_real_transfer_completes_while_another_socket_floods_starts() {
     real_transfer_during_a_start_flood(1);
 }

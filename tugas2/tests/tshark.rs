@@ -186,14 +186,14 @@ fn start_tshark(filter: &str) -> (Tshark, Receiver<String>) {
     (tshark, out_rx)
 }
 
-/// What Wireshark shows of `udp_fileclient` on `lo`: with `--no-offload`
-/// every DATA datagram is a packet of its own, at most 12 + 1024 bytes of
-/// UDP payload; with segmentation offload (the default) `lo` passes a run
-/// of them as one large packet (the README's capture note), though the
+/// What Wireshark shows of `udp_fileclient` on `lo`: by default every
+/// DATA datagram is a packet of its own, at most 12 + 1024 bytes of UDP
+/// payload; with segmentation offload (`--offload`) `lo` passes a run of
+/// them as one large packet (the README's capture note), though the
 /// receiver gets the same datagrams.
 #[test]
 #[ignore = "needs tshark"]
-fn tshark_sees_udp_fileclients_datagrams_one_by_one_with_no_offload() {
+fn tshark_sees_udp_fileclients_datagrams_one_by_one_without_offload() {
     use tugas2::protocol::{Datagram, Message, MAX_DATAGRAM};
     let data: Vec<u8> = (0..100 * 1024 + 5).map(|i| (i % 251) as u8).collect();
     let count = data.len().div_ceil(1024);
