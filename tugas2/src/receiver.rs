@@ -303,8 +303,12 @@ where
 const SLOT: usize = 2048;
 /// Room for one datagram in plain mode (any UDP payload).
 const PLAIN_SLOT: usize = 65536;
-/// Messages taken per receive call with receive offload (each up to 64 datagrams).
-const OFFLOAD_MESSAGES: usize = 16;
+/// Messages taken per receive call with receive offload, each up to 64
+/// datagrams glued, or a single one from a sender that does not segment
+/// (the default `udp_fileclient`): as many as without the offload, so that
+/// sender is not served 16 datagrams per call instead of 64. 4 MiB of
+/// buffer, of which a single datagram per message touches one page.
+const OFFLOAD_MESSAGES: usize = crate::batch::BATCH;
 
 /// Datagrams into `buf` (their lengths and senders in `got`), or none when
 /// none came in time. Errors that one peer can cause (an ICMP "port
