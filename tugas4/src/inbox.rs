@@ -16,10 +16,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::fileproto::{DELIMITER, MAX_MESSAGE};
-use common::framing::{find, DeadlineReader};
+use common::framing::DeadlineReader;
 
 /// The first buffer of a message: most requests (all but `PUT`) fit.
 const FIRST_BUFFER: usize = 4 * 1024;
+
+/// Bytes asked of the socket at a time: at most this much of the next
+/// message comes in with the end of this one and is moved to the front of
+/// the buffer afterwards.
+const READ: usize = 256 * 1024;
 
 /// The largest buffer a connection needs: one message of [`MAX_MESSAGE`]
 /// bytes, its delimiter, and room for one more read.
@@ -95,6 +100,9 @@ pub struct Inbox {
     /// The length of the message last returned plus its delimiter, to be
     /// dropped before the next one is read.
     used: usize,
+    /// Whether the buffer stays when no bytes are left (see
+    /// [`Inbox::keep_buffer`]).
+    keep: bool,
 }
 
 impl Inbox {
@@ -111,6 +119,7 @@ impl Inbox {
             buf: Vec::new(),
             filled: 0,
             used: 0,
+            keep: false,
         })
     }
 
@@ -129,7 +138,7 @@ impl Inbox {
         }
         let mut scanned = 0;
         let found = loop {
-            if let Some(pos) = find(&self.buf[scanned..self.filled], DELIMITER) {
+            if let Some(pos) = crate::wire::find_delimiter(&self.buf[scanned..self.filled]) {
                 break scanned + pos;
             }
             scanned = self.filled.saturating_sub(DELIMITER.len() - 1);
@@ -139,7 +148,8 @@ impl Inbox {
             if self.filled == self.buf.len() {
                 self.grow()?;
             }
-            let n = match self.reader.read(&mut self.buf[self.filled..]) {
+            let room = self.buf.len().min(self.filled + READ);
+            let n = match self.reader.read(&mut self.buf[self.filled..room]) {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::TimedOut && self.filled > 0 => {
@@ -167,14 +177,28 @@ impl Inbox {
         Ok(Some(&self.buf[..found]))
     }
 
+    /// Whether bytes of a next message have already arrived (a request
+    /// sent before the answer to the last one: pipelining).
+    pub fn has_pending(&self) -> bool {
+        self.filled > self.used
+    }
+
+    /// With `true`, the buffer stays when a message leaves no bytes after
+    /// it, for the next message to use without growing a new buffer from
+    /// 4 KiB (the server keeps it between the pieces of an upload); with
+    /// `false` (the default) it goes back to the budget then.
+    pub fn keep_buffer(&mut self, keep: bool) {
+        self.keep = keep;
+    }
+
     /// Drops the message last returned, keeping the bytes after it; with
     /// nothing left, the buffer's memory goes back to the budget (an idle
-    /// connection holds none).
+    /// connection holds none), unless [`Inbox::keep_buffer`] said to keep it.
     fn drop_used(&mut self) {
         self.buf.copy_within(self.used..self.filled, 0);
         self.filled -= self.used;
         self.used = 0;
-        if self.filled == 0 {
+        if self.filled == 0 && !self.keep {
             self.budget.give(self.buf.len());
             self.buf = Vec::new();
         }

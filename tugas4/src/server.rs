@@ -135,7 +135,13 @@ pub fn handle_connection(
                 out.clear();
                 session.handle(msg, &mut out);
                 writer.write_all(&out)?;
-                session.release(&mut out);
+                // With the next request already here (the clients send a
+                // few ahead), its answer reuses this one's buffers; and
+                // the pieces of an upload reuse one message buffer.
+                if !inbox.has_pending() {
+                    session.release(&mut out);
+                }
+                inbox.keep_buffer(session.upload.is_some());
                 continue;
             }
             Ok(None) => {
