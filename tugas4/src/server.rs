@@ -159,7 +159,8 @@ pub fn handle_connection(
             let refusal = match item {
                 Ok(Some(msg)) => {
                     out.clear();
-                    session.handle(msg.bytes(), &mut out);
+                    let Received { msg, plain_data } = msg;
+                    session.handle(msg.bytes(), plain_data, &mut out);
                     // The buffer goes back to be read into again during an
                     // upload (the next piece needs one as big); otherwise
                     // it is let go.
@@ -212,16 +213,33 @@ pub fn handle_connection(
     })
 }
 
-/// The read-ahead thread of a connection: takes each message in and
-/// passes it on, until the client closes, a message is refused or cut
-/// short (that is passed on too), or the connection's thread has gone.
-/// Returns the inbox, for the linger-close after a refusal.
+/// A message from the read-ahead thread.
+struct Received {
+    msg: Message,
+    /// Whether it ends with a `data` string of plain base64
+    /// ([`wire::has_plain_data`]): checked by the read-ahead thread, on
+    /// whose core the message has just arrived, so the connection's thread
+    /// only decodes it.
+    plain_data: bool,
+}
+
+/// The read-ahead thread of a connection: takes each message in, checks
+/// its base64 (see [`Received`]) and passes it on, until the client
+/// closes, a message is refused or cut short (that is passed on too), or
+/// the connection's thread has gone. Returns the inbox, for the
+/// linger-close after a refusal.
 fn read_ahead(
     mut inbox: Inbox,
-    messages: &mpsc::SyncSender<Result<Option<Message>, InboxError>>,
+    messages: &mpsc::SyncSender<Result<Option<Received>, InboxError>>,
 ) -> Inbox {
+    let mut head = Vec::new();
     loop {
-        let item = inbox.next_owned();
+        let item = inbox.next_owned().map(|msg| {
+            msg.map(|msg| Received {
+                plain_data: wire::has_plain_data(msg.bytes(), &mut head),
+                msg,
+            })
+        });
         let more = matches!(item, Ok(Some(_)));
         if messages.send(item).is_err() || !more {
             return inbox;
@@ -312,10 +330,10 @@ impl<'d> Session<'d> {
         }
     }
 
-    /// Answers one message into `out`.
-    fn handle(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+    /// Answers one message into `out`; `plain_data`: see [`Received`].
+    fn handle(&mut self, msg: &[u8], plain_data: bool, out: &mut Vec<u8>) {
         let peer = self.peer;
-        if let Some(result) = self.put_fast(msg, out) {
+        if let Some(result) = self.put_fast(msg, plain_data, out) {
             if let Err(message) = result {
                 self.abort_upload();
                 log::warn!("{peer}: PUT refused: {message}");
@@ -418,11 +436,20 @@ impl<'d> Session<'d> {
     /// The fast path for the pieces after the first of an upload (all of
     /// a big upload but one): the JSON head is parsed without walking the
     /// base64, which is decoded with SIMD straight from the message to the
-    /// file ([`wire`]). `None` (nothing done) for any other message, and
+    /// file ([`wire`]; the read-ahead thread has checked it: `plain_data`,
+    /// see [`Received`]). `None` (nothing done) for any other message, and
     /// for one the fast path does not take (another shape, an escape in
     /// the base64, a piece out of order or too big): [`Session::handle`]
     /// then answers it the general way, with the same answer or error.
-    fn put_fast(&mut self, msg: &[u8], out: &mut Vec<u8>) -> Option<Result<(), String>> {
+    fn put_fast(
+        &mut self,
+        msg: &[u8],
+        plain_data: bool,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<(), String>> {
+        if !plain_data {
+            return None;
+        }
         let up = self.upload.as_mut()?;
         let text = wire::split_data(msg, &mut self.head)?;
         let Ok(Request::Put {
@@ -434,7 +461,7 @@ impl<'d> Session<'d> {
         if name != up.name || offset != up.received || decoded_len(text) > MAX_CHUNK {
             return None;
         }
-        match wire::decode_to(text, &mut self.data, &mut up.file) {
+        match wire::decode_plain_to(text, &mut self.data, &mut up.file) {
             Ok(Some(n)) => up.received += n,
             Ok(None) => return None,
             Err(e) => return Some(Err(write_error(&name, &e))),

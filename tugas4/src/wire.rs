@@ -103,9 +103,33 @@ pub fn decode_to<W: std::io::Write + ?Sized>(
     buf: &mut Vec<u8>,
     out: &mut W,
 ) -> std::io::Result<Option<u64>> {
-    if B64.check(text).is_err() {
+    if !is_plain(text) {
         return Ok(None);
     }
+    decode_plain_to(text, buf, out)
+}
+
+/// Whether `text` is strictly valid standard base64 (the check of
+/// [`decode_to`], for a caller that does it on another thread first).
+pub fn is_plain(text: &[u8]) -> bool {
+    B64.check(text).is_ok()
+}
+
+/// Whether `msg` ends with a `data` string ([`split_data`]) that is plain
+/// base64 ([`is_plain`]); `head` is scratch space.
+pub fn has_plain_data(msg: &[u8], head: &mut Vec<u8>) -> bool {
+    split_data(msg, head).is_some_and(is_plain)
+}
+
+/// [`decode_to`] for a `text` already found plain ([`is_plain`]).
+///
+/// # Errors
+/// If writing to `out` fails.
+pub fn decode_plain_to<W: std::io::Write + ?Sized>(
+    text: &[u8],
+    buf: &mut Vec<u8>,
+    out: &mut W,
+) -> std::io::Result<Option<u64>> {
     let mut written = 0;
     for step in text.chunks(STEP) {
         // A step of a valid text is valid (STEP is a multiple of 4).
