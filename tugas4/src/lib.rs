@@ -57,6 +57,7 @@ pub mod client;
 pub mod inbox;
 pub mod programs;
 pub mod server;
+mod sys;
 pub mod wire;
 
 pub use client::{Client, ClientError};

@@ -12,7 +12,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::UNIX_EPOCH;
 
@@ -25,7 +25,7 @@ use common::files::{resolve_in_dir, AtomicFile, ServeError};
 use common::net;
 use common::stop::{Running, Shutdown};
 
-use crate::inbox::{Budget, Inbox, InboxError};
+use crate::inbox::{Budget, Inbox, InboxError, Message, Returned};
 use crate::wire;
 use crate::Config;
 
@@ -115,6 +115,14 @@ pub fn start_server(listener: TcpListener, config: Config) -> io::Result<Running
 /// not finished when this returns is discarded (its temporary file
 /// removed).
 ///
+/// Two threads share a connection: a read-ahead thread ([`read_ahead`])
+/// takes the next message in (the socket, finding its end) while this one
+/// handles the last (decoding a piece into its file, or reading and
+/// encoding a range) and sends the answer. They pass one message at a
+/// time, and its buffer comes back to be read into again, so the
+/// connection holds at most two message buffers. Both end with the
+/// connection.
+///
 /// # Errors
 /// Socket errors and a connection cut in the middle of a message; the
 /// caller logs them.
@@ -126,45 +134,116 @@ pub fn handle_connection(
 ) -> io::Result<()> {
     let mut writer = stream.try_clone()?;
     let mut inbox = Inbox::new(stream, config.timeout, budget.clone())?;
-    let mut session = Session::new(&config.dir, peer, budget);
-    let mut out = Vec::new();
+    let (give_back, returns) = mpsc::channel::<Returned>();
+    inbox.give_back_through(returns);
     log::info!("{peer}: connected");
+    thread::scope(|scope| {
+        // Owned by this closure, so that returning drops it: a read-ahead
+        // thread waiting for a buffer to come back then ends.
+        let give_back = give_back;
+        let (messages, incoming) = mpsc::sync_channel(1);
+        let reader = thread::Builder::new()
+            .name(format!("{peer} read-ahead"))
+            .spawn_scoped(scope, move || read_ahead(inbox, &messages))?;
+        let mut session = Session::new(&config.dir, peer, budget);
+        let mut out = Vec::new();
+        let mut next = None;
+        loop {
+            let item = match next.take() {
+                Some(item) => item,
+                // The read-ahead thread ended without a word: it panicked.
+                None => incoming
+                    .recv()
+                    .unwrap_or_else(|_| Err(InboxError::Io(io::Error::other("read-ahead failed")))),
+            };
+            let refusal = match item {
+                Ok(Some(msg)) => {
+                    out.clear();
+                    let Received { msg, plain_data } = msg;
+                    session.handle(msg.bytes(), plain_data, &mut out);
+                    // The buffer goes back to be read into again during an
+                    // upload (the next piece needs one as big); otherwise
+                    // it is let go.
+                    let _ = give_back.send(session.upload.is_some().then_some(msg));
+                    if let Err(e) = writer.write_all(&out) {
+                        // Ends the read-ahead thread's wait for the client.
+                        let _ = writer.shutdown(std::net::Shutdown::Both);
+                        return Err(e);
+                    }
+                    // With the next request already here (the clients send
+                    // a few ahead), its answer reuses this one's buffers.
+                    match incoming.try_recv() {
+                        Ok(item) => next = Some(item),
+                        Err(_) => session.release(&mut out),
+                    }
+                    continue;
+                }
+                Ok(None) => {
+                    log::info!("{peer}: closed");
+                    return Ok(());
+                }
+                Err(InboxError::Io(e)) => return Err(e),
+                Err(InboxError::Truncated) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the client closed in the middle of a message",
+                    ))
+                }
+                Err(InboxError::TooLarge) => format!(
+                    "message larger than the limit of {MAX_MESSAGE} bytes; \
+                     send a big file in pieces (PUT with offset and last)"
+                ),
+                Err(InboxError::TooSlow) => format!(
+                    "message not complete within {} s; closing",
+                    config.timeout.as_secs_f64()
+                ),
+                Err(InboxError::Busy) => busy(budget),
+            };
+            log::warn!("{peer}: {refusal}; refused, closing");
+            out.clear();
+            Response::error(refusal).encode(&mut out);
+            writer.write_all(&out)?;
+            // The read-ahead thread stopped after the refused message.
+            let inbox = reader
+                .join()
+                .map_err(|_| io::Error::other("read-ahead panicked"))?;
+            net::linger_close(&writer, &mut inbox.stream());
+            return Ok(());
+        }
+    })
+}
+
+/// A message from the read-ahead thread.
+struct Received {
+    msg: Message,
+    /// Whether it ends with a `data` string of plain base64
+    /// ([`wire::has_plain_data`]): checked by the read-ahead thread, on
+    /// whose core the message has just arrived, so the connection's thread
+    /// only decodes it.
+    plain_data: bool,
+}
+
+/// The read-ahead thread of a connection: takes each message in, checks
+/// its base64 (see [`Received`]) and passes it on, until the client
+/// closes, a message is refused or cut short (that is passed on too), or
+/// the connection's thread has gone. Returns the inbox, for the
+/// linger-close after a refusal.
+fn read_ahead(
+    mut inbox: Inbox,
+    messages: &mpsc::SyncSender<Result<Option<Received>, InboxError>>,
+) -> Inbox {
+    let mut head = Vec::new();
     loop {
-        let refusal = match inbox.next_message() {
-            Ok(Some(msg)) => {
-                out.clear();
-                session.handle(msg, &mut out);
-                writer.write_all(&out)?;
-                session.release(&mut out);
-                continue;
-            }
-            Ok(None) => {
-                log::info!("{peer}: closed");
-                return Ok(());
-            }
-            Err(InboxError::Io(e)) => return Err(e),
-            Err(InboxError::Truncated) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the client closed in the middle of a message",
-                ))
-            }
-            Err(InboxError::TooLarge) => format!(
-                "message larger than the limit of {MAX_MESSAGE} bytes; \
-                 send a big file in pieces (PUT with offset and last)"
-            ),
-            Err(InboxError::TooSlow) => format!(
-                "message not complete within {} s; closing",
-                config.timeout.as_secs_f64()
-            ),
-            Err(InboxError::Busy) => busy(budget),
-        };
-        log::warn!("{peer}: {refusal}; refused, closing");
-        out.clear();
-        Response::error(refusal).encode(&mut out);
-        writer.write_all(&out)?;
-        net::linger_close(&writer, &mut inbox.stream());
-        return Ok(());
+        let item = inbox.next_owned().map(|msg| {
+            msg.map(|msg| Received {
+                plain_data: wire::has_plain_data(msg.bytes(), &mut head),
+                msg,
+            })
+        });
+        let more = matches!(item, Ok(Some(_)));
+        if messages.send(item).is_err() || !more {
+            return inbox;
+        }
     }
 }
 
@@ -251,10 +330,10 @@ impl<'d> Session<'d> {
         }
     }
 
-    /// Answers one message into `out`.
-    fn handle(&mut self, msg: &[u8], out: &mut Vec<u8>) {
+    /// Answers one message into `out`; `plain_data`: see [`Received`].
+    fn handle(&mut self, msg: &[u8], plain_data: bool, out: &mut Vec<u8>) {
         let peer = self.peer;
-        if let Some(result) = self.put_fast(msg, out) {
+        if let Some(result) = self.put_fast(msg, plain_data, out) {
             if let Err(message) = result {
                 self.abort_upload();
                 log::warn!("{peer}: PUT refused: {message}");
@@ -357,11 +436,20 @@ impl<'d> Session<'d> {
     /// The fast path for the pieces after the first of an upload (all of
     /// a big upload but one): the JSON head is parsed without walking the
     /// base64, which is decoded with SIMD straight from the message to the
-    /// file ([`wire`]). `None` (nothing done) for any other message, and
+    /// file ([`wire`]; the read-ahead thread has checked it: `plain_data`,
+    /// see [`Received`]). `None` (nothing done) for any other message, and
     /// for one the fast path does not take (another shape, an escape in
     /// the base64, a piece out of order or too big): [`Session::handle`]
     /// then answers it the general way, with the same answer or error.
-    fn put_fast(&mut self, msg: &[u8], out: &mut Vec<u8>) -> Option<Result<(), String>> {
+    fn put_fast(
+        &mut self,
+        msg: &[u8],
+        plain_data: bool,
+        out: &mut Vec<u8>,
+    ) -> Option<Result<(), String>> {
+        if !plain_data {
+            return None;
+        }
         let up = self.upload.as_mut()?;
         let text = wire::split_data(msg, &mut self.head)?;
         let Ok(Request::Put {
@@ -373,7 +461,7 @@ impl<'d> Session<'d> {
         if name != up.name || offset != up.received || decoded_len(text) > MAX_CHUNK {
             return None;
         }
-        match wire::decode_to(text, &mut self.data, &mut up.file) {
+        match wire::decode_plain_to(text, &mut self.data, &mut up.file) {
             Ok(Some(n)) => up.received += n,
             Ok(None) => return None,
             Err(e) => return Some(Err(write_error(&name, &e))),

@@ -43,6 +43,22 @@ pub fn encode_get_ok(name: &str, size: u64, offset: u64, bytes: &[u8], out: &mut
     });
 }
 
+/// Where the first `\r\n\r\n` (the end of a message) starts in `hay`:
+/// the same answer as [`common::framing::find`], found with `memchr`
+/// ([`crate::sys`]), which skips the base64 of a big message (no `\r` in
+/// it) several times faster.
+pub fn find_delimiter(hay: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = crate::sys::position_of(&hay[from..], b'\r') {
+        let at = from + i;
+        if hay[at..].starts_with(fileproto::DELIMITER) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// Cuts a message (without its delimiter) that ends with a `data` string
 /// into its head and the base64 text: `head` gets the message with an
 /// empty `data` (`{...,"data":""}`, for the general decoder) and the text
@@ -87,9 +103,33 @@ pub fn decode_to<W: std::io::Write + ?Sized>(
     buf: &mut Vec<u8>,
     out: &mut W,
 ) -> std::io::Result<Option<u64>> {
-    if B64.check(text).is_err() {
+    if !is_plain(text) {
         return Ok(None);
     }
+    decode_plain_to(text, buf, out)
+}
+
+/// Whether `text` is strictly valid standard base64 (the check of
+/// [`decode_to`], for a caller that does it on another thread first).
+pub fn is_plain(text: &[u8]) -> bool {
+    B64.check(text).is_ok()
+}
+
+/// Whether `msg` ends with a `data` string ([`split_data`]) that is plain
+/// base64 ([`is_plain`]); `head` is scratch space.
+pub fn has_plain_data(msg: &[u8], head: &mut Vec<u8>) -> bool {
+    split_data(msg, head).is_some_and(is_plain)
+}
+
+/// [`decode_to`] for a `text` already found plain ([`is_plain`]).
+///
+/// # Errors
+/// If writing to `out` fails.
+pub fn decode_plain_to<W: std::io::Write + ?Sized>(
+    text: &[u8],
+    buf: &mut Vec<u8>,
+    out: &mut W,
+) -> std::io::Result<Option<u64>> {
     let mut written = 0;
     for step in text.chunks(STEP) {
         // A step of a valid text is valid (STEP is a multiple of 4).
@@ -100,6 +140,47 @@ pub fn decode_to<W: std::io::Write + ?Sized>(
         written += buf.len() as u64;
     }
     Ok(Some(written))
+}
+
+/// What [`decode_steps_to`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// The text was plain base64: all of it decoded, this many bytes
+    /// written.
+    All(u64),
+    /// The text is not plain base64 from some step on: the steps before
+    /// it were, and their bytes (this many) are written. The general
+    /// decoder gives the same bytes first (those steps hold base64
+    /// characters only, which JSON leaves as they are), so the caller
+    /// decodes the whole text the general way and skips them.
+    NotPlain {
+        /// Bytes written before the step that did not decode.
+        written: u64,
+    },
+}
+
+/// Like [`decode_to`], without checking the whole text first: each step
+/// is checked as it is decoded, one pass over the text instead of two.
+/// For a writer that may receive the first steps of a text that then
+/// fails ([`Decoded::NotPlain`]): the client's download, which skips them
+/// on the general path and removes the file on an error anyway.
+///
+/// # Errors
+/// If writing to `out` fails.
+pub fn decode_steps_to<W: std::io::Write + ?Sized>(
+    text: &[u8],
+    buf: &mut Vec<u8>,
+    out: &mut W,
+) -> std::io::Result<Decoded> {
+    let mut written = 0;
+    for step in text.chunks(STEP) {
+        if !decode_into(step, buf) {
+            return Ok(Decoded::NotPlain { written });
+        }
+        out.write_all(buf)?;
+        written += buf.len() as u64;
+    }
+    Ok(Decoded::All(written))
 }
 
 #[cfg(test)]
@@ -164,6 +245,49 @@ mod tests {
                 }
             ));
         }
+    }
+
+    #[test]
+    fn the_delimiter_is_found_where_common_finds_it() {
+        let cases: [&[u8]; 7] = [
+            b"",
+            b"\r\n\r",
+            b"\r\n\r\n",
+            b"ab\r\r\n\r\n",
+            b"{}\r\n\r\n{}\r\n\r\n",
+            b"\r\n\rx\r\n\r\n",
+            b"\r\r\r\r",
+        ];
+        for hay in cases {
+            assert_eq!(
+                find_delimiter(hay),
+                common::framing::find(hay, DELIMITER),
+                "{hay:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn steps_decode_until_one_is_not_plain_base64() {
+        let data = bytes(3 * STEP);
+        let mut text = B64.encode_to_string(&data).into_bytes();
+        let (mut buf, mut out) = (Vec::new(), Vec::new());
+        assert_eq!(
+            decode_steps_to(&text, &mut buf, &mut out).unwrap(),
+            Decoded::All(data.len() as u64)
+        );
+        assert_eq!(out, data);
+        // An escaped `/` in the third step: two steps are written.
+        text.splice(2 * STEP + 8..2 * STEP + 8, *b"\\");
+        out.clear();
+        let got = decode_steps_to(&text, &mut buf, &mut out).unwrap();
+        assert_eq!(
+            got,
+            Decoded::NotPlain {
+                written: 2 * STEP as u64 / 4 * 3
+            }
+        );
+        assert_eq!(out, data[..2 * STEP / 4 * 3]);
     }
 
     #[test]
