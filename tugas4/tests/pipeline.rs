@@ -131,6 +131,10 @@ fn a_client_gone_during_a_pipelined_upload_leaves_nothing_and_no_thread() {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "needs shutdown() to wake a read blocked in another thread (Windows and Wine do not): the stop at its end waits for the idle client's read-ahead thread"
+)]
 fn an_upload_goes_through_a_budget_with_no_room_to_read_ahead() {
     // 6 MiB: the first message buffer (4 MiB) fits, a second one for
     // reading ahead does not fit the spare half, so the read-ahead thread
