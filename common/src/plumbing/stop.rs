@@ -148,27 +148,13 @@ impl Shutdown {
     /// returned [`Admitted`] is dropped, and [`stop`](Shutdown::stop) shuts
     /// its socket down.
     pub fn admit(&self, stream: &TcpStream) -> Option<Admitted> {
-        let inner = &self.inner;
-        if inner.count.fetch_add(1, Ordering::AcqRel) >= inner.max_connections {
-            inner.count.fetch_sub(1, Ordering::AcqRel);
-            let peer = stream
+        let admitted = self.count_in(|| {
+            stream
                 .peer_addr()
                 .map(|a| a.to_string())
-                .unwrap_or_default();
-            log::warn!(
-                "{peer}: refused, {} connections already open",
-                inner.max_connections
-            );
-            return None;
-        }
-        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let admitted = Admitted {
-            shutdown: self.clone(),
-            id,
-        };
-        if let Ok(clone) = stream.try_clone() {
-            lock(&inner.open).insert(id, clone);
-        }
+                .unwrap_or_default()
+        })?;
+        admitted.register(stream);
         // Checked after registering, so a stop that ran in between cannot
         // miss this connection.
         if self.is_stopping() {
@@ -184,24 +170,30 @@ impl Shutdown {
     /// costs a copy of the socket, two system calls per connection). Before
     /// a thread blocks on the socket, [`Admitted::watch`] registers it.
     pub fn admit_unwatched(&self, peer: SocketAddr) -> Option<Admitted> {
-        let inner = &self.inner;
-        if inner.count.fetch_add(1, Ordering::AcqRel) >= inner.max_connections {
-            inner.count.fetch_sub(1, Ordering::AcqRel);
-            log::warn!(
-                "{peer}: refused, {} connections already open",
-                inner.max_connections
-            );
-            return None;
-        }
-        let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
-        let admitted = Admitted {
-            shutdown: self.clone(),
-            id,
-        };
+        let admitted = self.count_in(|| peer.to_string())?;
         if self.is_stopping() {
             return None;
         }
         Some(admitted)
+    }
+
+    /// Counts one more connection, or refuses it (a log line naming
+    /// `peer()`) when the maximum is open.
+    fn count_in(&self, peer: impl FnOnce() -> String) -> Option<Admitted> {
+        let inner = &self.inner;
+        if inner.count.fetch_add(1, Ordering::AcqRel) >= inner.max_connections {
+            inner.count.fetch_sub(1, Ordering::AcqRel);
+            log::warn!(
+                "{}: refused, {} connections already open",
+                peer(),
+                inner.max_connections
+            );
+            return None;
+        }
+        Some(Admitted {
+            shutdown: self.clone(),
+            id: inner.next_id.fetch_add(1, Ordering::Relaxed),
+        })
     }
 
     /// Connections admitted and not yet ended.
@@ -268,15 +260,19 @@ pub struct Admitted {
 }
 
 impl Admitted {
+    /// Keeps a copy of `stream` for [`Shutdown::stop`] to shut down.
+    fn register(&self, stream: &TcpStream) {
+        if let Ok(clone) = stream.try_clone() {
+            lock(&self.shutdown.inner.open).insert(self.id, clone);
+        }
+    }
+
     /// Registers `stream` (the admitted connection's socket, after
     /// [`Shutdown::admit_unwatched`]) so that [`Shutdown::stop`] shuts it
     /// down; if the stop came already, shuts it down now. Either way a
     /// thread reading or writing it afterwards returns.
     pub fn watch(&self, stream: &TcpStream) {
-        let inner = &self.shutdown.inner;
-        if let Ok(clone) = stream.try_clone() {
-            lock(&inner.open).insert(self.id, clone);
-        }
+        self.register(stream);
         if self.shutdown.is_stopping() {
             let _ = stream.shutdown(Both::Both);
         }
