@@ -23,7 +23,7 @@ use common::fileproto::{
 };
 use common::framing::FrameError;
 
-use crate::wire::Decoded;
+use crate::wire::{Decoded, Skip};
 
 /// Requests in flight at once during `get` and `put`.
 pub const DEFAULT_WINDOW: usize = 4;
@@ -491,7 +491,7 @@ fn decode_pieces(
             other => return Err(unexpected("GET", &other, peer)),
         };
         check_range(name, (got_size, got_offset, got_len), (total, offset, len))?;
-        let mut sink = Skip { left: skip, sink };
+        let mut sink = Skip::new(skip, sink);
         let n = decode_data_to(&data, &mut buf, &mut sink).map_err(|e| match e {
             DecodeToError::Data(e) => bad_answer(peer, e),
             DecodeToError::Write(e) => AppError::io(format!("cannot write {name}"), &e).into(),
@@ -504,30 +504,6 @@ fn decode_pieces(
         let _ = give_back.send(answer.message);
     }
     Ok(())
-}
-
-/// A writer that drops the first `left` bytes written to it and passes
-/// the rest on to `sink`.
-struct Skip<'s, W: ?Sized> {
-    left: u64,
-    sink: &'s mut W,
-}
-
-impl<W: Write + ?Sized> Write for Skip<'_, W> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        if self.left == 0 {
-            return self.sink.write(bytes);
-        }
-        let dropped = bytes
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        self.left -= dropped as u64;
-        Ok(dropped)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.sink.flush()
-    }
 }
 
 /// Checks an answer's (size, offset, length) against the (size, offset,

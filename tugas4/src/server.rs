@@ -26,7 +26,7 @@ use common::net;
 use common::stop::{Running, Shutdown};
 
 use crate::inbox::{Budget, Inbox, InboxError, Message, Returned};
-use crate::wire;
+use crate::wire::{self, Decoded, Skip};
 use crate::Config;
 
 /// Serves `config.dir` on `listener` until `shutdown` is given: each
@@ -159,8 +159,7 @@ pub fn handle_connection(
             let refusal = match item {
                 Ok(Some(msg)) => {
                     out.clear();
-                    let Received { msg, plain_data } = msg;
-                    session.handle(msg.bytes(), plain_data, &mut out);
+                    session.handle(msg.bytes(), &mut out);
                     // The buffer goes back to be read into again during an
                     // upload (the next piece needs one as big); otherwise
                     // it is let go.
@@ -213,33 +212,16 @@ pub fn handle_connection(
     })
 }
 
-/// A message from the read-ahead thread.
-struct Received {
-    msg: Message,
-    /// Whether it ends with a `data` string of plain base64
-    /// ([`wire::has_plain_data`]): checked by the read-ahead thread, on
-    /// whose core the message has just arrived, so the connection's thread
-    /// only decodes it.
-    plain_data: bool,
-}
-
-/// The read-ahead thread of a connection: takes each message in, checks
-/// its base64 (see [`Received`]) and passes it on, until the client
-/// closes, a message is refused or cut short (that is passed on too), or
-/// the connection's thread has gone. Returns the inbox, for the
-/// linger-close after a refusal.
+/// The read-ahead thread of a connection: takes each message in and
+/// passes it on, until the client closes, a message is refused or cut
+/// short (that is passed on too), or the connection's thread has gone.
+/// Returns the inbox, for the linger-close after a refusal.
 fn read_ahead(
     mut inbox: Inbox,
-    messages: &mpsc::SyncSender<Result<Option<Received>, InboxError>>,
+    messages: &mpsc::SyncSender<Result<Option<Message>, InboxError>>,
 ) -> Inbox {
-    let mut head = Vec::new();
     loop {
-        let item = inbox.next_owned().map(|msg| {
-            msg.map(|msg| Received {
-                plain_data: wire::has_plain_data(msg.bytes(), &mut head),
-                msg,
-            })
-        });
+        let item = inbox.next_owned();
         let more = matches!(item, Ok(Some(_)));
         if messages.send(item).is_err() || !more {
             return inbox;
@@ -277,6 +259,11 @@ struct Session<'d> {
     data: Vec<u8>,
     /// The head of a `PUT` piece on the fast path ([`wire::split_data`]).
     head: Vec<u8>,
+    /// Set when the fast path took a piece of the upload and its base64
+    /// stopped being plain ([`wire::Decoded::NotPlain`]): the file bytes
+    /// it wrote from that piece. The general path then writes the rest of
+    /// the piece, or ends the upload.
+    written_ahead: Option<u64>,
 }
 
 impl Drop for Session<'_> {
@@ -303,6 +290,7 @@ impl<'d> Session<'d> {
             upload: None,
             data: Vec::new(),
             head: Vec::new(),
+            written_ahead: None,
         }
     }
 
@@ -330,10 +318,10 @@ impl<'d> Session<'d> {
         }
     }
 
-    /// Answers one message into `out`; `plain_data`: see [`Received`].
-    fn handle(&mut self, msg: &[u8], plain_data: bool, out: &mut Vec<u8>) {
+    /// Answers one message into `out`.
+    fn handle(&mut self, msg: &[u8], out: &mut Vec<u8>) {
         let peer = self.peer;
-        if let Some(result) = self.put_fast(msg, plain_data, out) {
+        if let Some(result) = self.put_fast(msg, out) {
             if let Err(message) = result {
                 self.abort_upload();
                 log::warn!("{peer}: PUT refused: {message}");
@@ -342,13 +330,23 @@ impl<'d> Session<'d> {
             }
             return;
         }
+        // A piece of the upload that the fast path began (part of it may
+        // be in the file already): refused, it ends the upload, as any
+        // refused piece does.
+        let written_ahead = self.written_ahead.take();
         let req = match Request::decode(msg) {
             Ok(req) => req,
             Err(e) => {
                 log::warn!("{peer}: bad request: {e}");
+                if written_ahead.is_some() {
+                    self.abort_upload();
+                }
                 return Response::error(e).encode(out);
             }
         };
+        if written_ahead.is_some() && !matches!(req, Request::Put { .. }) {
+            self.abort_upload();
+        }
         let command = req.command();
         let result = match req {
             Request::List => self.list(out),
@@ -363,7 +361,7 @@ impl<'d> Session<'d> {
                 last,
                 data,
             } => {
-                let r = self.put(&name, offset, last, &data, out);
+                let r = self.put(&name, offset, last, &data, written_ahead.unwrap_or(0), out);
                 if r.is_err() {
                     self.abort_upload();
                 }
@@ -436,20 +434,15 @@ impl<'d> Session<'d> {
     /// The fast path for the pieces after the first of an upload (all of
     /// a big upload but one): the JSON head is parsed without walking the
     /// base64, which is decoded with SIMD straight from the message to the
-    /// file ([`wire`]; the read-ahead thread has checked it: `plain_data`,
-    /// see [`Received`]). `None` (nothing done) for any other message, and
-    /// for one the fast path does not take (another shape, an escape in
-    /// the base64, a piece out of order or too big): [`Session::handle`]
+    /// file, checked as it is decoded ([`wire`]). `None` (nothing done)
+    /// for any other message, and for one the fast path does not take
+    /// (another shape, a piece out of order or too big, or base64 that
+    /// stops being plain: an escape, a bad character): [`Session::handle`]
     /// then answers it the general way, with the same answer or error.
-    fn put_fast(
-        &mut self,
-        msg: &[u8],
-        plain_data: bool,
-        out: &mut Vec<u8>,
-    ) -> Option<Result<(), String>> {
-        if !plain_data {
-            return None;
-        }
+    /// In the last case the steps before the one that did not decode are
+    /// written already ([`Session::written_ahead`]): the general way
+    /// writes the rest of the piece, or ends the upload if it fails.
+    fn put_fast(&mut self, msg: &[u8], out: &mut Vec<u8>) -> Option<Result<(), String>> {
         let up = self.upload.as_mut()?;
         let text = wire::split_data(msg, &mut self.head)?;
         let Ok(Request::Put {
@@ -458,23 +451,30 @@ impl<'d> Session<'d> {
         else {
             return None;
         };
-        if name != up.name || offset != up.received || decoded_len(text) > MAX_CHUNK {
+        if name != up.name || offset == 0 || offset != up.received || decoded_len(text) > MAX_CHUNK
+        {
             return None;
         }
-        match wire::decode_plain_to(text, &mut self.data, &mut up.file) {
-            Ok(Some(n)) => up.received += n,
-            Ok(None) => return None,
+        match wire::decode_steps_to(text, &mut self.data, &mut up.file) {
+            Ok(Decoded::All(n)) => up.received += n,
+            Ok(Decoded::NotPlain { written }) => {
+                self.written_ahead = Some(written);
+                return None;
+            }
             Err(e) => return Some(Err(write_error(&name, &e))),
         }
         Some(self.put_done(last, out))
     }
 
+    /// The general way to take a `PUT` piece; `written_ahead`: its first
+    /// bytes, already in the file (see [`Session::put_fast`]).
     fn put(
         &mut self,
         name: &str,
         offset: u64,
         last: bool,
         data: &str,
+        written_ahead: u64,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
         check_name(name)?;
@@ -524,7 +524,11 @@ impl<'d> Session<'d> {
                 ))
             }
         };
-        up.received += decode_data_to(data, &mut self.data, &mut up.file).map_err(|e| match e {
+        // Past the bytes the fast path wrote from this piece, if any (a
+        // piece at offset 0 starts a new file: all of it goes there).
+        let skip = if offset == 0 { 0 } else { written_ahead };
+        let mut file = Skip::new(skip, &mut up.file);
+        up.received += decode_data_to(data, &mut self.data, &mut file).map_err(|e| match e {
             DecodeToError::Data(e) => e.0,
             DecodeToError::Write(e) => write_error(name, &e),
         })?;

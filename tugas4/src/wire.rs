@@ -85,62 +85,11 @@ pub fn decode_into(text: &[u8], out: &mut Vec<u8>) -> bool {
     B64.decode(text, Out::from_slice(out)).is_ok()
 }
 
-/// Base64 characters decoded at a time by [`decode_to`]: 96 KiB of file
+/// Base64 characters decoded at a time by [`decode_steps_to`]: 96 KiB of file
 /// bytes, which are still in the CPU cache when they are copied to the
 /// file (a 2 MiB piece decoded at once is not, and copying it then costs
 /// more than decoding it).
 const STEP: usize = 128 * 1024;
-
-/// Decodes base64 `text` a step at a time into `buf` (reused) and writes
-/// each step to `out`; returns the bytes written. `Ok(None)` if `text` is
-/// not strictly valid standard base64: it is checked whole first, so
-/// nothing has been written then, and the caller takes the general path.
-///
-/// # Errors
-/// If writing to `out` fails.
-pub fn decode_to<W: std::io::Write + ?Sized>(
-    text: &[u8],
-    buf: &mut Vec<u8>,
-    out: &mut W,
-) -> std::io::Result<Option<u64>> {
-    if !is_plain(text) {
-        return Ok(None);
-    }
-    decode_plain_to(text, buf, out)
-}
-
-/// Whether `text` is strictly valid standard base64 (the check of
-/// [`decode_to`], for a caller that does it on another thread first).
-pub fn is_plain(text: &[u8]) -> bool {
-    B64.check(text).is_ok()
-}
-
-/// Whether `msg` ends with a `data` string ([`split_data`]) that is plain
-/// base64 ([`is_plain`]); `head` is scratch space.
-pub fn has_plain_data(msg: &[u8], head: &mut Vec<u8>) -> bool {
-    split_data(msg, head).is_some_and(is_plain)
-}
-
-/// [`decode_to`] for a `text` already found plain ([`is_plain`]).
-///
-/// # Errors
-/// If writing to `out` fails.
-pub fn decode_plain_to<W: std::io::Write + ?Sized>(
-    text: &[u8],
-    buf: &mut Vec<u8>,
-    out: &mut W,
-) -> std::io::Result<Option<u64>> {
-    let mut written = 0;
-    for step in text.chunks(STEP) {
-        // A step of a valid text is valid (STEP is a multiple of 4).
-        if !decode_into(step, buf) {
-            return Ok(None);
-        }
-        out.write_all(buf)?;
-        written += buf.len() as u64;
-    }
-    Ok(Some(written))
-}
 
 /// What [`decode_steps_to`] did.
 #[derive(Debug, PartialEq, Eq)]
@@ -159,11 +108,13 @@ pub enum Decoded {
     },
 }
 
-/// Like [`decode_to`], without checking the whole text first: each step
-/// is checked as it is decoded, one pass over the text instead of two.
-/// For a writer that may receive the first steps of a text that then
-/// fails ([`Decoded::NotPlain`]): the client's download, which skips them
-/// on the general path and removes the file on an error anyway.
+/// Decodes base64 `text` a step at a time into `buf` (reused) and writes
+/// each step to `out`, checking each step as it is decoded (one pass over
+/// the text). Returns what it wrote: all of the text, or the steps
+/// before the first one that is not plain base64 ([`Decoded::NotPlain`]);
+/// the caller then decodes the text the general way, skipping the bytes
+/// already written ([`Skip`]), and drops what it wrote if that fails (the
+/// server ends the upload, the client's download removes its file).
 ///
 /// # Errors
 /// If writing to `out` fails.
@@ -181,6 +132,37 @@ pub fn decode_steps_to<W: std::io::Write + ?Sized>(
         written += buf.len() as u64;
     }
     Ok(Decoded::All(written))
+}
+
+/// A writer that drops the first `left` bytes written to it and passes
+/// the rest on to `sink`: the general decoder, going on after the bytes
+/// [`decode_steps_to`] wrote.
+pub struct Skip<'s, W: ?Sized> {
+    left: u64,
+    sink: &'s mut W,
+}
+
+impl<'s, W: ?Sized> Skip<'s, W> {
+    pub fn new(left: u64, sink: &'s mut W) -> Skip<'s, W> {
+        Skip { left, sink }
+    }
+}
+
+impl<W: std::io::Write + ?Sized> std::io::Write for Skip<'_, W> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return self.sink.write(bytes);
+        }
+        let dropped = bytes
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        self.left -= dropped as u64;
+        Ok(dropped)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.sink.flush()
+    }
 }
 
 #[cfg(test)]

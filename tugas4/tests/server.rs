@@ -781,3 +781,68 @@ fn later_pieces_of_any_shape_get_the_general_answer() {
     assert!(e.contains("unexpected character '*' at position 2"), "{e}");
     assert_eq!(dir.entries(), ["f.bin"], "the bad upload is discarded");
 }
+
+/// A `PUT` piece of `bytes` at `offset` whose base64 has its first `/`
+/// past `from` (deep in the text, after the first steps the fast path
+/// decodes and writes) replaced by `with`.
+fn piece_spoiled_past(name: &str, offset: u64, bytes: &[u8], from: usize, with: &[u8]) -> Vec<u8> {
+    let mut msg = Vec::new();
+    encode_put(name, offset, true, bytes, &mut msg);
+    let data = msg.windows(8).position(|w| w == b"\"data\":\"").unwrap() + 8;
+    let at = data + from + msg[data + from..].iter().position(|&b| b == b'/').unwrap();
+    msg.splice(at..=at, with.iter().copied());
+    msg
+}
+
+/// An escape deep in a piece's base64: the fast path has written the steps
+/// before it, and the general way must write the rest of the piece, and
+/// only the rest.
+#[test]
+fn a_piece_escaped_deep_in_its_base64_is_saved_once() {
+    let dir = TempDir::new("escaped-deep");
+    let server = start(dir.path());
+    let mut raw = Raw::connect(server.addr());
+    let body = pseudo_random(2 << 20, 11);
+    let (first, second) = body.split_at(1 << 20);
+    let mut msg = Vec::new();
+    encode_put("e.bin", 0, false, first, &mut msg);
+    raw.stream.write_all(&msg).unwrap();
+    assert_eq!(raw.answer()["received"].as_u64(), Some(1 << 20));
+    // `\/` is `/` in JSON, 600 000 characters in (past four 128 KiB steps).
+    let msg = piece_spoiled_past("e.bin", 1 << 20, second, 600_000, b"\\/");
+    raw.stream.write_all(&msg).unwrap();
+    let a = raw.answer();
+    assert_eq!(a["saved"].as_bool(), Some(true), "{a}");
+    assert_eq!(a["received"].as_u64(), Some(2 << 20), "{a}");
+    assert!(fs::read(dir.path().join("e.bin")).unwrap() == body);
+}
+
+/// A piece whose JSON goes wrong deep in its base64 is refused, and, like
+/// any refused piece, ends the upload: what the fast path wrote from it
+/// is not kept for a later piece to follow.
+#[test]
+fn a_piece_whose_json_breaks_deep_in_its_base64_ends_the_upload() {
+    let dir = TempDir::new("broken-deep");
+    let server = start(dir.path());
+    let mut raw = Raw::connect(server.addr());
+    let body = pseudo_random(3 << 20, 12);
+    let mut msg = Vec::new();
+    encode_put("b.bin", 0, false, &body[..1 << 20], &mut msg);
+    raw.stream.write_all(&msg).unwrap();
+    assert_eq!(raw.answer()["received"].as_u64(), Some(1 << 20));
+    // `\q` is no JSON escape.
+    let msg = piece_spoiled_past("b.bin", 1 << 20, &body[1 << 20..2 << 20], 600_000, b"\\q");
+    raw.stream.write_all(&msg).unwrap();
+    let e = error_message(&raw.answer());
+    assert!(e.contains("escape"), "{e}");
+    send_last_piece(&mut raw, "b.bin", 2 << 20, &body[2 << 20..]);
+    let e = error_message(&raw.answer());
+    assert!(e.contains("no upload of \"b.bin\" in progress"), "{e}");
+    assert!(dir.entries().is_empty(), "{:?}", dir.entries());
+}
+
+fn send_last_piece(raw: &mut Raw, name: &str, offset: u64, bytes: &[u8]) {
+    let mut msg = Vec::new();
+    encode_put(name, offset, true, bytes, &mut msg);
+    raw.stream.write_all(&msg).unwrap();
+}
