@@ -219,8 +219,6 @@ struct Worker {
     /// Whether the listener is watched (it is not for a moment after
     /// `accept` fails for want of file descriptors).
     listening: bool,
-    /// Connections just accepted, not served yet (see [`ACCEPTS_PER_WAKE`]).
-    accepted: Vec<(TcpStream, SocketAddr)>,
 }
 
 /// Scratch space a worker lends to the connection being served.
@@ -304,7 +302,6 @@ impl Worker {
                 out: Vec::with_capacity(4096),
             },
             listening: true,
-            accepted: Vec::with_capacity(ACCEPTS_PER_WAKE),
         })
     }
 
@@ -353,14 +350,16 @@ impl Worker {
     /// Accepts up to [`ACCEPTS_PER_WAKE`] connections waiting in the
     /// backlog, then serves each.
     fn accept_all(&mut self, now: Instant) {
-        let mut accepted = std::mem::take(&mut self.accepted);
+        let mut accepted = Vec::with_capacity(ACCEPTS_PER_WAKE);
         self.accept_into(&mut accepted);
-        for (stream, peer) in accepted.drain(..) {
+        for (stream, peer) in accepted {
             self.add(stream, peer, now);
         }
-        self.accepted = accepted;
     }
 
+    /// The accepting half of [`Worker::accept_all`]: fills `accepted` up
+    /// to [`ACCEPTS_PER_WAKE`], until the backlog is empty or the server
+    /// stops.
     fn accept_into(&mut self, accepted: &mut Vec<(TcpStream, SocketAddr)>) {
         while accepted.len() < ACCEPTS_PER_WAKE {
             match epoll::accept_nonblocking(&self.shared.listener) {
