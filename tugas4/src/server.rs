@@ -259,11 +259,16 @@ struct Session<'d> {
     data: Vec<u8>,
     /// The head of a `PUT` piece on the fast path ([`wire::split_data`]).
     head: Vec<u8>,
-    /// Set when the fast path took a piece of the upload and its base64
-    /// stopped being plain ([`wire::Decoded::NotPlain`]): the file bytes
-    /// it wrote from that piece. The general path then writes the rest of
-    /// the piece, or ends the upload.
-    written_ahead: Option<u64>,
+}
+
+/// What [`Session::put_fast`] did with a message.
+enum Fast {
+    /// Took it: the answer is in `out`, or it was refused with this text.
+    Took(Result<(), String>),
+    /// Left it to the general way. `Some(n)`: it is a piece of the upload
+    /// whose base64 stopped being plain ([`wire::Decoded::NotPlain`])
+    /// after the first `n` file bytes, which are written already.
+    Left(Option<u64>),
 }
 
 impl Drop for Session<'_> {
@@ -290,7 +295,6 @@ impl<'d> Session<'d> {
             upload: None,
             data: Vec::new(),
             head: Vec::new(),
-            written_ahead: None,
         }
     }
 
@@ -321,19 +325,21 @@ impl<'d> Session<'d> {
     /// Answers one message into `out`.
     fn handle(&mut self, msg: &[u8], out: &mut Vec<u8>) {
         let peer = self.peer;
-        if let Some(result) = self.put_fast(msg, out) {
-            if let Err(message) = result {
-                self.abort_upload();
-                log::warn!("{peer}: PUT refused: {message}");
-                out.clear();
-                Response::error(message).encode(out);
+        // `Some`: a piece of the upload that the fast path began (part of
+        // it may be in the file already): refused, it ends the upload, as
+        // any refused piece does.
+        let written_ahead = match self.put_fast(msg, out) {
+            Fast::Took(result) => {
+                if let Err(message) = result {
+                    self.abort_upload();
+                    log::warn!("{peer}: PUT refused: {message}");
+                    out.clear();
+                    Response::error(message).encode(out);
+                }
+                return;
             }
-            return;
-        }
-        // A piece of the upload that the fast path began (part of it may
-        // be in the file already): refused, it ends the upload, as any
-        // refused piece does.
-        let written_ahead = self.written_ahead.take();
+            Fast::Left(written_ahead) => written_ahead,
+        };
         let req = match Request::decode(msg) {
             Ok(req) => req,
             Err(e) => {
@@ -434,36 +440,37 @@ impl<'d> Session<'d> {
     /// The fast path for the pieces after the first of an upload (all of
     /// a big upload but one): the JSON head is parsed without walking the
     /// base64, which is decoded with SIMD straight from the message to the
-    /// file, checked as it is decoded ([`wire`]). `None` (nothing done)
-    /// for any other message, and for one the fast path does not take
-    /// (another shape, a piece out of order or too big, or base64 that
-    /// stops being plain: an escape, a bad character): [`Session::handle`]
-    /// then answers it the general way, with the same answer or error.
-    /// In the last case the steps before the one that did not decode are
-    /// written already ([`Session::written_ahead`]): the general way
-    /// writes the rest of the piece, or ends the upload if it fails.
-    fn put_fast(&mut self, msg: &[u8], out: &mut Vec<u8>) -> Option<Result<(), String>> {
-        let up = self.upload.as_mut()?;
-        let text = wire::split_data(msg, &mut self.head)?;
+    /// file, checked as it is decoded ([`wire`]). [`Fast::Left`] (nothing
+    /// done) for any other message, and for one the fast path does not
+    /// take (another shape, a piece out of order or too big, or base64
+    /// that stops being plain: an escape, a bad character):
+    /// [`Session::handle`] then answers it the general way, with the same
+    /// answer or error. In the last case the steps before the one that did
+    /// not decode are written already (`Fast::Left(Some(n))`): the general
+    /// way writes the rest of the piece, or ends the upload if it fails.
+    fn put_fast(&mut self, msg: &[u8], out: &mut Vec<u8>) -> Fast {
+        let Some(up) = self.upload.as_mut() else {
+            return Fast::Left(None);
+        };
+        let Some(text) = wire::split_data(msg, &mut self.head) else {
+            return Fast::Left(None);
+        };
         let Ok(Request::Put {
             name, offset, last, ..
         }) = Request::decode(&self.head)
         else {
-            return None;
+            return Fast::Left(None);
         };
         if name != up.name || offset == 0 || offset != up.received || decoded_len(text) > MAX_CHUNK
         {
-            return None;
+            return Fast::Left(None);
         }
         match wire::decode_steps_to(text, &mut self.data, &mut up.file) {
             Ok(Decoded::All(n)) => up.received += n,
-            Ok(Decoded::NotPlain { written }) => {
-                self.written_ahead = Some(written);
-                return None;
-            }
-            Err(e) => return Some(Err(write_error(&name, &e))),
+            Ok(Decoded::NotPlain { written }) => return Fast::Left(Some(written)),
+            Err(e) => return Fast::Took(Err(write_error(&name, &e))),
         }
-        Some(self.put_done(last, out))
+        Fast::Took(self.put_done(last, out))
     }
 
     /// The general way to take a `PUT` piece; `written_ahead`: its first
