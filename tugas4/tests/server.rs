@@ -804,9 +804,7 @@ fn a_piece_escaped_deep_in_its_base64_is_saved_once() {
     let mut raw = Raw::connect(server.addr());
     let body = pseudo_random(2 << 20, 11);
     let (first, second) = body.split_at(1 << 20);
-    let mut msg = Vec::new();
-    encode_put("e.bin", 0, false, first, &mut msg);
-    raw.stream.write_all(&msg).unwrap();
+    send_piece(&mut raw, "e.bin", 0, false, first);
     assert_eq!(raw.answer()["received"].as_u64(), Some(1 << 20));
     // `\/` is `/` in JSON, 600 000 characters in (past four 128 KiB steps).
     let msg = piece_spoiled_past("e.bin", 1 << 20, second, 600_000, b"\\/");
@@ -826,23 +824,22 @@ fn a_piece_whose_json_breaks_deep_in_its_base64_ends_the_upload() {
     let server = start(dir.path());
     let mut raw = Raw::connect(server.addr());
     let body = pseudo_random(3 << 20, 12);
-    let mut msg = Vec::new();
-    encode_put("b.bin", 0, false, &body[..1 << 20], &mut msg);
-    raw.stream.write_all(&msg).unwrap();
+    send_piece(&mut raw, "b.bin", 0, false, &body[..1 << 20]);
     assert_eq!(raw.answer()["received"].as_u64(), Some(1 << 20));
     // `\q` is no JSON escape.
     let msg = piece_spoiled_past("b.bin", 1 << 20, &body[1 << 20..2 << 20], 600_000, b"\\q");
     raw.stream.write_all(&msg).unwrap();
     let e = error_message(&raw.answer());
     assert!(e.contains("escape"), "{e}");
-    send_last_piece(&mut raw, "b.bin", 2 << 20, &body[2 << 20..]);
+    send_piece(&mut raw, "b.bin", 2 << 20, true, &body[2 << 20..]);
     let e = error_message(&raw.answer());
     assert!(e.contains("no upload of \"b.bin\" in progress"), "{e}");
     assert!(dir.entries().is_empty(), "{:?}", dir.entries());
 }
 
-fn send_last_piece(raw: &mut Raw, name: &str, offset: u64, bytes: &[u8]) {
+/// Sends one `PUT` piece, not waiting for its answer.
+fn send_piece(raw: &mut Raw, name: &str, offset: u64, last: bool, bytes: &[u8]) {
     let mut msg = Vec::new();
-    encode_put(name, offset, true, bytes, &mut msg);
+    encode_put(name, offset, last, bytes, &mut msg);
     raw.stream.write_all(&msg).unwrap();
 }
